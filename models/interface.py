@@ -1,0 +1,68 @@
+"""The one model interface every trainer and estimator talks to.
+
+A network is a flat parameter vector ``x`` in R^d with named layer slices. Its training loss
+``f(x) = (1/B) sum_i CE(logits(x, u_i), y_i)`` (mean cross-entropy over a minibatch) is evaluated
+for K parameter vectors at once, ``params: [K, d] -> [K]``, as one batched computation that must
+give the same numbers as a loop over single vectors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import NamedTuple, Protocol, runtime_checkable
+
+import torch
+
+
+class Batch(NamedTuple):
+    """A minibatch: ``inputs: [B, ...]`` (float) and ``targets: [B]`` (int64 class indices)."""
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+
+    def to(self, device: torch.device | str) -> Batch:
+        return Batch(self.inputs.to(device), self.targets.to(device))
+
+
+@runtime_checkable
+class Model(Protocol):
+    num_params: int
+    layers: Mapping[str, slice]  # layer name -> slice of the flat vector, in order, covering [0, d)
+
+    def init_params(self, seed: int) -> torch.Tensor:
+        """``-> [d]``, a pure function of ``seed``."""
+
+    def losses(self, params: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """``params: [K, d] -> [K]`` mean minibatch loss of each vector; no autograd graph."""
+
+    def loss_and_grad(
+        self, params: torch.Tensor, batch: Batch
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``params: [K, d] -> ([K], [K, d])`` losses and their gradients."""
+
+    def predict(self, params: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        """``params: [d], inputs: [N, ...] -> [N, C]`` logits."""
+
+
+def mean_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """``logits: [K, B, C], targets: [B] -> [K]`` mean cross-entropy of each of the K networks."""
+    k, b, c = logits.shape
+    per_sample = torch.nn.functional.cross_entropy(
+        logits.reshape(k * b, c), targets.repeat(k), reduction="none"
+    )
+    return per_sample.view(k, b).mean(dim=1)
+
+
+def loss_and_grad_by_autograd(losses_fn, params: torch.Tensor, batch: Batch):
+    """Per-vector gradients from one backward pass: the K losses are independent, so the
+    gradient of their sum with respect to ``params: [K, d]`` holds each vector's own gradient."""
+    with torch.enable_grad():
+        leaf = params.detach().requires_grad_(True)
+        values = losses_fn(leaf, batch)
+        (grad,) = torch.autograd.grad(values.sum(), leaf)
+    return values.detach(), grad
+
+
+def check_params(params: torch.Tensor, num_params: int) -> None:
+    if params.dim() != 2 or params.shape[1] != num_params:
+        raise ValueError(f"params must have shape [K, {num_params}], got {tuple(params.shape)}")

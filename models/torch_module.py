@@ -1,0 +1,106 @@
+"""Adapter: any ``torch.nn.Module`` as a flat-vector model (see ``models.interface``).
+
+The K networks ``x_1..x_K`` are evaluated as ``vmap(lambda x: functional_call(module, unflatten(x),
+u))`` (``torch.func``), one batched computation. vmap cannot run a module that updates buffers
+(BatchNorm running statistics): such modules are put in evaluation mode and evaluated by an
+explicit loop over the K vectors, which is slower but never silently wrong.
+Layers are the module's parameter-owning submodules, in registration order.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch.func import functional_call, vmap
+
+from models import streams
+from models.interface import Batch, check_params, loss_and_grad_by_autograd, mean_cross_entropy
+
+
+class TorchModuleModel:
+    def __init__(self, module: torch.nn.Module, force_loop: bool = False) -> None:
+        self.module = module
+        self._names: list[str] = []
+        self._shapes: list[torch.Size] = []
+        self._slices: list[slice] = []
+        self.layers: dict[str, slice] = {}
+        offset = 0
+        for name, parameter in module.named_parameters():
+            size = parameter.numel()
+            self._names.append(name)
+            self._shapes.append(parameter.shape)
+            self._slices.append(slice(offset, offset + size))
+            layer = name.rsplit(".", 1)[0] if "." in name else name
+            start = self.layers[layer].start if layer in self.layers else offset
+            self.layers[layer] = slice(start, offset + size)
+            offset += size
+        self.num_params = offset
+        self._buffers = {name: b for name, b in module.named_buffers()}
+        self.batched = not force_loop and not self._buffers
+        if self._buffers:
+            module.eval()
+
+    def init_params(self, seed: int) -> torch.Tensor:
+        """``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` for every tensor of a layer (PyTorch's default
+        for Linear and Conv), drawn from a counter-based stream; 1-d parameters of normalisation
+        layers (no fan-in of their own) start at weight 1, bias 0."""
+        generator = streams.torch_generator(seed, streams.INIT)
+        params = torch.empty(self.num_params)
+        fan_in = 1
+        for name, shape, part in zip(self._names, self._shapes, self._slices):
+            if len(shape) >= 2:
+                fan_in = math.prod(shape[1:])
+                bound = 1.0 / math.sqrt(fan_in)
+                params[part].uniform_(-bound, bound, generator=generator)
+            elif self._is_norm_parameter(name):
+                params[part] = 1.0 if name.endswith("weight") else 0.0
+            else:
+                bound = 1.0 / math.sqrt(fan_in)
+                params[part].uniform_(-bound, bound, generator=generator)
+        return params
+
+    def _is_norm_parameter(self, name: str) -> bool:
+        owner = self.module.get_submodule(name.rsplit(".", 1)[0]) if "." in name else self.module
+        norms = (torch.nn.modules.batchnorm._NormBase, torch.nn.LayerNorm, torch.nn.GroupNorm)
+        return isinstance(owner, norms)
+
+    def _unflatten(self, flat: torch.Tensor) -> dict[str, torch.Tensor]:
+        tensors = {
+            name: flat[part].view(shape)
+            for name, shape, part in zip(self._names, self._shapes, self._slices)
+        }
+        tensors.update(self._buffers)
+        return tensors
+
+    def _single_logits(self, flat: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        return functional_call(self.module, self._unflatten(flat), (inputs,))
+
+    def logits(self, params: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        """``params: [K, d], inputs: [B, ...] -> [K, B, C]``."""
+        if self.batched:
+            return vmap(self._single_logits, in_dims=(0, None))(params, inputs)
+        return torch.stack([self._single_logits(p, inputs) for p in params])
+
+    def _losses(self, params: torch.Tensor, batch: Batch) -> torch.Tensor:
+        return mean_cross_entropy(self.logits(params, batch.inputs), batch.targets)
+
+    def losses(self, params: torch.Tensor, batch: Batch) -> torch.Tensor:
+        check_params(params, self.num_params)
+        with torch.no_grad():
+            return self._losses(params, batch)
+
+    def loss_and_grad(
+        self, params: torch.Tensor, batch: Batch
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        check_params(params, self.num_params)
+        return loss_and_grad_by_autograd(self._losses, params, batch)
+
+    def predict(self, params: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self._single_logits(params, inputs)
+
+    def to(self, device: torch.device | str) -> TorchModuleModel:
+        self.module.to(device)
+        self._buffers = {name: b for name, b in self.module.named_buffers()}
+        return self

@@ -1,0 +1,9 @@
+"""Where it runs: communicator (MPI or serial), device per rank, collectives.
+
+``mpi`` knows nothing of ``sampler`` or ``models``.
+"""
+
+from mpi.comm import Comm, MPIComm, SerialComm, world_comm
+from mpi.device import rank_device
+
+__all__ = ["Comm", "MPIComm", "SerialComm", "rank_device", "world_comm"]

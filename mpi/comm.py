@@ -1,0 +1,118 @@
+"""Where a run executes: a tiny communicator protocol with a serial and an MPI implementation.
+
+``SerialComm`` needs no mpi4py, so ``sampler train ...`` and ``mpirun -n 4 sampler train ...``
+are the same command. ``MPIComm`` wraps mpi4py's world communicator; collectives on tensors are
+staged through host memory (CUDA-aware MPI is brittle across stacks) and summed in float64.
+The local rank (rank among the processes of one node) comes from a shared-memory split of the
+world communicator (``MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+# Variables that MPI launchers (MPICH/Hydra, Open MPI, Slurm's PMI) set in every rank.
+LAUNCHER_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS")
+
+
+class Comm(Protocol):
+    rank: int
+    size: int
+    local_rank: int
+
+    def allreduce_sum(self, values: torch.Tensor) -> torch.Tensor: ...
+    def allreduce_max(self, values: torch.Tensor) -> torch.Tensor: ...
+    def allgather(self, obj: Any) -> list[Any]: ...
+    def bcast(self, obj: Any, root: int = 0) -> Any: ...
+    def barrier(self) -> None: ...
+    def abort(self, code: int = 1) -> None: ...
+
+
+class SerialComm:
+    """One process: every collective is the identity."""
+
+    rank = 0
+    size = 1
+    local_rank = 0
+
+    def allreduce_sum(self, values: torch.Tensor) -> torch.Tensor:
+        return values.to(torch.float64)
+
+    def allreduce_max(self, values: torch.Tensor) -> torch.Tensor:
+        return values.to(torch.float64)
+
+    def allgather(self, obj: Any) -> list[Any]:
+        return [obj]
+
+    def bcast(self, obj: Any, root: int = 0) -> Any:
+        return obj
+
+    def barrier(self) -> None:
+        pass
+
+    def abort(self, code: int = 1) -> None:
+        raise SystemExit(code)
+
+
+class MPIComm:
+    """mpi4py's COMM_WORLD. Tensors go through float64 numpy buffers on the host."""
+
+    def __init__(self) -> None:
+        from mpi4py import MPI
+
+        self._mpi = MPI
+        self._world = MPI.COMM_WORLD
+        self.rank = self._world.Get_rank()
+        self.size = self._world.Get_size()
+        node = self._world.Split_type(MPI.COMM_TYPE_SHARED, key=self.rank)
+        self.local_rank = node.Get_rank()
+        node.Free()
+
+    def _allreduce(self, values: torch.Tensor, op) -> torch.Tensor:
+        send = np.ascontiguousarray(values.detach().to("cpu", torch.float64).numpy())
+        receive = np.empty_like(send)
+        self._world.Allreduce(send, receive, op=op)
+        return torch.from_numpy(receive).to(values.device)
+
+    def allreduce_sum(self, values: torch.Tensor) -> torch.Tensor:
+        return self._allreduce(values, self._mpi.SUM)
+
+    def allreduce_max(self, values: torch.Tensor) -> torch.Tensor:
+        return self._allreduce(values, self._mpi.MAX)
+
+    def allgather(self, obj: Any) -> list[Any]:
+        return self._world.allgather(obj)
+
+    def bcast(self, obj: Any, root: int = 0) -> Any:
+        return self._world.bcast(obj, root=root)
+
+    def barrier(self) -> None:
+        self._world.Barrier()
+
+    def abort(self, code: int = 1) -> None:
+        self._world.Abort(code)
+
+
+def launched_by_mpi() -> bool:
+    return any(os.environ.get(name) for name in LAUNCHER_VARIABLES)
+
+
+def world_comm(require_mpi: bool = False) -> Comm:
+    """``MPIComm`` when started by an MPI launcher (or ``require_mpi``), else ``SerialComm``.
+
+    Started by ``mpirun`` without mpi4py installed is an error, not a silent serial run, because
+    every rank would then do the whole job alone."""
+    if not (require_mpi or launched_by_mpi()):
+        return SerialComm()
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError as error:
+        raise RuntimeError(
+            "started by an MPI launcher but mpi4py is not installed: pip install 'sampler[mpi]'"
+        ) from error
+    comm = MPIComm()
+    return comm if comm.size > 1 or require_mpi else SerialComm()

@@ -1,0 +1,7 @@
+"""``python -m sampler`` is the ``sampler`` command."""
+
+import sys
+
+from sampler.cli import main
+
+sys.exit(main())

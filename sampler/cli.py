@@ -1,0 +1,174 @@
+"""The command line: ``sampler train`` (flags, or ``--config FILE.toml``, or ``--resume DIR``).
+
+Every flag is a field of ``sampler.config.RunConfig``; ``sampler train`` with no flags trains the
+paper's linear network on the embedded MNIST with importance sampling and prints the final test
+accuracy. Under ``mpirun`` the same command runs on every rank; an exception on any rank ends
+the whole job (MPI abort) with a message naming the rank, never a hang.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+
+from sampler.config import (
+    FIELDS,
+    RESUMABLE,
+    ConfigError,
+    RunConfig,
+    flag,
+    load_toml,
+    make_config,
+    validate,
+)
+from sampler.run_directory import RunDirectory
+
+HELP = {
+    "model": "network to train (see models.zoo)",
+    "data": "data set; mnist uses the embedded 5,000 images unless --data-dir is given",
+    "data_dir": "directory of IDX files (train-*/t10k-*, gzipped or not); only t10k-* = test set",
+    "test_fraction": "share of the embedded MNIST held out as test set (stratified)",
+    "data_seed": "seed of the train/test split and of synthetic data",
+    "gm_dim": "gaussian-mixture: dimension N",
+    "gm_delta": "gaussian-mixture: variance of each cloud",
+    "gm_train": "gaussian-mixture: training points",
+    "gm_test": "gaussian-mixture: test points",
+    "estimator": "estimator of the two-step target",
+    "baseline": "run a backprop baseline instead of the two-step scheme",
+    "samples": "samples J per update (is)",
+    "block_size": "samples per noise block (fixed, independent of the number of ranks)",
+    "tau": "variance tau: a number or a schedule, e.g. scoping:0.01,0.001",
+    "beta": "inverse temperature of the tilted measure",
+    "lr": "outer step eta (default: tau, the paper's x <- m) or the baseline's learning rate "
+    "(default 0.01); a number or a schedule",
+    "momentum": "baseline momentum",
+    "nesterov": "baseline Nesterov momentum",
+    "steps": "number of outer updates",
+    "batch_size": "minibatch size",
+    "seed": "seed of initialisation, minibatch order and all sampling noise",
+    "eval_every": "test-set evaluation every N updates (0: only at the end)",
+    "checkpoint_every": "checkpoint every N updates (0: only at the end)",
+    "out": "run directory (default: runs/<time>-<method>-<model>)",
+    "device": "auto (cuda:{local_rank % n_gpus} if CUDA, else cpu), cpu, cuda or cuda:N",
+    "quiet": "no progress bar",
+}
+
+
+def _choices(name: str) -> list[str] | None:
+    if name == "model":
+        from models import MODELS
+
+        return list(MODELS)
+    if name == "data":
+        from models import DATASETS
+
+        return list(DATASETS)
+    if name == "estimator":
+        from sampler.estimators import ESTIMATORS
+
+        return list(ESTIMATORS)
+    if name == "baseline":
+        from sampler.baselines import BASELINES
+
+        return list(BASELINES)
+    return None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sampler", description="Gradient-free sampling training of neural networks."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    train = commands.add_parser("train", help="train a network", argument_default=argparse.SUPPRESS)
+    train.add_argument("--config", metavar="FILE.toml", help="settings file; flags override it")
+    train.add_argument("--resume", metavar="DIR", help="continue the run in DIR")
+    for name, field in FIELDS.items():
+        option = flag(name)
+        default = field.default
+        if isinstance(default, bool):
+            train.add_argument(option, action="store_true", help=HELP[name])
+            continue
+        kind = type(default) if default is not None and name not in ("tau", "lr") else str
+        choices = _choices(name)
+        extra = {"choices": choices} if choices else {}
+        train.add_argument(
+            option,
+            type=kind,
+            metavar=name.upper() if not choices else None,
+            help=f"{HELP[name]} (default: {default})",
+            **extra,
+        )
+    return parser
+
+
+def resolve_config(args: argparse.Namespace) -> tuple[RunConfig, bool]:
+    flags = {k: v for k, v in vars(args).items() if k in FIELDS}
+    resume = getattr(args, "resume", None)
+    if resume is None:
+        toml = load_toml(args.config) if getattr(args, "config", None) else {}
+        if "estimator" in {**toml, **flags} and "baseline" in {**toml, **flags}:
+            raise ConfigError("--estimator and --baseline exclude each other: choose one")
+        config = make_config(toml, flags)
+        validate(config)
+        return config, False
+    if getattr(args, "config", None):
+        raise ConfigError("--resume continues a run with its own config; drop --config")
+    stored = RunDirectory(resume).read_config()
+    fixed = {k: v for k, v in flags.items() if k not in RESUMABLE and k != "out"}
+    for name, value in fixed.items():
+        if stored.get(name) != value:
+            raise ConfigError(
+                f"{flag(name)}: cannot change on --resume (run has {stored.get(name)!r}); "
+                f"only {', '.join(flag(n) for n in sorted(RESUMABLE))} may change"
+            )
+    settings = {k: v for k, v in stored.items() if k in FIELDS}
+    config = make_config(settings, {k: v for k, v in flags.items() if k in RESUMABLE})
+    config.out = resume
+    validate(config)
+    return config, True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config, resume = resolve_config(args)
+    except (ConfigError, FileNotFoundError) as error:
+        parser.error(str(error))
+
+    from mpi import world_comm
+    from sampler.run import train
+
+    comm = world_comm()
+    try:
+        result = train(config, comm, resume=resume)
+    except KeyboardInterrupt:
+        if comm.rank == 0:
+            print(
+                f"\ninterrupted; continue with: sampler train --resume {config.out}",
+                file=sys.stderr,
+            )
+        return 130
+    except Exception as error:  # noqa: BLE001 - every rank must report and end the job
+        expected = isinstance(error, (ValueError, FileExistsError, RuntimeError, OSError))
+        where = f"rank {comm.rank}: " if comm.size > 1 else ""
+        print(f"sampler train: error: {where}{error}", file=sys.stderr)
+        if not expected:
+            traceback.print_exc()
+        if comm.size > 1:
+            sys.stderr.flush()
+            comm.abort(1)
+        return 1
+    if comm.rank == 0:
+        s = result.summary
+        print(
+            f"final test accuracy {s['final_test_accuracy']:.4f} after {s['steps']} updates "
+            f"({s['seconds_per_update']:.4g} s/update, {s['ranks']} rank(s), {s['device']}); "
+            f"run directory: {result.out}"
+        )
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

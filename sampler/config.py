@@ -1,0 +1,177 @@
+"""The run configuration: every setting of ``sampler train``, its default and its check.
+
+One dataclass is the single source: the command line, a TOML file (keys are the flag names,
+with ``-`` or ``_``) and ``config.json`` of a run directory all map onto it. Precedence:
+defaults < ``--config FILE.toml`` < flags. ``validate`` rejects a bad value with one line that
+names the flag and what it accepts, before any work starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+class ConfigError(ValueError):
+    """A bad setting; the message names the flag."""
+
+
+@dataclass
+class RunConfig:
+    # what is trained
+    model: str = "linear"
+    data: str = "mnist"
+    data_dir: str | None = None
+    test_fraction: float = 0.2
+    data_seed: int = 0
+    gm_dim: int = 50
+    gm_delta: float = 0.25
+    gm_train: int = 2000
+    gm_test: int = 1000
+    # how
+    estimator: str = "is"
+    baseline: str | None = None
+    samples: int = 1000
+    block_size: int = 100
+    tau: str = "0.01"
+    beta: float = 1.0
+    lr: str | None = None  # two-step: eta (default: tau); baselines: their learning rate
+    momentum: float = 0.0
+    nesterov: bool = False
+    steps: int = 300
+    batch_size: int = 20
+    seed: int = 0
+    # where and what is written
+    eval_every: int = 100
+    checkpoint_every: int = 100
+    out: str | None = None
+    device: str = "auto"
+    quiet: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @property
+    def method(self) -> str:
+        return f"baseline:{self.baseline}" if self.baseline else f"estimator:{self.estimator}"
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
+# Settings a resumed run may change; everything else must match the original run.
+RESUMABLE = {"steps", "eval_every", "checkpoint_every", "device", "quiet"}
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def load_toml(path: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            table = tomllib.load(handle)
+    except OSError as error:
+        raise ConfigError(f"--config {path}: cannot read ({error.strerror})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"--config {path}: not valid TOML ({error})") from None
+    settings = {}
+    for key, value in table.items():
+        name = key.replace("-", "_")
+        if name not in FIELDS:
+            raise ConfigError(
+                f"--config {path}: unknown setting {key!r}; accepted: "
+                + ", ".join(f.replace("_", "-") for f in FIELDS)
+            )
+        settings[name] = value
+    return settings
+
+
+def coerce(name: str, value: Any) -> Any:
+    """Bring a TOML/JSON value to the field's type (``tau = 0.01`` in TOML is a float)."""
+    default = FIELDS[name].default
+    kind = type(default) if default is not None else str
+    if name in ("tau", "lr") and value is not None:
+        return str(value)
+    if value is None:
+        return None
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{flag(name)}: must be true or false, got {value!r}")
+        return value
+    if kind is int and isinstance(value, bool) or kind is int and isinstance(value, float):
+        raise ConfigError(f"{flag(name)}: must be an integer, got {value!r}")
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{flag(name)}: must be {kind.__name__}, got {value!r}") from None
+
+
+def make_config(*layers: dict[str, Any]) -> RunConfig:
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged.update({k: coerce(k, v) for k, v in layer.items()})
+    return RunConfig(**merged)
+
+
+def _require(condition: bool, name: str, accepted: str, value: Any) -> None:
+    if not condition:
+        raise ConfigError(f"{flag(name)}: must be {accepted}, got {value!r}")
+
+
+def validate(config: RunConfig) -> None:
+    """Check every setting against the registries (imported here: ``models`` never imports us)."""
+    from models import DATASETS, MODELS
+    from mpi.device import ACCEPTED as DEVICES
+    from sampler.baselines import BASELINES
+    from sampler.estimators import ESTIMATORS
+    from sampler.schedules import parse_schedule
+
+    c = config
+    _require(c.model in MODELS, "model", "one of " + ", ".join(MODELS), c.model)
+    _require(c.data in DATASETS, "data", "one of " + ", ".join(DATASETS), c.data)
+    if c.data_dir is not None and not Path(c.data_dir).is_dir():
+        raise ConfigError(f"--data-dir: {c.data_dir!r} is not a directory")
+    _require(0.0 < c.test_fraction < 1.0, "test_fraction", "in (0, 1)", c.test_fraction)
+    for name in ("gm_dim", "gm_train", "gm_test", "samples", "block_size", "steps", "batch_size"):
+        _require(getattr(c, name) >= 1, name, "a positive integer", getattr(c, name))
+    for name in ("eval_every", "checkpoint_every"):
+        _require(
+            getattr(c, name) >= 0,
+            name,
+            "0 (only at the end) or a positive integer",
+            getattr(c, name),
+        )
+    _require(c.gm_delta > 0, "gm_delta", "positive", c.gm_delta)
+    _require(c.seed >= 0, "seed", "a non-negative integer", c.seed)
+    _require(c.data_seed >= 0, "data_seed", "a non-negative integer", c.data_seed)
+    _require(c.estimator in ESTIMATORS, "estimator", "one of " + ", ".join(ESTIMATORS), c.estimator)
+    if c.baseline is not None:
+        _require(c.baseline in BASELINES, "baseline", "one of " + ", ".join(BASELINES), c.baseline)
+    _require(c.beta > 0, "beta", "positive", c.beta)
+    _require(0.0 <= c.momentum < 1.0, "momentum", "in [0, 1)", c.momentum)
+    _require(
+        c.device == "auto" or c.device == "cpu" or c.device.startswith("cuda"),
+        "device",
+        DEVICES,
+        c.device,
+    )
+    try:
+        parse_schedule(c.tau, "--tau")
+        if c.lr is not None:
+            parse_schedule(c.lr, "--lr")
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
+def replace(config: RunConfig, **changes: Any) -> RunConfig:
+    return dataclasses.replace(config, **changes)
+
+
+__all__ = ["ConfigError", "RunConfig", "load_toml", "make_config", "validate"]

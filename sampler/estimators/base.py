@@ -1,0 +1,55 @@
+"""What every estimator of the two-step scheme's target looks like.
+
+An estimator is built from the run configuration and is a pair of functions with explicit state
+(modelled on blackjax/optax), so checkpointing is "save the state"::
+
+    est = ESTIMATORS[name].build(config)
+    state = est.init(center)
+    target, state, info = est.step(key, state, center, tau, problem, comm)
+
+``key`` names the step's random streams, ``tau: [] or [d]`` is the step's (possibly per
+coordinate) variance, ``info`` a small NamedTuple of diagnostics with at least ``loss_evals`` and
+``grad_evals`` counted over all ranks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
+
+import torch
+
+from mpi import Comm
+from sampler.problem import Problem
+
+
+class StepKey(NamedTuple):
+    seed: int
+    step: int
+
+
+class Estimator(Protocol):
+    objective: str  # "local-entropy" or "heat"
+
+    def init(self, center: torch.Tensor) -> Any: ...
+
+    def step(
+        self,
+        key: StepKey,
+        state: Any,
+        center: torch.Tensor,
+        tau: torch.Tensor,
+        problem: Problem,
+        comm: Comm,
+    ) -> tuple[torch.Tensor, Any, NamedTuple]: ...
+
+
+@dataclass(frozen=True)
+class EstimatorSpec:
+    """A registry entry: what it estimates, whether it needs gradients, how to build it."""
+
+    objective: str
+    needs_gradients: bool
+    build: Callable[[Any], Estimator]
+    summary: str

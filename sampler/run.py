@@ -1,0 +1,183 @@
+"""The run loop of ``sampler train``: minibatch(k) -> trainer step -> log -> checkpoint.
+
+Every rank runs the loop on identical parameters (the estimators' collectives return the same
+numbers to every rank); rank 0 alone writes the run directory and shows the progress bar.
+Resuming loads the checkpoint and continues; since every random draw is a function of
+(seed, stream, step, index), the resumed run gives the parameters of an uninterrupted one.
+An interrupted run (Ctrl-C) writes a checkpoint of its last completed step before it stops.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from models import DATASETS, MODELS, DataOptions
+from mpi import Comm, rank_device
+from sampler.config import RunConfig
+from sampler.evaluation import evaluate
+from sampler.problem import Problem
+from sampler.run_directory import RunDirectory
+from sampler.trainers import build_trainer
+
+
+class DivergedError(RuntimeError):
+    pass
+
+
+@dataclass
+class RunResult:
+    params: torch.Tensor
+    summary: dict
+    out: Path | None
+
+
+def default_out(config: RunConfig) -> str:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return str(Path("runs") / f"{stamp}-{config.baseline or config.estimator}-{config.model}")
+
+
+def data_options(config: RunConfig) -> DataOptions:
+    return DataOptions(
+        config.data_dir,
+        config.test_fraction,
+        config.data_seed,
+        config.gm_dim,
+        config.gm_delta,
+        config.gm_train,
+        config.gm_test,
+    )
+
+
+def _due(step: int, every: int, last: int) -> bool:
+    return step == last or (every > 0 and step % every == 0)
+
+
+def train(config: RunConfig, comm: Comm, resume: bool = False) -> RunResult:
+    """Run (or continue, with ``resume``) the training that ``config`` describes."""
+    device = rank_device(comm.local_rank, config.device)
+    dataset = DATASETS[config.data](data_options(config)).to(device)
+    model = MODELS[config.model](dataset.input_shape, dataset.num_classes)
+    trainer = build_trainer(config)
+    if config.out is None:
+        config.out = comm.bcast(default_out(config) if comm.rank == 0 else None)
+    run_dir = RunDirectory(config.out)
+
+    params = model.init_params(config.seed).to(device)
+    state = trainer.init(params)
+    start, elapsed, step_seconds, totals = 0, 0.0, 0.0, {"loss_evals": 0, "grad_evals": 0}
+    if resume:
+        checkpoint = run_dir.load_checkpoint()
+        start, elapsed = checkpoint["step"], checkpoint["elapsed"]
+        step_seconds, totals = checkpoint["step_seconds"], checkpoint["totals"]
+        params = checkpoint["params"].to(device)
+        state = _to_device(checkpoint["state"], device)
+        if comm.rank == 0:
+            run_dir.truncate_metrics(start)
+    elif comm.rank == 0:
+        run_dir.create(
+            {**config.to_dict(), "objective": trainer.objective, "num_params": model.num_params}
+        )
+    comm.barrier()
+
+    def checkpoint_now(step: int) -> None:
+        if comm.rank == 0:
+            run_dir.save_checkpoint(
+                {
+                    "step": step,
+                    "params": params.cpu(),
+                    "state": _to_device(state, "cpu"),
+                    "elapsed": elapsed + time.perf_counter() - clock,
+                    "step_seconds": step_seconds,
+                    "totals": totals,
+                    "config": config.to_dict(),
+                }
+            )
+
+    clock = time.perf_counter()
+    done = start
+    last_eval: dict = {}
+    bar = tqdm(
+        total=config.steps,
+        initial=start,
+        disable=config.quiet or comm.rank != 0,
+        unit="update",
+        dynamic_ncols=True,
+    )
+    try:
+        for k in range(start, config.steps):
+            batch = dataset.minibatch(config.seed, k, config.batch_size)
+            problem = Problem(model, batch)
+            train_loss = float(model.losses(params.unsqueeze(0), batch)[0])
+            tick = time.perf_counter()
+            new_params, new_state, record = trainer.step(k, params, state, problem, comm)
+            step_seconds += time.perf_counter() - tick
+            if not bool(torch.isfinite(new_params).all()):
+                raise DivergedError(
+                    f"step {k + 1}: the parameters became non-finite; lower --lr or --tau"
+                )
+            params, state, done = new_params, new_state, k + 1
+            totals["loss_evals"] += record["loss_evals"]
+            totals["grad_evals"] += record["grad_evals"]
+            entry = {
+                "step": done,
+                "time": elapsed + time.perf_counter() - clock,
+                "train_loss": train_loss,
+                **record,
+            }
+            if _due(done, config.eval_every, config.steps):
+                last_eval = evaluate(model, params, dataset.test_x, dataset.test_y)
+                entry["test_accuracy"], entry["test_loss"] = (
+                    last_eval["accuracy"],
+                    last_eval["loss"],
+                )
+                bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{last_eval['accuracy']:.3f}")
+            if comm.rank == 0:
+                run_dir.append_metrics(entry)
+            if _due(done, config.checkpoint_every, config.steps):
+                checkpoint_now(done)
+            bar.update(1)
+    except KeyboardInterrupt:
+        if done > start:
+            checkpoint_now(done)
+        raise
+    finally:
+        bar.close()
+
+    if not last_eval:
+        last_eval = evaluate(model, params, dataset.test_x, dataset.test_y)
+    total_time = elapsed + time.perf_counter() - clock
+    summary = {
+        "final_test_accuracy": last_eval["accuracy"],
+        "final_test_loss": last_eval["loss"],
+        "steps": done,
+        "seconds_per_update": step_seconds / done if done else math.nan,
+        "total_seconds": total_time,
+        "objective": trainer.objective,
+        "method": config.method,
+        "model": config.model,
+        "num_params": model.num_params,
+        "ranks": comm.size,
+        "device": str(device),
+        **{f"total_{k}": v for k, v in totals.items()},
+        **{f"dataset_{k}": v for k, v in dataset.info.items() if isinstance(v, (int, float))},
+    }
+    if comm.rank == 0:
+        run_dir.write_summary(summary)
+    return RunResult(params, summary, run_dir.path)
+
+
+def _to_device(state, device):
+    if isinstance(state, torch.Tensor):
+        return state.to(device)
+    if isinstance(state, dict):
+        return {k: _to_device(v, device) for k, v in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(_to_device(v, device) for v in state)
+    return state
