@@ -1,0 +1,21 @@
+"""Shared fixtures: small quadratic problems with closed-form tilted measures, tiny data."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from models.gaussian_mixture import make_gaussian_mixture
+
+
+@pytest.fixture(scope="session")
+def tiny_mixture():
+    return make_gaussian_mixture(dim=10, delta=0.5, train_size=200, test_size=100, data_seed=3)
+
+
+@pytest.fixture(autouse=True)
+def _no_global_rng_drift():
+    """Code under test must not draw from torch's global generator."""
+    state = torch.random.get_rng_state()
+    yield
+    assert torch.equal(state, torch.random.get_rng_state()), "the global torch RNG was used"
