@@ -4,6 +4,6 @@
 """
 
 from mpi.comm import Comm, MPIComm, SerialComm, world_comm
-from mpi.device import rank_device
+from mpi.device import rank_device, share_cpu_threads
 
-__all__ = ["Comm", "MPIComm", "SerialComm", "rank_device", "world_comm"]
+__all__ = ["Comm", "MPIComm", "SerialComm", "rank_device", "share_cpu_threads", "world_comm"]

@@ -22,7 +22,8 @@ LAUNCHER_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "MPI_LOCA
 class Comm(Protocol):
     rank: int
     size: int
-    local_rank: int
+    local_rank: int  # rank among the processes of this node
+    local_size: int  # processes on this node
 
     def allreduce_sum(self, values: torch.Tensor) -> torch.Tensor: ...
     def allreduce_max(self, values: torch.Tensor) -> torch.Tensor: ...
@@ -38,6 +39,7 @@ class SerialComm:
     rank = 0
     size = 1
     local_rank = 0
+    local_size = 1
 
     def allreduce_sum(self, values: torch.Tensor) -> torch.Tensor:
         return values.to(torch.float64)
@@ -70,6 +72,7 @@ class MPIComm:
         self.size = self._world.Get_size()
         node = self._world.Split_type(MPI.COMM_TYPE_SHARED, key=self.rank)
         self.local_rank = node.Get_rank()
+        self.local_size = node.Get_size()
         node.Free()
 
     def _allreduce(self, values: torch.Tensor, op) -> torch.Tensor:

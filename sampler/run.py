@@ -19,7 +19,7 @@ import torch
 from tqdm import tqdm
 
 from models import DATASETS, MODELS, DataOptions
-from mpi import Comm, rank_device
+from mpi import Comm, rank_device, share_cpu_threads
 from sampler.config import RunConfig
 from sampler.evaluation import evaluate
 from sampler.problem import Problem
@@ -62,6 +62,8 @@ def _due(step: int, every: int, last: int) -> bool:
 def train(config: RunConfig, comm: Comm, resume: bool = False) -> RunResult:
     """Run (or continue, with ``resume``) the training that ``config`` describes."""
     device = rank_device(comm.local_rank, config.device)
+    if device.type == "cpu":
+        share_cpu_threads(comm.local_size)
     dataset = DATASETS[config.data](data_options(config)).to(device)
     model = MODELS[config.model](dataset.input_shape, dataset.num_classes)
     trainer = build_trainer(config)

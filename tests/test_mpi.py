@@ -1,0 +1,134 @@
+"""Real MPI: collectives, abort on a failing rank, and the same run on 1, 2 and 3 ranks."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+import torch
+
+from mpi import SerialComm, rank_device, world_comm
+from sampler.estimators import ESTIMATORS
+from tests.mpi_launch import requires_mpi, run_mpi
+
+# Small but real settings per estimator; an estimator missing here runs with its defaults.
+ESTIMATOR_FLAGS = {
+    "is": ["--samples", "300", "--block-size", "50", "--tau", "0.05"],
+}
+COMMON = [
+    "-m",
+    "sampler",
+    "train",
+    "--data",
+    "gaussian-mixture",
+    "--gm-dim",
+    "10",
+    "--gm-train",
+    "400",
+    "--gm-test",
+    "100",
+    "--steps",
+    "20",
+    "--batch-size",
+    "20",
+    "--eval-every",
+    "10",
+    "--quiet",
+]
+
+
+def test_serial_comm_without_a_launcher(monkeypatch):
+    for name in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS"):
+        monkeypatch.delenv(name, raising=False)
+    comm = world_comm()
+    assert isinstance(comm, SerialComm) and comm.size == 1
+    values = torch.tensor([1.5, -2.0])
+    assert comm.allreduce_sum(values).dtype == torch.float64
+    assert comm.allgather("x") == ["x"] and comm.bcast(3) == 3
+
+
+def test_device_choice_without_cuda():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert rank_device(3, "auto") == torch.device("cpu")
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        rank_device(0, "cuda")
+    with pytest.raises(ValueError, match="--device must be"):
+        rank_device(0, "gpu")
+
+
+@requires_mpi
+def test_collectives_on_three_ranks(tmp_path):
+    script = tmp_path / "collectives.py"
+    script.write_text(
+        textwrap.dedent("""
+        import torch
+        from mpi import MPIComm, world_comm
+        comm = world_comm()
+        assert isinstance(comm, MPIComm) and comm.size == 3
+        assert comm.local_size == 3 and comm.local_rank == comm.rank
+        total = comm.allreduce_sum(torch.tensor([float(comm.rank), 1.0]))
+        assert total.tolist() == [3.0, 3.0] and total.dtype == torch.float64
+        assert comm.allreduce_max(torch.tensor([float(comm.rank)])).item() == 2.0
+        assert comm.allgather(comm.rank) == [0, 1, 2]
+        assert comm.bcast("hello" if comm.rank == 0 else None) == "hello"
+        comm.barrier()
+        open(f"rank{comm.rank}.ok", "w").close()
+    """)
+    )
+    result = run_mpi(3, [str(script)], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.glob("*.ok")) == ["rank0.ok", "rank1.ok", "rank2.ok"]
+
+
+@requires_mpi
+def test_an_exception_on_one_rank_ends_the_job_naming_the_rank(tmp_path):
+    script = tmp_path / "fail.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+        import sampler.run
+        from sampler.cli import main
+        real_train = sampler.run.train
+        def train(config, comm, resume=False):
+            if comm.rank == 1:
+                raise RuntimeError("disk on fire")
+            return real_train(config, comm, resume)
+        sampler.run.train = train
+        raise SystemExit(main(["train", "--data", "gaussian-mixture", "--steps", "100000",
+                               "--quiet", "--out", {!r}]))
+    """.format(str(tmp_path / "run"))
+        )
+    )
+    result = run_mpi(2, [str(script)], timeout=60)
+    assert result.returncode != 0
+    assert "rank 1: disk on fire" in result.stderr
+
+
+@requires_mpi
+@pytest.mark.parametrize("name", sorted(ESTIMATORS))
+def test_same_seed_same_run_on_one_two_and_three_ranks(name, tmp_path):
+    params = {}
+    for ranks in (1, 2, 3):
+        out = tmp_path / f"r{ranks}"
+        args = [*COMMON, "--estimator", name, *ESTIMATOR_FLAGS.get(name, []), "--out", str(out)]
+        result = run_mpi(ranks, args)
+        assert result.returncode == 0, result.stderr
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["ranks"] == ranks
+        params[ranks] = torch.load(out / "checkpoint.pt", weights_only=False)["params"]
+    scale = params[1].abs().max()
+    for ranks in (2, 3):
+        relative = float((params[ranks] - params[1]).abs().max() / scale)
+        assert relative < 1e-6, f"{name}: {ranks} ranks differ from 1 rank by {relative:.2e}"
+
+
+@requires_mpi
+def test_only_rank_zero_writes_and_prints(tmp_path):
+    out = tmp_path / "run"
+    result = run_mpi(2, [*COMMON, "--out", str(out)])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("final test accuracy") == 1
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines] == list(range(1, 21))
