@@ -1,0 +1,113 @@
+"""Strong scaling of one update: seconds per update on 1 and R ranks, measured in one run.
+
+For every estimator (and the SGD baseline for reference) the script launches
+``mpiexec -n R python -m sampler train ...`` on the reference workload of DESIGN.md section 4
+(MNIST ``mlp`` 784-200-10, minibatch 20; ``is`` with J = 1000 samples), reads the per-update wall
+times from ``metrics.jsonl`` (median over updates 2..N, so start-up is excluded) and prints the
+speedup ``t_1 / t_R`` and the efficiency ``speedup / R``. Ratios are what to compare: this
+machine is shared and noisy. Each rank uses one thread (``OMP_NUM_THREADS=1``) so 1 rank is a
+single core and R ranks are R cores.
+
+    python scripts/bench_scaling.py --ranks 2 --steps 8 [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sampler.estimators import ESTIMATORS  # noqa: E402
+from tests.mpi_launch import launcher_flags, mpiexec  # noqa: E402
+
+# The paper's settings (section 6): J = 1000 IS samples, 1000 SGLD steps, M = J = 30 for RM.
+WORKLOADS = {
+    "is": ["--estimator", "is", "--samples", "1000"],
+    "sgld": ["--estimator", "sgld", "--sgld-steps", "1000"],
+    "rm": ["--estimator", "rm", "--rm-samples", "30", "--rm-iterations", "30"],
+    "sgd": ["--baseline", "sgd", "--lr", "0.01"],
+}
+
+
+def seconds_per_update(ranks: int, workload: list[str], steps: int, threads: int) -> float:
+    with tempfile.TemporaryDirectory() as directory:
+        out = Path(directory) / "run"
+        executable = mpiexec()
+        command = [
+            executable,
+            *launcher_flags(executable),
+            "-n",
+            str(ranks),
+            sys.executable,
+            "-m",
+            "sampler",
+            "train",
+            "--model",
+            "mlp",
+            "--batch-size",
+            "20",
+            "--tau",
+            "0.01",
+            "--steps",
+            str(steps),
+            "--eval-every",
+            "0",
+            "--quiet",
+            "--out",
+            str(out),
+            *workload,
+        ]
+        env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS=str(threads))
+        result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr[-2000:]}")
+        times = [json.loads(line)["time"] for line in (out / "metrics.jsonl").open()]
+        return statistics.median(b - a for a, b in zip(times[:-1], times[1:]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ranks", type=int, default=2, help="ranks to compare with 1 rank")
+    parser.add_argument("--steps", type=int, default=8, help="updates per measurement")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per rank")
+    parser.add_argument("--only", nargs="*", help="estimators (or sgd) to measure")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    args = parser.parse_args()
+    if mpiexec() is None:
+        raise SystemExit("no mpiexec: pip install 'sampler[mpi]'")
+    names = args.only or [n for n in WORKLOADS if n in ESTIMATORS]
+    results = []
+    print(
+        f"{'method':8} {'1 rank s/update':>16} {f'{args.ranks} ranks s/update':>18} "
+        f"{'speedup':>8} {'efficiency':>10}"
+    )
+    for name in names:
+        workload = WORKLOADS.get(name, ["--estimator", name])
+        one = seconds_per_update(1, workload, args.steps, args.threads)
+        many = seconds_per_update(args.ranks, workload, args.steps, args.threads)
+        speedup = one / many
+        results.append(
+            {
+                "method": name,
+                "ranks": args.ranks,
+                "seconds_1": one,
+                "seconds_r": many,
+                "speedup": speedup,
+                "efficiency": speedup / args.ranks,
+            }
+        )
+        print(f"{name:8} {one:16.4f} {many:18.4f} {speedup:8.2f} {speedup / args.ranks:10.1%}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
