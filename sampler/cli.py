@@ -114,6 +114,8 @@ def resolve_config(args: argparse.Namespace) -> tuple[RunConfig, bool]:
         return config, False
     if getattr(args, "config", None):
         raise ConfigError("--resume continues a run with its own config; drop --config")
+    if "out" in flags and str(flags["out"]) != str(resume):
+        raise ConfigError("--out: a resumed run stays in its directory; drop --out or --resume")
     stored = RunDirectory(resume).read_config()
     fixed = {k: v for k, v in flags.items() if k not in RESUMABLE and k != "out"}
     for name, value in fixed.items():

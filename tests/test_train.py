@@ -272,3 +272,57 @@ def test_python_api_matches_a_batch_type(tiny_mixture):
     )
     assert result.summary["steps"] == 2
     assert isinstance(tiny_mixture.minibatch(0, 0, 5), Batch)
+
+
+def test_ctrl_c_saves_the_last_completed_step_and_resume_finishes(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    out = tmp_path / "run"
+    root = Path(__file__).resolve().parents[1]
+    command = [
+        sys.executable,
+        "-m",
+        "sampler",
+        "train",
+        *MIXTURE,
+        "--samples",
+        "2000",
+        "--steps",
+        "100000",
+        "--checkpoint-every",
+        "0",
+        "--eval-every",
+        "0",
+        "--out",
+        str(out),
+    ]
+    process = subprocess.Popen(
+        command,
+        cwd=root,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(root)),
+    )
+    metrics = out / "metrics.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (
+        not metrics.exists() or len(metrics.read_text().splitlines()) < 3
+    ):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert f"sampler train --resume {out}" in stderr
+    checkpoint = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert checkpoint["step"] >= 3
+    assert len(metrics.read_text().splitlines()) >= checkpoint["step"]
+    target = checkpoint["step"] + 2
+    assert main(["train", "--resume", str(out), "--steps", str(target), "--quiet"]) == 0
+    assert [json.loads(x)["step"] for x in metrics.read_text().splitlines()] == list(
+        range(1, target + 1)
+    )
