@@ -24,11 +24,14 @@ from torch import nn
 from models.torch_module import TorchModuleModel
 
 
-def flat_size(features: nn.Module, input_shape: tuple[int, ...]) -> int:
+def flat_size(model: str, features: nn.Module, input_shape: tuple[int, ...]) -> int:
     """Number of features the convolutional part hands to the first dense layer."""
-    out = features(torch.empty(1, *input_shape, device="meta"))
-    if min(out.shape[2:], default=1) < 1:
-        raise ValueError(f"input {input_shape} is too small for the convolutional stack")
+    try:
+        out = features(torch.empty(1, *input_shape, device="meta"))
+    except RuntimeError:
+        out = None
+    if out is None or min(out.shape[2:], default=1) < 1:
+        raise ValueError(f"--model {model}: input {input_shape} is too small for its convolutions")
     return out[0].numel()
 
 
@@ -62,9 +65,9 @@ def dense_head(in_features: int, widths: tuple[int, ...], num_classes: int) -> O
     return layers
 
 
-def _sequential(features: OrderedDict, input_shape, widths, num_classes) -> nn.Sequential:
+def _sequential(model: str, features: OrderedDict, input_shape, widths, num_classes):
     body = nn.Sequential(features)
-    head = dense_head(flat_size(body, input_shape), widths, num_classes)
+    head = dense_head(flat_size(model, body, input_shape), widths, num_classes)
     return nn.Sequential(OrderedDict(list(features.items()) + list(head.items())))
 
 
@@ -79,7 +82,9 @@ def small_conv_net(input_shape: tuple[int, ...], num_classes: int, hidden: int =
             relu2=nn.ReLU(),
             pool2=nn.MaxPool2d(2),
         )
-        return TorchModuleModel(_sequential(features, input_shape, (hidden,), num_classes))
+        return TorchModuleModel(
+            _sequential("small-conv", features, input_shape, (hidden,), num_classes)
+        )
 
 
 def musso_cifar(
@@ -88,7 +93,9 @@ def musso_cifar(
     _check_image("musso-cifar", input_shape)
     with torch.device("meta"):
         features = conv_stack(input_shape[0], [[64, 64], [128, 128, 128]])
-        return TorchModuleModel(_sequential(features, input_shape, dense, num_classes))
+        return TorchModuleModel(
+            _sequential("musso-cifar", features, input_shape, dense, num_classes)
+        )
 
 
 def musso_stl(
@@ -97,4 +104,4 @@ def musso_stl(
     _check_image("musso-stl", input_shape)
     with torch.device("meta"):
         features = conv_stack(input_shape[0], [[64, 64], [128, 128, 128], [256, 256]])
-        return TorchModuleModel(_sequential(features, input_shape, dense, num_classes))
+        return TorchModuleModel(_sequential("musso-stl", features, input_shape, dense, num_classes))
