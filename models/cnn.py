@@ -11,7 +11,9 @@
 The dense widths and the STL stage are our reading of the paper (not all sizes are stated there).
 
 Modules are built on the ``meta`` device (no memory, no draw from the global generator); the
-adapter only reads their parameter shapes and evaluates them with ``functional_call``.
+adapter only reads their parameter shapes and evaluates them with ``functional_call``, the K
+vectors as one ``vmap`` (a grouped convolution), or with ``vmap=false`` as a loop, which
+``scripts/bench_models.py`` measured faster for these large convolutions on a 2-core CPU.
 """
 
 from __future__ import annotations
@@ -71,7 +73,9 @@ def _sequential(model: str, features: OrderedDict, input_shape, widths, num_clas
     return nn.Sequential(OrderedDict(list(features.items()) + list(head.items())))
 
 
-def small_conv_net(input_shape: tuple[int, ...], num_classes: int, hidden: int = 500):
+def small_conv_net(
+    input_shape: tuple[int, ...], num_classes: int, hidden: int = 500, vmap: bool = True
+) -> TorchModuleModel:
     _check_image("small-conv", input_shape)
     with torch.device("meta"):
         features = OrderedDict(
@@ -83,25 +87,36 @@ def small_conv_net(input_shape: tuple[int, ...], num_classes: int, hidden: int =
             pool2=nn.MaxPool2d(2),
         )
         return TorchModuleModel(
-            _sequential("small-conv", features, input_shape, (hidden,), num_classes)
+            _sequential("small-conv", features, input_shape, (hidden,), num_classes),
+            force_loop=not vmap,
         )
 
 
 def musso_cifar(
-    input_shape: tuple[int, ...], num_classes: int, dense: tuple[int, ...] = (256, 256)
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    dense: tuple[int, ...] = (256, 256),
+    vmap: bool = True,
 ) -> TorchModuleModel:
     _check_image("musso-cifar", input_shape)
     with torch.device("meta"):
         features = conv_stack(input_shape[0], [[64, 64], [128, 128, 128]])
         return TorchModuleModel(
-            _sequential("musso-cifar", features, input_shape, dense, num_classes)
+            _sequential("musso-cifar", features, input_shape, dense, num_classes),
+            force_loop=not vmap,
         )
 
 
 def musso_stl(
-    input_shape: tuple[int, ...], num_classes: int, dense: tuple[int, ...] = (256, 256)
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    dense: tuple[int, ...] = (256, 256),
+    vmap: bool = True,
 ) -> TorchModuleModel:
     _check_image("musso-stl", input_shape)
     with torch.device("meta"):
         features = conv_stack(input_shape[0], [[64, 64], [128, 128, 128], [256, 256]])
-        return TorchModuleModel(_sequential("musso-stl", features, input_shape, dense, num_classes))
+        return TorchModuleModel(
+            _sequential("musso-stl", features, input_shape, dense, num_classes),
+            force_loop=not vmap,
+        )

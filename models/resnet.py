@@ -65,9 +65,15 @@ class ResNet18(nn.Module):
 
 
 def resnet18(
-    input_shape: tuple[int, ...], num_classes: int, width: int = 64, norm: str = "batch"
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    width: int = 64,
+    norm: str = "batch",
+    vmap: bool = True,
 ) -> TorchModuleModel:
     if len(input_shape) != 3:
         raise ValueError(f"--model resnet18: needs images [C, H, W], got {input_shape}")
     with torch.device("meta"):
-        return TorchModuleModel(ResNet18(input_shape[0], num_classes, width, norm))
+        return TorchModuleModel(
+            ResNet18(input_shape[0], num_classes, width, norm), force_loop=not vmap
+        )

@@ -80,6 +80,7 @@ MNIST = ("mnist", (1, 28, 28), 10)
 CIFAR = ("cifar10", (3, 32, 32), 10)
 PATTERNS = ("random-patterns", (1000,), 2)
 DENSE_OPTIONS = {"activation": ACTIVATION}
+VMAP = Option("bool", True, "K vectors as one vmap (false: a loop; faster for big CNNs on CPU)")
 
 _SPECS = (
     ModelSpec("linear", build_linear, "dense in-C, the paper's 784-10", *MNIST),
@@ -125,14 +126,14 @@ _SPECS = (
         small_conv_net,
         "LeNet-like SmallConvNet: conv5-20, pool, conv5-50, pool, dense 500",
         *MNIST,
-        {"hidden": Option("int", 500, "width of the dense layer")},
+        {"hidden": Option("int", 500, "width of the dense layer"), "vmap": VMAP},
     ),
     ModelSpec(
         "musso-cifar",
         musso_cifar,
         "Musso's CIFAR-10 net: conv 64,64, pool, 128,128,128, pool, 3 dense",
         *CIFAR,
-        {"dense": Option("ints", (256, 256), "hidden dense widths")},
+        {"dense": Option("ints", (256, 256), "hidden dense widths"), "vmap": VMAP},
     ),
     ModelSpec(
         "musso-stl",
@@ -141,7 +142,7 @@ _SPECS = (
         "synthetic-images",
         (3, 96, 96),
         10,
-        {"dense": Option("ints", (256, 256), "hidden dense widths")},
+        {"dense": Option("ints", (256, 256), "hidden dense widths"), "vmap": VMAP},
     ),
     ModelSpec(
         "resnet18",
@@ -151,6 +152,7 @@ _SPECS = (
         {
             "width": Option("int", 64, "channels of the first stage (64: the standard net)"),
             "norm": Option("str", "batch", "normalisation layers", ("batch", "none")),
+            "vmap": VMAP,
         },
     ),
 )

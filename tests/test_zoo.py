@@ -29,14 +29,15 @@ SMALL = {
     "musso-stl": ((3, 8, 8), 3, {"dense": "8,8"}),
     "resnet18": ((3, 8, 8), 3, {"width": 4}),
     "resnet18-nonorm": ((3, 8, 8), 3, {"width": 4, "norm": "none"}),
+    "small-conv-loop": ((1, 16, 16), 3, {"hidden": 20, "vmap": "false"}),
 }
 
 
 def build(key: str) -> Model:
     shape, classes, options = SMALL[key]
-    return MODELS[key.split("-nonorm")[0].replace("committee-fc", "committee")](
-        shape, classes, **options
-    )
+    return MODELS[
+        key.removesuffix("-nonorm").removesuffix("-loop").replace("committee-fc", "committee")
+    ](shape, classes, **options)
 
 
 def random_batch(key: str, n: int = 6, seed: int = 0) -> Batch:
@@ -51,7 +52,10 @@ def perturbed(model: Model, k: int = 3, scale: float = 0.1, seed: int = 1) -> to
 
 
 def test_every_model_has_a_small_configuration():
-    covered = {k.split("-nonorm")[0].replace("committee-fc", "committee") for k in SMALL}
+    covered = {
+        k.removesuffix("-nonorm").removesuffix("-loop").replace("committee-fc", "committee")
+        for k in SMALL
+    }
     assert covered == set(MODELS)
 
 
@@ -202,6 +206,14 @@ def test_vmapped_batch_norm_equals_a_loop_of_train_mode_torch_networks():
         reference.bn.reset_running_stats()
         with torch.no_grad():
             torch.testing.assert_close(out, reference(inputs), rtol=1e-5, atol=1e-5)
+
+
+def test_vmap_option_switches_to_the_exact_loop():
+    looped, batched = build("small-conv-loop"), build("small-conv")
+    assert batched.batched and not looped.batched
+    batch = random_batch("small-conv")
+    params = perturbed(batched)
+    torch.testing.assert_close(looped.losses(params, batch), batched.losses(params, batch))
 
 
 def test_options_are_checked_with_one_line_errors():
