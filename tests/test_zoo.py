@@ -33,11 +33,14 @@ SMALL = {
 }
 
 
+def spec_name(key: str) -> str:
+    """``SMALL`` key -> model name (``resnet18-nonorm`` -> ``resnet18``)."""
+    return key.removesuffix("-nonorm").removesuffix("-loop").removesuffix("-fc")
+
+
 def build(key: str) -> Model:
     shape, classes, options = SMALL[key]
-    return MODELS[
-        key.removesuffix("-nonorm").removesuffix("-loop").replace("committee-fc", "committee")
-    ](shape, classes, **options)
+    return MODELS[spec_name(key)](shape, classes, **options)
 
 
 def random_batch(key: str, n: int = 6, seed: int = 0) -> Batch:
@@ -52,11 +55,7 @@ def perturbed(model: Model, k: int = 3, scale: float = 0.1, seed: int = 1) -> to
 
 
 def test_every_model_has_a_small_configuration():
-    covered = {
-        k.removesuffix("-nonorm").removesuffix("-loop").replace("committee-fc", "committee")
-        for k in SMALL
-    }
-    assert covered == set(MODELS)
+    assert {spec_name(k) for k in SMALL} == set(MODELS)
 
 
 @pytest.mark.parametrize(
