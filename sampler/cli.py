@@ -19,6 +19,7 @@ from sampler.config import (
     TABLES,
     ConfigError,
     RunConfig,
+    coerce,
     flag,
     load_toml,
     make_config,
@@ -128,6 +129,8 @@ def resolve_config(args: argparse.Namespace) -> tuple[RunConfig, bool]:
     stored = RunDirectory(resume).read_config()
     fixed = {k: v for k, v in flags.items() if k not in RESUMABLE and k != "out"}
     for name, value in fixed.items():
+        if name in TABLES:  # KEY=VALUE flags against the stored table
+            value = {**stored.get(name, {}), **coerce(name, value)}
         if stored.get(name) != value:
             raise ConfigError(
                 f"{flag(name)}: cannot change on --resume (run has {stored.get(name)!r}); "

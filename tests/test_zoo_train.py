@@ -124,3 +124,14 @@ def test_full_size_cifar_networks_take_an_importance_sampling_step(tmp_path, nam
     assert main(["train", *flags, "--model", name, *common, "--quiet", "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["num_params"] == {"musso-cifar": 2573514, "resnet18": 11173962}[name]
+
+
+def test_resume_keeps_the_model_options(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    flags = ["--model", "committee", "--model-opt", "hidden=3", "--data", "random-patterns"]
+    flags += ["--data-opt", "n=15", "--batch-size", "4", "--samples", "8", "--quiet"]
+    assert main(["train", *flags, "--steps", "2", "--out", out]) == 0
+    assert main(["train", "--resume", out, "--steps", "3", "--model-opt", "hidden=3"]) == 0
+    with pytest.raises(SystemExit):
+        main(["train", "--resume", out, "--steps", "4", "--model-opt", "hidden=5"])
+    assert "--model-opt: cannot change on --resume" in capsys.readouterr().err
