@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
             option,
             type=kind,
             metavar=name.upper() if not choices else None,
-            help=f"{HELP[name]} (default: {default})",
+            help=f"{HELP[name]} (default: {default})".replace("%", "%%"),  # argparse formats %
             **extra,
         )
     return parser

@@ -135,3 +135,10 @@ def test_resume_keeps_the_model_options(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["train", "--resume", out, "--steps", "4", "--model-opt", "hidden=5"])
     assert "--model-opt: cannot change on --resume" in capsys.readouterr().err
+
+
+def test_train_help_lists_the_option_flags(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--help"])
+    text = capsys.readouterr().out
+    assert exit_info.value.code == 0 and "--model-opt KEY=VALUE" in text and "--data-opt" in text
