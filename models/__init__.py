@@ -4,8 +4,20 @@
 """
 
 from models.dataset import Dataset
-from models.datasets import DATASETS, DataOptions
+from models.datasets import DATASETS, DataOptions, DatasetSpec
 from models.interface import Batch, Model
-from models.zoo import MODELS
+from models.options import Option, OptionError
+from models.zoo import MODELS, ModelSpec
 
-__all__ = ["Batch", "DATASETS", "DataOptions", "Dataset", "MODELS", "Model"]
+__all__ = [
+    "Batch",
+    "DATASETS",
+    "DataOptions",
+    "Dataset",
+    "DatasetSpec",
+    "MODELS",
+    "Model",
+    "ModelSpec",
+    "Option",
+    "OptionError",
+]

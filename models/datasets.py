@@ -1,16 +1,24 @@
-"""The data sets: a plain dict from ``--data`` name to a loader returning ``models.Dataset``.
+"""The data sets: a plain dict from ``--data`` name to a ``DatasetSpec``.
 
-Every loader takes the same keyword arguments (a ``DataOptions``) and uses the ones it needs.
+A spec is called with a ``DataOptions`` (the shared settings: ``--data-dir``, ``--data-seed``,
+the gaussian-mixture flags) and reads its own options from ``DataOptions.extra``
+(``--data-opt KEY=VALUE`` or a TOML ``[data_options]`` table), rejecting unknown ones.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
+from models.binary_data import make_random_patterns, make_teacher
+from models.cifar10 import load_cifar10
 from models.dataset import Dataset
 from models.gaussian_mixture import make_gaussian_mixture
+from models.idx import DataFileError
 from models.mnist import load_mnist
+from models.options import Option, parse_options
+from models.synthetic_images import make_synthetic_images
 
 
 @dataclass(frozen=True)
@@ -22,10 +30,34 @@ class DataOptions:
     gm_delta: float = 0.25
     gm_train: int = 2000
     gm_test: int = 1000
+    extra: Mapping[str, Any] = field(default_factory=dict)  # the data set's own options
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    load: Callable[..., Dataset]  # (DataOptions, **typed options) -> Dataset
+    summary: str
+    options: Mapping[str, Option] = field(default_factory=dict)
+
+    def parse(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        return parse_options(f"--data {self.name}", self.options, options)
+
+    def __call__(self, options: DataOptions) -> Dataset:
+        return self.load(options, **self.parse(options.extra))
 
 
 def _mnist(options: DataOptions) -> Dataset:
     return load_mnist(options.data_dir, options.test_fraction, options.data_seed)
+
+
+def _fashion_mnist(options: DataOptions) -> Dataset:
+    if options.data_dir is None:
+        raise DataFileError(
+            "--data fashion-mnist needs --data-dir: a directory with its IDX files "
+            "(train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-...)"
+        )
+    return load_mnist(options.data_dir, name="fashion-mnist")
 
 
 def _gaussian_mixture(options: DataOptions) -> Dataset:
@@ -34,7 +66,62 @@ def _gaussian_mixture(options: DataOptions) -> Dataset:
     )
 
 
-DATASETS: dict[str, Callable[[DataOptions], Dataset]] = {
-    "mnist": _mnist,
-    "gaussian-mixture": _gaussian_mixture,
+def _random_patterns(options: DataOptions, **kwargs) -> Dataset:
+    return make_random_patterns(**kwargs, data_seed=options.data_seed)
+
+
+def _teacher(options: DataOptions, **kwargs) -> Dataset:
+    return make_teacher(**kwargs, data_seed=options.data_seed)
+
+
+def _synthetic_images(options: DataOptions, **kwargs) -> Dataset:
+    return make_synthetic_images(**kwargs, data_seed=options.data_seed)
+
+
+def _cifar10(options: DataOptions) -> Dataset:
+    return load_cifar10(options.data_dir)
+
+
+PATTERN_OPTIONS = {
+    "n": Option("int", 1000, "input dimension N"),
+    "alpha": Option("float", 0.5, "patterns per input, P = round(alpha N)"),
 }
+
+_SPECS = (
+    DatasetSpec("mnist", _mnist, "embedded 5,000 MNIST images, or IDX files in --data-dir"),
+    DatasetSpec("fashion-mnist", _fashion_mnist, "Fashion-MNIST IDX files in --data-dir"),
+    DatasetSpec("cifar10", _cifar10, "CIFAR-10 python batches (cifar-10-batches-py) in --data-dir"),
+    DatasetSpec("gaussian-mixture", _gaussian_mixture, "two Gaussian clouds (--gm-* flags)"),
+    DatasetSpec(
+        "random-patterns",
+        _random_patterns,
+        "±1 patterns with random ±1 labels (storage problem; test set = training set)",
+        PATTERN_OPTIONS,
+    ),
+    DatasetSpec(
+        "teacher",
+        _teacher,
+        "±1 patterns labelled by a random perceptron teacher",
+        {
+            **PATTERN_OPTIONS,
+            "alpha": Option("float", 2.0, "patterns per input, P = round(alpha N)"),
+            "test_size": Option("int", 1000, "test patterns"),
+            "teacher_seed": Option("int", 0, "seed of the teacher w_T ~ N(0, I)"),
+        },
+    ),
+    DatasetSpec(
+        "synthetic-images",
+        _synthetic_images,
+        "class templates plus Gaussian noise, any image shape (CNN tests without downloads)",
+        {
+            "channels": Option("int", 3, "image channels"),
+            "height": Option("int", 32, "image height"),
+            "width": Option("int", 32, "image width"),
+            "classes": Option("int", 10, "number of classes"),
+            "train_size": Option("int", 512, "training images"),
+            "test_size": Option("int", 256, "test images"),
+            "noise": Option("float", 1.0, "noise standard deviation around the templates"),
+        },
+    ),
+)
+DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in _SPECS}

@@ -4,6 +4,11 @@ A network is a flat parameter vector ``x`` in R^d with named layer slices. Its t
 ``f(x) = (1/B) sum_i CE(logits(x, u_i), y_i)`` (mean cross-entropy over a minibatch) is evaluated
 for K parameter vectors at once, ``params: [K, d] -> [K]``, as one batched computation that must
 give the same numbers as a loop over single vectors.
+
+A model whose loss is not the cross-entropy (the binary perceptron and committee machine, which
+use the ``f_gamma`` loss of Baldassi et al.) owns it: ``losses``/``loss_and_grad`` compute it, and
+an optional ``loss_from_logits(logits [K, B, C], targets [B]) -> [K]`` gives the same loss from
+``predict``'s logits for test-set evaluation (default: ``mean_cross_entropy``).
 """
 
 from __future__ import annotations
@@ -51,6 +56,13 @@ def mean_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Ten
         logits.reshape(k * b, c), targets.repeat(k), reduction="none"
     )
     return per_sample.view(k, b).mean(dim=1)
+
+
+def loss_from_logits(model, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The model's own loss of ``logits: [K, B, C]`` (its ``loss_from_logits`` hook, or the mean
+    cross-entropy) ``-> [K]``."""
+    hook = getattr(model, "loss_from_logits", None)
+    return hook(logits, targets) if hook is not None else mean_cross_entropy(logits, targets)
 
 
 def loss_and_grad_by_autograd(losses_fn, params: torch.Tensor, batch: Batch):

@@ -4,7 +4,8 @@ The K networks ``x_1..x_K`` are evaluated as ``vmap(lambda x: functional_call(mo
 u))`` (``torch.func``), one batched computation. vmap cannot run a module that updates buffers
 (BatchNorm running statistics): such modules are put in evaluation mode and evaluated by an
 explicit loop over the K vectors, which is slower but never silently wrong.
-Layers are the module's parameter-owning submodules, in registration order.
+Layers are the module's parameter-owning submodules, in registration order. A module may be
+built on the ``meta`` device: only its parameter shapes are read.
 """
 
 from __future__ import annotations
@@ -101,6 +102,9 @@ class TorchModuleModel:
             return self._single_logits(params, inputs)
 
     def to(self, device: torch.device | str) -> TorchModuleModel:
-        self.module.to(device)
-        self._buffers = {name: b for name, b in self.module.named_buffers()}
+        """Moves the buffers (the parameters are the caller's ``[K, d]`` tensors; a module built
+        on the ``meta`` device, having no buffers, stays there)."""
+        if self._buffers:
+            self.module.to(device)
+            self._buffers = {name: b for name, b in self.module.named_buffers()}
         return self

@@ -1,4 +1,5 @@
-"""The command line: ``sampler train`` (flags, or ``--config FILE.toml``, or ``--resume DIR``).
+"""The command line: ``sampler train`` (flags, or ``--config FILE.toml``, or ``--resume DIR``)
+and ``sampler models`` (the zoo and the data sets with their options).
 
 Every flag is a field of ``sampler.config.RunConfig``; ``sampler train`` with no flags trains the
 paper's linear network on the embedded MNIST with importance sampling and prints the final test
@@ -15,8 +16,10 @@ import traceback
 from sampler.config import (
     FIELDS,
     RESUMABLE,
+    TABLES,
     ConfigError,
     RunConfig,
+    coerce,
     flag,
     load_toml,
     make_config,
@@ -25,9 +28,12 @@ from sampler.config import (
 from sampler.run_directory import RunDirectory
 
 HELP = {
-    "model": "network to train (see models.zoo)",
+    "model": "network to train (list them with: sampler models)",
+    "model_options": "an option of the model, repeatable (see: sampler models)",
     "data": "data set; mnist uses the embedded 5,000 images unless --data-dir is given",
-    "data_dir": "directory of IDX files (train-*/t10k-*, gzipped or not); only t10k-* = test set",
+    "data_options": "an option of the data set, repeatable (see: sampler models)",
+    "data_dir": "directory of IDX files (mnist, fashion-mnist: train-*/t10k-*, gzipped or not; "
+    "only t10k-* = mnist test set) or of cifar-10-batches-py (cifar10)",
     "test_fraction": "share of the embedded MNIST held out as test set (stratified)",
     "data_seed": "seed of the train/test split and of synthetic data",
     "gm_dim": "gaussian-mixture: dimension N",
@@ -83,8 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a network", argument_default=argparse.SUPPRESS)
     train.add_argument("--config", metavar="FILE.toml", help="settings file; flags override it")
     train.add_argument("--resume", metavar="DIR", help="continue the run in DIR")
+    commands.add_parser("models", help="list the models and data sets with their options")
     for name, field in FIELDS.items():
         option = flag(name)
+        if name in TABLES:
+            train.add_argument(
+                option, dest=name, action="append", metavar="KEY=VALUE", help=HELP[name]
+            )
+            continue
         default = field.default
         if isinstance(default, bool):
             train.add_argument(option, action="store_true", help=HELP[name])
@@ -96,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
             option,
             type=kind,
             metavar=name.upper() if not choices else None,
-            help=f"{HELP[name]} (default: {default})",
+            help=f"{HELP[name]} (default: {default})".replace("%", "%%"),  # argparse formats %
             **extra,
         )
     return parser
@@ -119,6 +131,8 @@ def resolve_config(args: argparse.Namespace) -> tuple[RunConfig, bool]:
     stored = RunDirectory(resume).read_config()
     fixed = {k: v for k, v in flags.items() if k not in RESUMABLE and k != "out"}
     for name, value in fixed.items():
+        if name in TABLES:  # KEY=VALUE flags against the stored table
+            value = {**stored.get(name, {}), **coerce(name, value)}
         if stored.get(name) != value:
             raise ConfigError(
                 f"{flag(name)}: cannot change on --resume (run has {stored.get(name)!r}); "
@@ -134,6 +148,11 @@ def resolve_config(args: argparse.Namespace) -> tuple[RunConfig, bool]:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "models":
+        from sampler.listing import zoo_listing
+
+        print(zoo_listing())
+        return 0
     try:
         config, resume = resolve_config(args)
     except (ConfigError, FileNotFoundError) as error:

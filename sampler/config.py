@@ -4,13 +4,17 @@ One dataclass is the single source: the command line, a TOML file (keys are the 
 with ``-`` or ``_``) and ``config.json`` of a run directory all map onto it. Precedence:
 defaults < ``--config FILE.toml`` < flags. ``validate`` rejects a bad value with one line that
 names the flag and what it accepts, before any work starts.
+
+A model's and a data set's own options are two tables, ``model_options`` and ``data_options``:
+``--model-opt KEY=VALUE`` / ``--data-opt KEY=VALUE`` (repeatable) or TOML tables
+``[model_options]`` / ``[data_options]``; flags override single keys of the file's table.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +32,9 @@ class ConfigError(ValueError):
 class RunConfig:
     # what is trained
     model: str = "linear"
+    model_options: dict[str, Any] = field(default_factory=dict)
     data: str = "mnist"
+    data_options: dict[str, Any] = field(default_factory=dict)
     data_dir: str | None = None
     test_fraction: float = 0.2
     data_seed: int = 0
@@ -69,8 +75,12 @@ FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
 RESUMABLE = {"steps", "eval_every", "checkpoint_every", "device", "quiet"}
 
 
+# Option tables: field -> its repeatable KEY=VALUE flag.
+TABLES = {"model_options": "--model-opt", "data_options": "--data-opt"}
+
+
 def flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
+    return TABLES.get(name) or "--" + name.replace("_", "-")
 
 
 def load_toml(path: str) -> dict[str, Any]:
@@ -95,6 +105,17 @@ def load_toml(path: str) -> dict[str, Any]:
 
 def coerce(name: str, value: Any) -> Any:
     """Bring a TOML/JSON value to the field's type (``tau = 0.01`` in TOML is a float)."""
+    if name in TABLES:
+        if isinstance(value, (list, tuple)):  # KEY=VALUE strings from the command line
+            from models.options import OptionError, split_assignments
+
+            try:
+                return split_assignments(value, flag(name))
+            except OptionError as error:
+                raise ConfigError(str(error)) from None
+        if not isinstance(value, dict):
+            raise ConfigError(f"{flag(name)}: must be a table of KEY = VALUE, got {value!r}")
+        return dict(value)
     default = FIELDS[name].default
     kind = type(default) if default is not None else str
     if name in ("tau", "lr") and value is not None:
@@ -116,7 +137,9 @@ def coerce(name: str, value: Any) -> Any:
 def make_config(*layers: dict[str, Any]) -> RunConfig:
     merged: dict[str, Any] = {}
     for layer in layers:
-        merged.update({k: coerce(k, v) for k, v in layer.items()})
+        for key, value in layer.items():
+            value = coerce(key, value)
+            merged[key] = {**merged.get(key, {}), **value} if key in TABLES else value
     return RunConfig(**merged)
 
 
@@ -127,7 +150,7 @@ def _require(condition: bool, name: str, accepted: str, value: Any) -> None:
 
 def validate(config: RunConfig) -> None:
     """Check every setting against the registries (imported here: ``models`` never imports us)."""
-    from models import DATASETS, MODELS
+    from models import DATASETS, MODELS, OptionError
     from mpi.device import ACCEPTED as DEVICES
     from sampler.baselines import BASELINES
     from sampler.estimators import ESTIMATORS
@@ -136,6 +159,11 @@ def validate(config: RunConfig) -> None:
     c = config
     _require(c.model in MODELS, "model", "one of " + ", ".join(MODELS), c.model)
     _require(c.data in DATASETS, "data", "one of " + ", ".join(DATASETS), c.data)
+    try:
+        MODELS[c.model].parse(c.model_options)
+        DATASETS[c.data].parse(c.data_options)
+    except OptionError as error:
+        raise ConfigError(str(error)) from None
     if c.data_dir is not None and not Path(c.data_dir).is_dir():
         raise ConfigError(f"--data-dir: {c.data_dir!r} is not a directory")
     _require(0.0 < c.test_fraction < 1.0, "test_fraction", "in (0, 1)", c.test_fraction)

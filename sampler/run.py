@@ -52,6 +52,7 @@ def data_options(config: RunConfig) -> DataOptions:
         config.gm_delta,
         config.gm_train,
         config.gm_test,
+        dict(config.data_options),
     )
 
 
@@ -65,7 +66,7 @@ def train(config: RunConfig, comm: Comm, resume: bool = False) -> RunResult:
     if device.type == "cpu":
         share_cpu_threads(comm.local_size)
     dataset = DATASETS[config.data](data_options(config)).to(device)
-    model = MODELS[config.model](dataset.input_shape, dataset.num_classes)
+    model = MODELS[config.model](dataset.input_shape, dataset.num_classes, **config.model_options)
     trainer = build_trainer(config)
     if config.out is None:
         config.out = comm.bcast(default_out(config) if comm.rank == 0 else None)
@@ -139,6 +140,7 @@ def train(config: RunConfig, comm: Comm, resume: bool = False) -> RunResult:
                     last_eval["accuracy"],
                     last_eval["loss"],
                 )
+                entry["test_errors"] = last_eval["errors"]
                 bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{last_eval['accuracy']:.3f}")
             if comm.rank == 0:
                 run_dir.append_metrics(entry)
@@ -158,6 +160,7 @@ def train(config: RunConfig, comm: Comm, resume: bool = False) -> RunResult:
     summary = {
         "final_test_accuracy": last_eval["accuracy"],
         "final_test_loss": last_eval["loss"],
+        "final_test_errors": last_eval["errors"],
         "steps": done,
         "seconds_per_update": step_seconds / done if done else math.nan,
         "total_seconds": total_time,
