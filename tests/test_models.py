@@ -36,8 +36,9 @@ def test_paper_networks_have_the_paper_parameter_counts(name, count):
     assert all(a.stop == b.start for a, b in zip(layers, layers[1:]))
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", ["linear", "mlp"])
 def test_batched_losses_equal_the_loop(name):
+    """The paper's dense nets; tests/test_zoo.py covers every model of the zoo."""
     model = MODELS[name]((1, 28, 28), 10)
     batch = random_batch((1, 28, 28))
     params = perturbed(model)
