@@ -7,6 +7,7 @@ then NN big-endian uint32 sizes, then the data. Images are ``[N, 28, 28]`` uint8
 from __future__ import annotations
 
 import gzip
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,7 @@ def read_idx(path: Path, kind: str) -> np.ndarray:
     try:
         with opener(path, "rb") as handle:
             raw = handle.read()
-    except (OSError, EOFError) as error:
+    except (OSError, EOFError, zlib.error) as error:
         raise DataFileError(f"{path}: cannot read ({error})") from error
     _, expected_dims = KINDS[kind]
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08 or raw[3] != expected_dims:
@@ -72,4 +73,6 @@ def read_idx_pair(directory: Path, split: str) -> tuple[np.ndarray, np.ndarray] 
     x, y = read_idx(images, "images"), read_idx(labels, "labels")
     if x.shape[0] != y.shape[0]:
         raise DataFileError(f"{directory}: {x.shape[0]} {split} images but {y.shape[0]} labels")
+    if y.size and int(y.max()) > 9:
+        raise DataFileError(f"{labels}: label {int(y.max())} outside 0..9")
     return x, y

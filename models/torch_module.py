@@ -1,15 +1,19 @@
 """Adapter: any ``torch.nn.Module`` as a flat-vector model (see ``models.interface``).
 
-The K networks ``x_1..x_K`` are evaluated as ``vmap(lambda x: functional_call(module, unflatten(x),
-u))`` (``torch.func``), one batched computation. vmap cannot run a module that updates buffers
-(BatchNorm running statistics): such modules are put in evaluation mode and evaluated by an
-explicit loop over the K vectors, which is slower but never silently wrong.
+The K networks ``x_1..x_K`` are evaluated as
+``vmap(lambda x: functional_call(module, unflatten(x), u))`` (``torch.func``), one batched
+computation. A module with buffers (BatchNorm running statistics) is refused unless the caller
+says how to treat them: in training mode every one of the K networks would update them (a
+silently wrong answer), so ``buffers="eval"`` evaluates a copy of the module in evaluation mode
+(the stored statistics are used as they are, and vmap then works); a per-network batch
+statistic needs ``track_running_stats=False`` (no buffers; see ``models.resnet``).
 Layers are the module's parameter-owning submodules, in registration order. A module may be
 built on the ``meta`` device: only its parameter shapes are read.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -20,7 +24,17 @@ from models.interface import Batch, check_params, loss_and_grad_by_autograd, mea
 
 
 class TorchModuleModel:
-    def __init__(self, module: torch.nn.Module, force_loop: bool = False) -> None:
+    def __init__(
+        self, module: torch.nn.Module, force_loop: bool = False, buffers: str | None = None
+    ) -> None:
+        if any(True for _ in module.buffers()):
+            if buffers != "eval":
+                raise ValueError(
+                    "the module has buffers (e.g. BatchNorm running statistics) that training "
+                    "mode would update once per network: pass buffers='eval' to use them frozen "
+                    "in evaluation mode, or build it with track_running_stats=False"
+                )
+            module = copy.deepcopy(module).eval()
         self.module = module
         self._names: list[str] = []
         self._shapes: list[torch.Size] = []
@@ -38,9 +52,7 @@ class TorchModuleModel:
             offset += size
         self.num_params = offset
         self._buffers = {name: b for name, b in module.named_buffers()}
-        self.batched = not force_loop and not self._buffers
-        if self._buffers:
-            module.eval()
+        self.batched = not force_loop
 
     def init_params(self, seed: int) -> torch.Tensor:
         """``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` for every tensor of a layer (PyTorch's default

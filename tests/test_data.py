@@ -70,7 +70,10 @@ def make_idx_dir(directory, splits=("train", "t10k"), gz=True, n=30):
 def test_idx_files_are_read_gzipped_or_not(tmp_path, gz):
     data = load_mnist(str(make_idx_dir(tmp_path, gz=gz)))
     assert data.train_x.shape == (30, 1, 28, 28) and data.test_y.shape == (30,)
-    assert float(data.train_x.max()) <= 1.0
+    rng = np.random.default_rng(0)  # make_idx_dir's draws, in order
+    images, labels = rng.integers(0, 256, (30, 28, 28)), rng.integers(0, 10, 30)
+    np.testing.assert_allclose(data.train_x[:, 0].numpy(), images / 255.0, rtol=1e-6)
+    np.testing.assert_array_equal(data.train_y.numpy(), labels)
 
 
 def test_directory_with_only_test_files_is_a_test_set(tmp_path):
@@ -90,6 +93,13 @@ def test_missing_and_malformed_files_are_clear_errors(tmp_path):
         load_mnist(str(tmp_path))
     write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.zeros(29), gz=False)
     with pytest.raises(DataFileError, match="30 test images but 29 labels"):
+        load_mnist(str(tmp_path))
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.full(30, 12), gz=False)
+    with pytest.raises(DataFileError, match="label 12 outside 0..9"):
+        load_mnist(str(tmp_path))
+    (tmp_path / "t10k-labels-idx1-ubyte").unlink()
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"x" * 100)[:30] + b"junk")
+    with pytest.raises(DataFileError, match="cannot read"):
         load_mnist(str(tmp_path))
 
 

@@ -80,17 +80,24 @@ def test_adapter_vmap_equals_its_loop():
     torch.testing.assert_close(batched.losses(params, batch), looped.losses(params, batch))
 
 
-def test_module_with_buffers_falls_back_to_an_exact_loop():
+def test_module_with_running_statistics_needs_an_explicit_choice():
     module = without_global_rng(
         lambda: torch.nn.Sequential(
             torch.nn.Linear(12, 6), torch.nn.BatchNorm1d(6), torch.nn.ReLU(), torch.nn.Linear(6, 3)
         )
     )
-    model = TorchModuleModel(module)
-    assert not model.batched
+    with pytest.raises(ValueError, match="buffers='eval'"):
+        TorchModuleModel(module)
+    model = TorchModuleModel(module, buffers="eval")
+    assert module.training, "the caller's module must not be changed"
     batch = random_batch((12,), classes=3)
     params = perturbed(model, k=3)
     torch.testing.assert_close(model.losses(params, batch), loop_losses(model, params, batch))
+    # equal to the module itself in evaluation mode, with these parameters loaded
+    reference = without_global_rng(lambda: __import__("copy").deepcopy(module)).eval()
+    torch.nn.utils.vector_to_parameters(params[1], reference.parameters())
+    expected = torch.nn.functional.cross_entropy(reference(batch.inputs), batch.targets)
+    torch.testing.assert_close(model.losses(params[1:2], batch)[0], expected)
 
 
 @pytest.mark.parametrize("model", [DenseNet(12, (7, 5), 3), TorchModuleModel(small_module())])
