@@ -71,7 +71,7 @@ def noise_free_robbins_monro(iterations: int, step, tau, root) -> torch.Tensor:
 @pytest.mark.parametrize("stein", [False, True], ids=["rm", "rm-stein"])
 def test_robbins_monro_matches_heat_root(stein):
     step = parse_schedule("power:1,1", "--rm-step")
-    estimator = RobbinsMonro(samples=20, iterations=40, step_size=step, block_size=8, stein=stein)
+    estimator = RobbinsMonro(samples=20, iterations=40, step_size=step, stein=stein)
     targets = []
     for seed in range(20):
         target, _, info = estimator.step(StepKey(seed, 3), {}, CENTER, TAU_VECTOR, problem(), COMM)

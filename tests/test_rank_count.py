@@ -20,10 +20,8 @@ from sampler.schedules import parse_schedule
 ESTIMATORS = {
     "is": lambda: ImportanceSampling(samples=50, beta=1.0, block_size=8),
     "sgld": lambda: SGLD(chains=3, steps=7, eps=parse_schedule("harmonic:1,100", "--sgld-eps")),
-    "rm": lambda: RobbinsMonro(7, 4, parse_schedule("power:1,1", "--rm-step"), block_size=2),
-    "rm-stein": lambda: RobbinsMonro(
-        7, 4, parse_schedule("power:1,0.7", "--rm-step"), block_size=2, stein=True
-    ),
+    "rm": lambda: RobbinsMonro(7, 4, parse_schedule("power:1,1", "--rm-step")),
+    "rm-stein": lambda: RobbinsMonro(7, 4, parse_schedule("power:1,0.7", "--rm-step"), stein=True),
 }
 
 

@@ -16,10 +16,11 @@ with ``G_j`` an estimate of ``E grad f(Y)`` from ``M`` samples ``z_m = x^j + sqr
   (``2M`` loss evaluations per iteration, no gradient).
 
 ``tau`` may be a ``[d]`` vector (per-layer tau); every formula above is then coordinatewise.
-Parallel: the M samples of iteration ``j`` form blocks of ``--block-size``; block ``b`` draws
-from the counter-based stream ``(seed, RM_NOISE, step, j * n_blocks + b)`` and rank ``b mod R``
-evaluates it. The per-rank gradient sums are combined by one float64 sum reduction per
-iteration, so one seed gives the same update on any number of ranks up to summation order.
+Parallel: sample ``m`` of iteration ``j`` draws its noise from the counter-based stream
+``(seed, RM_NOISE, step, j * M + m)``, so the samples need no block structure and any ``M >= R``
+keeps all R ranks busy: rank ``r`` evaluates the samples ``m = r mod R`` as one batch. The
+per-rank gradient sums are combined by one float64 sum reduction per iteration, so one seed
+gives the same update on any number of ranks up to summation order.
 """
 
 from __future__ import annotations
@@ -57,37 +58,36 @@ class RobbinsMonro:
         iterations: int,
         step_size: Schedule,
         beta: float | Schedule = 1.0,
-        block_size: int = 100,
         stein: bool = False,
     ) -> None:
         self.samples = samples
         self.iterations = iterations
         self.step_size = step_size
         self.beta = as_schedule(beta)
-        self.block_size = block_size
         self.stein = stein
 
     def init(self, center: torch.Tensor) -> dict:
         return {}
 
-    def blocks(self) -> list[tuple[int, int]]:
-        """``(block index, number of samples)`` for the M samples of one iteration."""
-        count = math.ceil(self.samples / self.block_size)
-        return [(b, min(self.block_size, self.samples - b * self.block_size)) for b in range(count)]
-
-    def block_sum(
-        self, key: StepKey, index: int, rows: int, x: torch.Tensor, scale, problem: Problem
+    def local_sum(
+        self, key: StepKey, j: int, owned: list[int], x: torch.Tensor, scale, problem: Problem
     ) -> torch.Tensor:
-        """``[d]`` float64: the block's sum of ``grad f(z_m)`` or of its Stein estimates."""
-        generator = streams.torch_generator(
-            key.seed, streams.RM_NOISE, key.step, index, device=x.device
-        )
-        noise = torch.empty(rows, x.shape[0], dtype=x.dtype, device=x.device)
-        noise.normal_(generator=generator)
+        """``[d]`` float64: the sum over the samples ``owned`` of iteration ``j`` of
+        ``grad f(z_m)`` (or of its Stein estimate), evaluated as one batch."""
+        if not owned:
+            return torch.zeros_like(x, dtype=torch.float64)
+        noise = torch.empty(len(owned), x.shape[0], dtype=x.dtype, device=x.device)
+        for row, m in enumerate(owned):
+            index = j * self.samples + m
+            generator = streams.torch_generator(
+                key.seed, streams.RM_NOISE, key.step, index, device=x.device
+            )
+            noise[row].normal_(generator=generator)
         step = noise * scale
         if not self.stein:
             _, grad = problem.loss_and_grad(x + step)
             return grad.sum(dim=0, dtype=torch.float64)
+        rows = len(owned)
         values = problem.losses(torch.cat([x + step, x - step])).to(torch.float64)
         difference = (values[:rows] - values[rows:]) / 2
         return (difference.to(x.dtype) @ noise).to(torch.float64) / scale.to(torch.float64)
@@ -96,15 +96,11 @@ class RobbinsMonro:
         beta = self.beta(key.step)
         tau = torch.as_tensor(tau, dtype=center.dtype, device=center.device)
         scale = torch.sqrt(tau)
-        blocks = self.blocks()
-        owned = blocks[comm.rank :: comm.size]
+        owned = list(range(comm.rank, self.samples, comm.size))
         x = center.clone()
         residual, a_j = math.nan, math.nan
         for j in range(self.iterations):
-            local = torch.zeros_like(center, dtype=torch.float64)
-            for block, rows in owned:
-                index = j * len(blocks) + block
-                local += self.block_sum(key, index, rows, x, scale, problem)
+            local = self.local_sum(key, j, owned, x, scale, problem)
             mean_grad = comm.allreduce_sum(local).to(center.device) / self.samples
             h = (x - center).to(torch.float64) + tau.to(torch.float64) * beta * mean_grad
             if not bool(torch.isfinite(h).all()):
@@ -133,7 +129,6 @@ def build_with(stein: bool):
             config.rm_iterations,
             parse_schedule(config.rm_step, "--rm-step"),
             parse_schedule(config.beta, "--beta"),
-            config.block_size,
             stein=stein,
         )
 
