@@ -68,7 +68,7 @@ HELP = {
     "eval_every": "test-set evaluation every N updates (0: only at the end)",
     "checkpoint_every": "checkpoint every N updates (0: only at the end)",
     "out": "run directory (default: runs/<time>-<method>-<model>)",
-    "device": "auto (cuda:{local_rank % n_gpus} if CUDA, else cpu), cpu, cuda or cuda:N",
+    "device": "auto (cuda:{local_rank %% n_gpus} if CUDA, else cpu), cpu, cuda or cuda:N",
     "quiet": "no progress bar",
 }
 

@@ -124,3 +124,11 @@ def test_switch_after_runs_sgd_then_the_estimator(tmp_path):
     assert [r["train_loss"] for r in a[:3]] == [r["train_loss"] for r in b[:3]]
     assert a[3]["train_loss"] != b[3]["train_loss"]
     assert read(switched, "summary.json")["objective"] == "local-entropy"
+
+
+def test_help_lists_the_estimator_flags(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = capsys.readouterr().out
+    for option in ("--chains", "--sgld-eps", "--rm-step", "--optimizer", "--init-from", "rm-stein"):
+        assert option in text

@@ -45,3 +45,38 @@ def test_per_coordinate_step():
 def test_unknown_optimizer():
     with pytest.raises(ValueError, match="--optimizer"):
         OuterOptimizer("rmsprop")
+
+
+def test_two_step_default_is_x_equals_m_and_explicit_eta_tau_agrees():
+    from typing import NamedTuple
+
+    from mpi import SerialComm
+    from sampler.tau import TauSchedule
+    from sampler.two_step import TwoStepTrainer
+
+    class Info(NamedTuple):
+        loss_evals: int = 0
+        grad_evals: int = 0
+
+    class Halfway:
+        objective = "local-entropy"
+
+        def init(self, center):
+            return {}
+
+        def step(self, key, state, center, tau, problem, comm):
+            return center / 2, state, Info()
+
+    params = torch.tensor([1.0, -2.0])
+    default = TwoStepTrainer(Halfway(), TauSchedule("0.25"), None, 0)
+    new, _, record = default.step(0, params, default.init(params), None, SerialComm())
+    assert torch.equal(new, params / 2) and record["tau"] == 0.25
+    from sampler.schedules import parse_schedule
+
+    explicit = TwoStepTrainer(Halfway(), TauSchedule("0.25"), parse_schedule("0.25", "--lr"), 0)
+    new, _, record = explicit.step(0, params, explicit.init(params), None, SerialComm())
+    assert torch.allclose(new, params / 2) and record["lr"] == 0.25
+    adam = TwoStepTrainer(Halfway(), TauSchedule("0.25"), None, 0, OuterOptimizer("adam"))
+    state = adam.init(params)
+    new, state, _ = adam.step(0, params, state, None, SerialComm())
+    assert torch.allclose(new, params - 0.25 * torch.sign(params)) and state["outer"]["t"] == 1
