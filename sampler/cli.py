@@ -86,6 +86,10 @@ def _choices(name: str) -> list[str] | None:
         from sampler.estimators import ESTIMATORS
 
         return list(ESTIMATORS)
+    if name == "optimizer":
+        from sampler.outer import OPTIMIZERS
+
+        return list(OPTIMIZERS)
     if name == "baseline":
         from sampler.baselines import BASELINES
 
