@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 import traceback
 
 from sampler.config import (
     FIELDS,
     RESUMABLE,
+    SCHEDULE_FIELDS,
     TABLES,
     ConfigError,
     RunConfig,
@@ -26,6 +28,8 @@ from sampler.config import (
     validate,
 )
 from sampler.run_directory import RunDirectory
+
+ABORT_GRACE_SECONDS = 1.0
 
 HELP = {
     "model": "network to train (list them with: sampler models)",
@@ -40,23 +44,40 @@ HELP = {
     "gm_delta": "gaussian-mixture: variance of each cloud",
     "gm_train": "gaussian-mixture: training points",
     "gm_test": "gaussian-mixture: test points",
-    "estimator": "estimator of the two-step target",
+    "estimator": "estimator of the two-step target; the objective follows from it: is, sgld: "
+    "local entropy; rm, rm-stein (gradient-free): heat regularization",
     "baseline": "run a backprop baseline instead of the two-step scheme",
     "samples": "samples J per update (is)",
     "block_size": "samples per noise block (fixed, independent of the number of ranks)",
-    "tau": "variance tau: a number or a schedule, e.g. scoping:0.01,0.001",
-    "beta": "inverse temperature of the tilted measure",
+    "tau": "variance tau: a number or a schedule (scoping:T0,T1 forward, reverse:T0,T1, "
+    "exp:V0,R, ...), or per layer LAYER=SCHEDULE,... with * for the other layers, e.g. "
+    "fc0=0.01,fc1=0.001",
+    "beta": "inverse temperature of the tilted measure; a number or a schedule over updates",
     "lr": "outer step eta (default: tau, the paper's x <- m) or the baseline's learning rate "
     "(default 0.01); a number or a schedule",
-    "momentum": "baseline momentum",
+    "optimizer": "outer optimizer fed with g = (x - m) / tau: sgd, momentum, nesterov (both "
+    "use --momentum), adam (beta1 = --momentum or 0.9)",
+    "momentum": "momentum of the baseline or of --optimizer momentum/nesterov/adam",
     "nesterov": "baseline Nesterov momentum",
+    "chains": "sgld: independent Langevin chains C, averaged (chain c on rank c mod ranks)",
+    "sgld_steps": "sgld: Langevin steps L per update",
+    "sgld_eps": "sgld: step/temperature schedule eps_j over the inner steps j = 0..L-1 "
+    "(paper: harmonic:1,1000 = 1/(1000+j))",
+    "rm_samples": "rm: Gaussian samples M per Robbins-Monro iteration (rm-stein: M antithetic "
+    "pairs)",
+    "rm_iterations": "rm: Robbins-Monro iterations J per update",
+    "rm_step": "rm: step schedule a_j over j = 0..J-1, power:C,ALPHA = C (j+1)^-ALPHA with "
+    "ALPHA in (1/2, 1]",
+    "init_from": "start from the parameters of the run directory DIR (warm start)",
+    "switch_after": "run N plain SGD updates (--switch-lr), then --estimator (0: off)",
+    "switch_lr": "learning rate of the SGD updates before --switch-after",
     "steps": "number of outer updates",
     "batch_size": "minibatch size",
     "seed": "seed of initialisation, minibatch order and all sampling noise",
     "eval_every": "test-set evaluation every N updates (0: only at the end)",
     "checkpoint_every": "checkpoint every N updates (0: only at the end)",
     "out": "run directory (default: runs/<time>-<method>-<model>)",
-    "device": "auto (cuda:{local_rank % n_gpus} if CUDA, else cpu), cpu, cuda or cuda:N",
+    "device": "auto (cuda:{local_rank %% n_gpus} if CUDA, else cpu), cpu, cuda or cuda:N",
     "quiet": "no progress bar",
 }
 
@@ -74,6 +95,10 @@ def _choices(name: str) -> list[str] | None:
         from sampler.estimators import ESTIMATORS
 
         return list(ESTIMATORS)
+    if name == "optimizer":
+        from sampler.outer import OPTIMIZERS
+
+        return list(OPTIMIZERS)
     if name == "baseline":
         from sampler.baselines import BASELINES
 
@@ -101,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
         if isinstance(default, bool):
             train.add_argument(option, action="store_true", help=HELP[name])
             continue
-        kind = type(default) if default is not None and name not in ("tau", "lr") else str
+        kind = type(default) if default is not None and name not in SCHEDULE_FIELDS else str
         choices = _choices(name)
         extra = {"choices": choices} if choices else {}
         train.add_argument(
@@ -179,6 +204,10 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         if comm.size > 1:
             sys.stderr.flush()
+            # MPI_Abort tears the launcher down at once: give it a moment to forward our
+            # message first (without the pause the message was lost in about 1 run of 5
+            # on a loaded machine).
+            time.sleep(ABORT_GRACE_SECONDS)
             comm.abort(1)
         return 1
     if comm.rank == 0:

@@ -47,11 +47,24 @@ class RunConfig:
     baseline: str | None = None
     samples: int = 1000
     block_size: int = 100
-    tau: str = "0.01"
-    beta: float = 1.0
+    tau: str = "0.01"  # a schedule, or LAYER=SCHEDULE,... (sampler.tau)
+    beta: str = "1"
     lr: str | None = None  # two-step: eta (default: tau); baselines: their learning rate
+    optimizer: str = "sgd"  # outer optimizer of the two-step scheme (sampler.outer)
     momentum: float = 0.0
     nesterov: bool = False
+    # sgld (Algorithm 3)
+    chains: int = 1
+    sgld_steps: int = 1000
+    sgld_eps: str = "harmonic:1,1000"
+    # rm, rm-stein (Algorithm 5)
+    rm_samples: int = 30
+    rm_iterations: int = 30
+    rm_step: str = "power:1,1"
+    # warm start (paper section 6.3)
+    init_from: str | None = None
+    switch_after: int = 0
+    switch_lr: str = "0.01"
     steps: int = 300
     batch_size: int = 20
     seed: int = 0
@@ -71,6 +84,8 @@ class RunConfig:
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
+# Settings given as a schedule spec (sampler.schedules); kept as text.
+SCHEDULE_FIELDS = ("tau", "beta", "lr", "sgld_eps", "rm_step", "switch_lr")
 # Settings a resumed run may change; everything else must match the original run.
 RESUMABLE = {"steps", "eval_every", "checkpoint_every", "device", "quiet"}
 
@@ -118,8 +133,10 @@ def coerce(name: str, value: Any) -> Any:
         return dict(value)
     default = FIELDS[name].default
     kind = type(default) if default is not None else str
-    if name in ("tau", "lr") and value is not None:
-        return str(value)
+    if name in SCHEDULE_FIELDS and value is not None:
+        from sampler.tau import tau_spec_text
+
+        return tau_spec_text(value) if name == "tau" else str(value)
     if value is None:
         return None
     if kind is bool:
@@ -154,7 +171,9 @@ def validate(config: RunConfig) -> None:
     from mpi.device import ACCEPTED as DEVICES
     from sampler.baselines import BASELINES
     from sampler.estimators import ESTIMATORS
+    from sampler.outer import OPTIMIZERS
     from sampler.schedules import parse_schedule
+    from sampler.tau import TauSchedule
 
     c = config
     _require(c.model in MODELS, "model", "one of " + ", ".join(MODELS), c.model)
@@ -167,7 +186,9 @@ def validate(config: RunConfig) -> None:
     if c.data_dir is not None and not Path(c.data_dir).is_dir():
         raise ConfigError(f"--data-dir: {c.data_dir!r} is not a directory")
     _require(0.0 < c.test_fraction < 1.0, "test_fraction", "in (0, 1)", c.test_fraction)
-    for name in ("gm_dim", "gm_train", "gm_test", "samples", "block_size", "steps", "batch_size"):
+    positive = ("gm_dim", "gm_train", "gm_test", "samples", "block_size", "steps", "batch_size")
+    positive += ("chains", "sgld_steps", "rm_samples", "rm_iterations")
+    for name in positive:
         _require(getattr(c, name) >= 1, name, "a positive integer", getattr(c, name))
     for name in ("eval_every", "checkpoint_every"):
         _require(
@@ -182,8 +203,11 @@ def validate(config: RunConfig) -> None:
     _require(c.estimator in ESTIMATORS, "estimator", "one of " + ", ".join(ESTIMATORS), c.estimator)
     if c.baseline is not None:
         _require(c.baseline in BASELINES, "baseline", "one of " + ", ".join(BASELINES), c.baseline)
-    _require(c.beta > 0, "beta", "positive", c.beta)
     _require(0.0 <= c.momentum < 1.0, "momentum", "in [0, 1)", c.momentum)
+    _require(c.optimizer in OPTIMIZERS, "optimizer", "one of " + ", ".join(OPTIMIZERS), c.optimizer)
+    if c.optimizer in ("momentum", "nesterov") and c.momentum == 0:
+        raise ConfigError(f"--optimizer {c.optimizer}: needs --momentum in (0, 1), e.g. 0.9")
+    _validate_warm_start(c)
     _require(
         c.device == "auto" or c.device == "cpu" or c.device.startswith("cuda"),
         "device",
@@ -191,11 +215,29 @@ def validate(config: RunConfig) -> None:
         c.device,
     )
     try:
-        parse_schedule(c.tau, "--tau")
-        if c.lr is not None:
-            parse_schedule(c.lr, "--lr")
+        TauSchedule(c.tau, "--tau")
+        for name in SCHEDULE_FIELDS[1:]:
+            if getattr(c, name) is not None:
+                parse_schedule(getattr(c, name), flag(name))
     except ValueError as error:
         raise ConfigError(str(error)) from None
+    rm_step = parse_schedule(c.rm_step, "--rm-step")
+    if rm_step.name == "power" and not 0.5 < rm_step.values[1] <= 1.0:
+        raise ConfigError(
+            f"--rm-step: power:C,ALPHA needs ALPHA in (1/2, 1] (Robbins-Monro), got {c.rm_step!r}"
+        )
+
+
+def _validate_warm_start(c: RunConfig) -> None:
+    _require(c.switch_after >= 0, "switch_after", "0 (off) or a positive integer", c.switch_after)
+    if c.switch_after > 0 and c.baseline is not None:
+        raise ConfigError("--switch-after: switches from SGD to --estimator; drop --baseline")
+    if c.switch_after >= c.steps:
+        raise ConfigError(
+            f"--switch-after: must be less than --steps ({c.steps}), got {c.switch_after}"
+        )
+    if c.init_from is not None and not (Path(c.init_from) / "checkpoint.pt").is_file():
+        raise ConfigError(f"--init-from: {c.init_from!r} is not a run directory (no checkpoint.pt)")
 
 
 def replace(config: RunConfig, **changes: Any) -> RunConfig:

@@ -25,6 +25,7 @@ from sampler.evaluation import evaluate
 from sampler.problem import Problem
 from sampler.run_directory import RunDirectory
 from sampler.trainers import build_trainer
+from sampler.warm_start import load_initial_params
 
 
 class DivergedError(RuntimeError):
@@ -67,12 +68,15 @@ def train(config: RunConfig, comm: Comm, resume: bool = False) -> RunResult:
         share_cpu_threads(comm.local_size)
     dataset = DATASETS[config.data](data_options(config)).to(device)
     model = MODELS[config.model](dataset.input_shape, dataset.num_classes, **config.model_options)
-    trainer = build_trainer(config)
+    trainer = build_trainer(config, model)
     if config.out is None:
         config.out = comm.bcast(default_out(config) if comm.rank == 0 else None)
     run_dir = RunDirectory(config.out)
 
-    params = model.init_params(config.seed).to(device)
+    if config.init_from is not None and not resume:
+        params = load_initial_params(config.init_from, model, device)
+    else:
+        params = model.init_params(config.seed).to(device)
     state = trainer.init(params)
     start, elapsed, step_seconds, totals = 0, 0.0, 0.0, {"loss_evals": 0, "grad_evals": 0}
     if resume:

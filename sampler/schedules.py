@@ -1,13 +1,22 @@
-"""Schedules of a scalar over outer steps ``k = 0, 1, ...``, from a short textual spec.
+"""Schedules of a scalar over a counter ``i = 0, 1, ...``, from a short textual spec.
 
-``"0.01"`` is a constant; ``"NAME:A,B,..."`` picks a schedule from ``SCHEDULES``:
+The counter is the outer step ``k`` for ``--tau``, ``--beta`` and ``--lr``, and the inner
+iteration ``j`` (from 0, restarting at every outer step) for ``--sgld-eps`` and ``--rm-step``.
+``"0.01"`` is a constant; ``"NAME:A,B,..."`` picks a form from ``SCHEDULES``:
 
-* ``const:V``           ``v_k = V``
-* ``scoping:T0,T1``     ``v_k = T0 / (1 + T1)^k``: tau scoping of García Trillos, Kaplan,
-  Sanz-Alonso (section 6.5.1), after Chaudhari et al.'s Entropy-SGD.
+* ``const:V``           ``v_i = V``
+* ``scoping:T0,T1``     ``v_i = T0 / (1 + T1)^i``, forward tau scoping (tau shrinks) of García
+  Trillos, Kaplan, Sanz-Alonso (section 6.5.1), after Chaudhari et al.'s Entropy-SGD
+* ``reverse:T0,T1``     ``v_i = T0 (1 + T1)^i``, reverse scoping (tau grows); with ``gamma`` in
+  place of ``tau`` it is the focusing schedule ``gamma_t = gamma0 (1 + gamma1)^t``
+* ``exp:V0,R``          ``v_i = V0 exp(-R i)``
+* ``harmonic:A,B``      ``v_i = A / (B + i)``, the SGLD temperatures of Algorithm 3
+  (the paper's ``eps_j = 1/(1000 + j)`` is ``harmonic:1,1000``)
+* ``power:C,ALPHA``     ``v_i = C (i + 1)^-ALPHA``, the Robbins–Monro steps ``a_j = c j^-alpha``
+  of Algorithm 5 (``j = i + 1`` counts from 1)
 
-A schedule is a plain callable ``k -> float`` with a ``spec`` string, so it is stored in
-``config.json`` as text and rebuilt from it.
+A schedule is a plain callable ``i -> float`` that keeps its ``spec`` text (stored in
+``config.json`` and rebuilt from it), its form ``name`` and its ``values``.
 """
 
 from __future__ import annotations
@@ -21,6 +30,8 @@ from dataclasses import dataclass
 class Schedule:
     spec: str
     function: Callable[[int], float]
+    name: str = "const"
+    values: tuple[float, ...] = ()
 
     def __call__(self, step: int) -> float:
         return self.function(step)
@@ -36,17 +47,48 @@ def _scoping(tau0: float, tau1: float) -> Callable[[int], float]:
     return lambda step: tau0 / (1.0 + tau1) ** step
 
 
+def _reverse(tau0: float, tau1: float) -> Callable[[int], float]:
+    if tau1 <= -1:
+        raise ValueError("reverse:T0,T1 needs T1 > -1")
+    return lambda step: tau0 * (1.0 + tau1) ** step
+
+
+def _exp(value0: float, rate: float) -> Callable[[int], float]:
+    return lambda step: value0 * math.exp(-rate * step)
+
+
+def _harmonic(a: float, b: float) -> Callable[[int], float]:
+    if b <= 0:
+        raise ValueError("harmonic:A,B needs B > 0")
+    return lambda step: a / (b + step)
+
+
+def _power(c: float, alpha: float) -> Callable[[int], float]:
+    if alpha < 0:
+        raise ValueError("power:C,ALPHA needs ALPHA >= 0")
+    return lambda step: c * (step + 1.0) ** (-alpha)
+
+
 SCHEDULES: dict[str, tuple[int, Callable[..., Callable[[int], float]], str]] = {
     "const": (1, _const, "const:V"),
-    "scoping": (2, _scoping, "scoping:T0,T1 (T0 / (1 + T1)^k)"),
+    "scoping": (2, _scoping, "scoping:T0,T1 (T0 / (1 + T1)^i)"),
+    "reverse": (2, _reverse, "reverse:T0,T1 (T0 (1 + T1)^i)"),
+    "exp": (2, _exp, "exp:V0,R (V0 exp(-R i))"),
+    "harmonic": (2, _harmonic, "harmonic:A,B (A / (B + i))"),
+    "power": (2, _power, "power:C,ALPHA (C (i + 1)^-ALPHA)"),
 }
+
+
+def accepted_forms() -> str:
+    return "a number or one of " + ", ".join(form for _, _, form in SCHEDULES.values())
 
 
 def parse_schedule(spec: str, flag: str, positive: bool = True) -> Schedule:
     """Parse ``spec`` or raise ``ValueError`` with a message naming ``flag`` and the forms."""
-    forms = "a number or one of " + ", ".join(form for _, _, form in SCHEDULES.values())
+    forms = accepted_forms()
     text = str(spec).strip()
     name, _, arguments = text.partition(":") if ":" in text else ("const", "", text)
+    name = name.strip()
     if name not in SCHEDULES:
         raise ValueError(f"{flag}: unknown schedule {name!r} in {text!r}; accepted: {forms}")
     arity, factory, form = SCHEDULES[name]
@@ -60,6 +102,6 @@ def parse_schedule(spec: str, flag: str, positive: bool = True) -> Schedule:
         function = factory(*values)
     except ValueError as error:
         raise ValueError(f"{flag}: {error}") from None
-    if positive and function(0) <= 0:
+    if positive and not function(0) > 0:
         raise ValueError(f"{flag}: must be positive, got {text!r}")
-    return Schedule(text, function)
+    return Schedule(text, function, name, tuple(values))

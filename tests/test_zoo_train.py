@@ -51,7 +51,26 @@ def test_model_trains_a_few_steps(tmp_path, name, method):
     data, options = RUNS[name]
     flags = [*data, "--model", name, *[f for o in options for f in ("--model-opt", o)]]
     out = tmp_path / "run"
-    common = ["--steps", "2", "--batch-size", "4", "--samples", "4", "--block-size", "4"]
+    common = [
+        "--steps",
+        "2",
+        "--batch-size",
+        "4",
+        "--samples",
+        "4",
+        "--block-size",
+        "4",
+        "--sgld-steps",
+        "3",
+        "--rm-samples",
+        "2",
+        "--rm-iterations",
+        "3",
+    ]
+    if method[1] == "rm-stein":
+        # the Stein gradient of a 10^5-10^6 parameter CNN perturbed by sqrt(tau) = 0.1 per
+        # coordinate is large enough to diverge: a smaller tau keeps the perturbed nets sane
+        common += ["--tau", "1e-4"]
     code = main(["train", *flags, *common, method[0], method[1], "--quiet", "--out", str(out)])
     assert code == 0
     config = json.loads((out / "config.json").read_text())

@@ -1,10 +1,17 @@
-"""Estimators of the two-step scheme's target: a plain dict registry for ``--estimator``."""
+"""Estimators of the two-step scheme's target: a plain dict registry for ``--estimator``.
 
-from sampler.estimators import importance_sampling
+The objective follows from the estimator: ``is`` and ``sgld`` estimate the local-entropy target
+``E_q[X]``, ``rm`` and ``rm-stein`` the heat-regularization root.
+"""
+
+from sampler.estimators import importance_sampling, robbins_monro, sgld
 from sampler.estimators.base import Estimator, EstimatorSpec, StepKey
 
 ESTIMATORS: dict[str, EstimatorSpec] = {
     "is": importance_sampling.SPEC,
+    "sgld": sgld.SPEC,
+    "rm": robbins_monro.SPEC,
+    "rm-stein": robbins_monro.STEIN_SPEC,
 }
 
 __all__ = ["ESTIMATORS", "Estimator", "EstimatorSpec", "StepKey"]

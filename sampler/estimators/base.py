@@ -22,6 +22,7 @@ import torch
 
 from mpi import Comm
 from sampler.problem import Problem
+from sampler.schedules import Schedule
 
 
 class StepKey(NamedTuple):
@@ -53,3 +54,10 @@ class EstimatorSpec:
     needs_gradients: bool
     build: Callable[[Any], Estimator]
     summary: str
+
+
+def as_schedule(value: float | Schedule) -> Schedule:
+    """A number as a constant schedule (estimators evaluate ``beta`` at ``key.step``)."""
+    if isinstance(value, Schedule):
+        return value
+    return Schedule(str(value), lambda step: float(value), "const", (float(value),))

@@ -3,7 +3,9 @@ García Trillos, Kaplan, Sanz-Alonso, "From optimization to sampling through gra
 
 Proposals ``x_j = x + sqrt(tau) e_j``, ``e_j ~ N(0, I)``, ``j = 1..J``, all weighted on the same
 minibatch with ``log w_j = -beta f(x_j)``; the self-normalised estimate is
-``m = sum_j w_j x_j / sum_j w_j``. No gradient is ever evaluated.
+``m = sum_j w_j x_j / sum_j w_j``. No gradient is ever evaluated. ``tau`` may be a ``[d]``
+vector (per-layer tau): ``x_j = x + sqrt(tau) * e_j`` coordinatewise; ``beta`` may follow a
+schedule over outer steps.
 
 Streaming and parallel: the J samples form blocks of ``block_size`` (the last may be shorter),
 block ``b`` drawing its noise from the counter-based stream ``(seed, IS_NOISE, step, b)``; rank
@@ -26,8 +28,9 @@ import torch
 
 from models import streams
 from mpi import Comm
-from sampler.estimators.base import EstimatorSpec, StepKey
+from sampler.estimators.base import EstimatorSpec, StepKey, as_schedule
 from sampler.problem import Problem
+from sampler.schedules import Schedule, parse_schedule
 
 
 class ISInfo(NamedTuple):
@@ -46,9 +49,9 @@ class NoFiniteSampleError(RuntimeError):
 class ImportanceSampling:
     objective = "local-entropy"
 
-    def __init__(self, samples: int, beta: float, block_size: int) -> None:
+    def __init__(self, samples: int, beta: float | Schedule, block_size: int) -> None:
         self.samples = samples
-        self.beta = beta
+        self.beta = as_schedule(beta)
         self.block_size = block_size
         self._buffer: torch.Tensor | None = None
 
@@ -76,7 +79,7 @@ class ImportanceSampling:
         )
         points = self._noise_buffer(rows, center).normal_(generator=generator)
         points.mul_(scale).add_(center)  # x_j = x + sqrt(tau) e_j, in place
-        log_w = -self.beta * problem.losses(points).to(torch.float64)
+        log_w = -self.beta(key.step) * problem.losses(points).to(torch.float64)
         finite = torch.isfinite(log_w)
         failed = int(rows - finite.sum())
         log_w = torch.where(finite, log_w, -math.inf)
@@ -134,7 +137,9 @@ class ImportanceSampling:
 
 
 def build(config) -> ImportanceSampling:
-    return ImportanceSampling(config.samples, config.beta, config.block_size)
+    return ImportanceSampling(
+        config.samples, parse_schedule(config.beta, "--beta"), config.block_size
+    )
 
 
 SPEC = EstimatorSpec(

@@ -1,0 +1,53 @@
+"""Warm start (García Trillos, Kaplan, Sanz-Alonso, section 6.3): begin the sampling scheme
+from trained parameters instead of a fresh initialisation.
+
+* ``--init-from DIR`` takes the parameters of another run's ``checkpoint.pt``;
+* ``--switch-after N`` runs N backprop SGD updates, then the two-step scheme, in one run. The
+  estimator's state (e.g. the SGLD chains) and the outer optimizer's state are created at the
+  switch, from the parameters reached by SGD, and are checkpointed like any other state.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from models import Model
+from mpi import Comm
+from sampler.problem import Problem
+from sampler.run_directory import RunDirectory
+
+
+def load_initial_params(run_dir: str, model: Model, device) -> torch.Tensor:
+    """``[d]`` parameters of the run in ``run_dir``; ``ValueError`` naming the flag if unfit."""
+    checkpoint = RunDirectory(run_dir).load_checkpoint()
+    params = checkpoint.get("params")
+    if not isinstance(params, torch.Tensor) or params.shape != (model.num_params,):
+        shape = tuple(params.shape) if isinstance(params, torch.Tensor) else None
+        raise ValueError(
+            f"--init-from {run_dir}: its parameters have shape {shape}, this model needs "
+            f"({model.num_params},); use a run of the same --model and --data"
+        )
+    return params.to(device=device, dtype=torch.float32)
+
+
+class SwitchTrainer:
+    """``first`` for steps ``k < switch_after``, then ``then`` (state created at the switch)."""
+
+    def __init__(self, first, then, switch_after: int) -> None:
+        self.first = first
+        self.then = then
+        self.switch_after = switch_after
+        self.objective = then.objective
+
+    def init(self, params: torch.Tensor) -> dict:
+        return {"first": self.first.init(params)}
+
+    def step(self, step: int, params, state, problem: Problem, comm: Comm):
+        if step < self.switch_after:
+            new_params, inner, record = self.first.step(step, params, state["first"], problem, comm)
+            return new_params, {"first": inner}, {"phase": "sgd", **record}
+        inner = state.get("then")
+        if inner is None:
+            inner = self.then.init(params)
+        new_params, inner, record = self.then.step(step, params, inner, problem, comm)
+        return new_params, {"then": inner}, {"phase": "estimator", **record}

@@ -1,0 +1,82 @@
+"""The outer optimizers against torch.optim fed with the same gradients g_k."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sampler.outer import OuterOptimizer
+
+
+def gradients(count: int, d: int = 5) -> list[torch.Tensor]:
+    generator = torch.Generator().manual_seed(7)
+    return [torch.randn(d, generator=generator, dtype=torch.float64) for _ in range(count)]
+
+
+@pytest.mark.parametrize(
+    "name, reference",
+    [
+        ("sgd", lambda p: torch.optim.SGD(p, lr=0.1)),
+        ("momentum", lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9)),
+        ("nesterov", lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True)),
+        ("adam", lambda p: torch.optim.Adam(p, lr=0.1, betas=(0.9, 0.999), eps=1e-8)),
+    ],
+)
+def test_matches_torch_optim(name, reference):
+    start = torch.linspace(-1, 1, 5, dtype=torch.float64)
+    optimizer = OuterOptimizer(name, momentum=0.9 if name != "sgd" else 0.0)
+    params, state = start.clone(), optimizer.init(start)
+    leaf = start.clone().requires_grad_(True)
+    torch_optimizer = reference([leaf])
+    for g in gradients(6):
+        params, state = optimizer.update(params, g, 0.1, state)
+        leaf.grad = g.clone()
+        torch_optimizer.step()
+    assert torch.allclose(params, leaf.detach(), rtol=1e-10, atol=1e-12)
+
+
+def test_per_coordinate_step():
+    optimizer = OuterOptimizer("sgd")
+    eta = torch.tensor([1.0, 0.5])
+    params, _ = optimizer.update(torch.zeros(2), torch.ones(2), eta, {})
+    assert torch.equal(params, torch.tensor([-1.0, -0.5]))
+
+
+def test_unknown_optimizer():
+    with pytest.raises(ValueError, match="--optimizer"):
+        OuterOptimizer("rmsprop")
+
+
+def test_two_step_default_is_x_equals_m_and_explicit_eta_tau_agrees():
+    from typing import NamedTuple
+
+    from mpi import SerialComm
+    from sampler.tau import TauSchedule
+    from sampler.two_step import TwoStepTrainer
+
+    class Info(NamedTuple):
+        loss_evals: int = 0
+        grad_evals: int = 0
+
+    class Halfway:
+        objective = "local-entropy"
+
+        def init(self, center):
+            return {}
+
+        def step(self, key, state, center, tau, problem, comm):
+            return center / 2, state, Info()
+
+    params = torch.tensor([1.0, -2.0])
+    default = TwoStepTrainer(Halfway(), TauSchedule("0.25"), None, 0)
+    new, _, record = default.step(0, params, default.init(params), None, SerialComm())
+    assert torch.equal(new, params / 2) and record["tau"] == 0.25
+    from sampler.schedules import parse_schedule
+
+    explicit = TwoStepTrainer(Halfway(), TauSchedule("0.25"), parse_schedule("0.25", "--lr"), 0)
+    new, _, record = explicit.step(0, params, explicit.init(params), None, SerialComm())
+    assert torch.allclose(new, params / 2) and record["lr"] == 0.25
+    adam = TwoStepTrainer(Halfway(), TauSchedule("0.25"), None, 0, OuterOptimizer("adam"))
+    state = adam.init(params)
+    new, state, _ = adam.step(0, params, state, None, SerialComm())
+    assert torch.allclose(new, params - 0.25 * torch.sign(params)) and state["outer"]["t"] == 1
