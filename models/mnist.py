@@ -48,7 +48,11 @@ def stratified_split(labels: np.ndarray, test_fraction: float, seed: int):
         n_test = int(round(test_fraction * len(members)))
         test.append(members[:n_test])
         train.append(members[n_test:])
-    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+    train, test = np.concatenate(train), np.concatenate(test)
+    if len(test) == 0 or len(train) == 0:
+        empty = "test" if len(test) == 0 else "training"
+        raise ValueError(f"--test-fraction {test_fraction}: leaves the {empty} set empty")
+    return np.sort(train), np.sort(test)
 
 
 def images_to_tensor(images: np.ndarray) -> torch.Tensor:

@@ -39,5 +39,6 @@ def share_cpu_threads(local_size: int) -> int:
     intra-op threads (ranks beat threads here: DESIGN.md section 4), unless the user chose
     ``OMP_NUM_THREADS``. Returns the thread count in force."""
     if local_size > 1 and "OMP_NUM_THREADS" not in os.environ:
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_size))
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+        torch.set_num_threads(max(1, (cores or os.cpu_count() or 1) // local_size))
     return torch.get_num_threads()

@@ -112,7 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="train a network", argument_default=argparse.SUPPRESS)
-    train.add_argument("--config", metavar="FILE.toml", help="settings file; flags override it")
+    train.add_argument(
+        "--config",
+        metavar="FILE",
+        help="settings: a TOML file or a run's config.json; flags override it",
+    )
     train.add_argument("--resume", metavar="DIR", help="continue the run in DIR")
     commands.add_parser("models", help="list the models and data sets with their options")
     for name, field in FIELDS.items():
@@ -123,8 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
             )
             continue
         default = field.default
-        if isinstance(default, bool):
-            train.add_argument(option, action="store_true", help=HELP[name])
+        if isinstance(default, bool):  # --quiet / --no-quiet: a flag can undo the file
+            train.add_argument(option, action=argparse.BooleanOptionalAction, help=HELP[name])
             continue
         kind = type(default) if default is not None and name not in SCHEDULE_FIELDS else str
         choices = _choices(name)
@@ -144,8 +148,13 @@ def resolve_config(args: argparse.Namespace) -> tuple[RunConfig, bool]:
     resume = getattr(args, "resume", None)
     if resume is None:
         toml = load_toml(args.config) if getattr(args, "config", None) else {}
-        if "estimator" in {**toml, **flags} and "baseline" in {**toml, **flags}:
-            raise ConfigError("--estimator and --baseline exclude each other: choose one")
+        for layer in (toml, flags):
+            if "estimator" in layer and "baseline" in layer:
+                raise ConfigError("--estimator and --baseline exclude each other: choose one")
+        if "baseline" in flags:  # a flag overrides the file's choice of method
+            toml.pop("estimator", None)
+        if "estimator" in flags:
+            toml.pop("baseline", None)
         config = make_config(toml, flags)
         validate(config)
         return config, False
@@ -195,9 +204,16 @@ def main(argv: list[str] | None = None) -> int:
                 f"\ninterrupted; continue with: sampler train --resume {config.out}",
                 file=sys.stderr,
             )
+        if comm.size > 1:  # a rank interrupted alone must not leave the others waiting
+            sys.stderr.flush()
+            time.sleep(ABORT_GRACE_SECONDS)
+            comm.abort(130)
         return 130
     except Exception as error:  # noqa: BLE001 - every rank must report and end the job
-        expected = isinstance(error, (ValueError, FileExistsError, RuntimeError, OSError))
+        # our own errors (bad input, divergence, missing files) are one line; anything else
+        # (a torch RuntimeError, a bug) also shows its traceback
+        ours = type(error).__module__.split(".")[0] in ("sampler", "models", "mpi")
+        expected = ours or isinstance(error, (ValueError, OSError))
         where = f"rank {comm.rank}: " if comm.size > 1 else ""
         print(f"sampler train: error: {where}{error}", file=sys.stderr)
         if not expected:

@@ -13,6 +13,7 @@ A model's and a data set's own options are two tables, ``model_options`` and ``d
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,14 +99,29 @@ def flag(name: str) -> str:
     return TABLES.get(name) or "--" + name.replace("_", "-")
 
 
+# What a run directory's config.json records beside the settings: dropped when it is reused
+# as --config (a rerun goes to a new directory).
+RUN_RECORD_KEYS = ("objective", "num_params", "out")
+
+
 def load_toml(path: str) -> dict[str, Any]:
+    """Settings from ``--config``: a TOML file, or a run directory's ``config.json``."""
     try:
         with open(path, "rb") as handle:
-            table = tomllib.load(handle)
+            if str(path).endswith(".json"):
+                table = json.load(handle)
+                table = {k: v for k, v in table.items() if k not in RUN_RECORD_KEYS}
+                if table.get("baseline") is not None:
+                    table.pop("estimator", None)  # recorded, but unused by a baseline run
+                table = {k: v for k, v in table.items() if v is not None}
+            else:
+                table = tomllib.load(handle)
     except OSError as error:
         raise ConfigError(f"--config {path}: cannot read ({error.strerror})") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"--config {path}: not valid TOML ({error})") from None
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"--config {path}: not valid JSON ({error})") from None
     settings = {}
     for key, value in table.items():
         name = key.replace("-", "_")

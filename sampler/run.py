@@ -10,6 +10,7 @@ An interrupted run (Ctrl-C) writes a checkpoint of its last completed step befor
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +21,7 @@ from tqdm import tqdm
 
 from models import DATASETS, MODELS, DataOptions
 from mpi import Comm, rank_device, share_cpu_threads
-from sampler.config import RunConfig
+from sampler.config import ConfigError, RunConfig
 from sampler.evaluation import evaluate
 from sampler.problem import Problem
 from sampler.run_directory import RunDirectory
@@ -67,6 +68,11 @@ def train(config: RunConfig, comm: Comm, resume: bool = False) -> RunResult:
     if device.type == "cpu":
         share_cpu_threads(comm.local_size)
     dataset = DATASETS[config.data](data_options(config)).to(device)
+    if config.batch_size > dataset.train_x.shape[0]:
+        raise ConfigError(
+            f"--batch-size: must be at most the {dataset.train_x.shape[0]} training examples of "
+            f"{config.data}, got {config.batch_size}"
+        )
     model = MODELS[config.model](dataset.input_shape, dataset.num_classes, **config.model_options)
     trainer = build_trainer(config, model)
     if config.out is None:
@@ -85,6 +91,14 @@ def train(config: RunConfig, comm: Comm, resume: bool = False) -> RunResult:
         step_seconds, totals = checkpoint["step_seconds"], checkpoint["totals"]
         params = checkpoint["params"].to(device)
         state = _to_device(checkpoint["state"], device)
+        started_on = checkpoint.get("device_type", device.type)
+        if started_on != device.type and comm.rank == 0:
+            print(
+                f"note: resuming on {device.type}, the run started on {started_on}; random "
+                "streams depend on the device type, so the continuation is a valid run but not "
+                "bit-identical to an uninterrupted one",
+                file=sys.stderr,
+            )
         if comm.rank == 0:
             run_dir.truncate_metrics(start)
     elif comm.rank == 0:
@@ -104,6 +118,7 @@ def train(config: RunConfig, comm: Comm, resume: bool = False) -> RunResult:
                     "step_seconds": step_seconds,
                     "totals": totals,
                     "config": config.to_dict(),
+                    "device_type": device.type,
                 }
             )
 
@@ -129,25 +144,24 @@ def train(config: RunConfig, comm: Comm, resume: bool = False) -> RunResult:
                 raise DivergedError(
                     f"step {k + 1}: the parameters became non-finite; lower --lr or --tau"
                 )
-            params, state, done = new_params, new_state, k + 1
-            totals["loss_evals"] += record["loss_evals"]
-            totals["grad_evals"] += record["grad_evals"]
             entry = {
-                "step": done,
+                "step": k + 1,
                 "time": elapsed + time.perf_counter() - clock,
                 "train_loss": train_loss,
                 **record,
             }
-            if _due(done, config.eval_every, config.steps):
-                last_eval = evaluate(model, params, dataset.test_x, dataset.test_y)
-                entry["test_accuracy"], entry["test_loss"] = (
-                    last_eval["accuracy"],
-                    last_eval["loss"],
-                )
+            if _due(k + 1, config.eval_every, config.steps):
+                last_eval = evaluate(model, new_params, dataset.test_x, dataset.test_y)
+                entry["test_accuracy"] = last_eval["accuracy"]
+                entry["test_loss"] = last_eval["loss"]
                 entry["test_errors"] = last_eval["errors"]
                 bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{last_eval['accuracy']:.3f}")
             if comm.rank == 0:
                 run_dir.append_metrics(entry)
+            # the step counts as done once its metrics line is written: an interrupt before
+            # this point checkpoints the previous step, and resume truncates the extra line
+            new_totals = {key: totals[key] + record[key] for key in totals}
+            params, state, done, totals = new_params, new_state, k + 1, new_totals
             if _due(done, config.checkpoint_every, config.steps):
                 checkpoint_now(done)
             bar.update(1)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 import textwrap
 
 import pytest
@@ -15,6 +17,9 @@ from tests.mpi_launch import requires_mpi, run_mpi
 # Small but real settings per estimator; an estimator missing here runs with its defaults.
 ESTIMATOR_FLAGS = {
     "is": ["--samples", "300", "--block-size", "50", "--tau", "0.05"],
+    "sgld": ["--chains", "3", "--sgld-steps", "40"],
+    "rm": ["--rm-samples", "5", "--rm-iterations", "6"],
+    "rm-stein": ["--rm-samples", "5", "--rm-iterations", "6"],
 }
 COMMON = [
     "-m",
@@ -132,3 +137,60 @@ def test_only_rank_zero_writes_and_prints(tmp_path):
     assert result.stdout.count("final test accuracy") == 1
     lines = (out / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in lines] == list(range(1, 21))
+
+
+@requires_mpi
+def test_ctrl_c_on_one_rank_ends_the_whole_job(tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    from tests.mpi_launch import ROOT, launcher_flags, mpiexec
+
+    script = tmp_path / "long.py"
+    script.write_text(
+        textwrap.dedent("""
+        import os, sys
+        from mpi import world_comm
+        open(f"pid{world_comm().rank}", "w").write(str(os.getpid()))
+        from sampler.cli import main
+        raise SystemExit(main(sys.argv[1:]))
+    """)
+    )
+    out = tmp_path / "run"
+    args = [
+        *COMMON[2:],
+        "--steps",
+        "100000",
+        "--samples",
+        "3000",
+        "--checkpoint-every",
+        "0",
+        "--out",
+        str(out),
+    ]
+    executable = mpiexec()
+    command = [
+        executable,
+        *launcher_flags(executable),
+        "-n",
+        "2",
+        sys.executable,
+        str(script),
+        *args,
+    ]
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    job = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    metrics = out / "metrics.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (
+        not metrics.exists() or len(metrics.read_text().splitlines()) < 2
+    ):
+        time.sleep(0.05)
+    os.kill(int((tmp_path / "pid0").read_text()), signal.SIGINT)
+    _, stderr = job.communicate(timeout=60)  # a hang would fail here
+    assert job.returncode != 0
+    assert "interrupted; continue with" in stderr
+    assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] >= 2

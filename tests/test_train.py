@@ -147,20 +147,18 @@ def test_resume_equals_an_uninterrupted_run(tmp_path):
 
 
 def test_resume_after_a_crash_drops_metrics_past_the_checkpoint(tmp_path):
-    out = tmp_path / "run"
-    assert cli("--samples", 100, "--steps", 6, "--checkpoint-every", 4, "--out", out) == 0
-    # simulate a crash after step 6 whose last checkpoint was step 4
-    checkpoint = torch.load(out / "checkpoint.pt", weights_only=False)
-    with open(out / "metrics.jsonl") as handle:
-        lines = handle.readlines()
-    assert len(lines) == 6
-    reference = checkpoint["params"].clone()
-    early = dict(checkpoint, step=4)
-    torch.save(early, out / "checkpoint.pt")
-    assert main(["train", "--resume", str(out), "--quiet"]) == 0
-    _, metrics, _, final = read_run(out)
+    whole, crashed = tmp_path / "whole", tmp_path / "crashed"
+    assert cli("--samples", 100, "--steps", 6, "--out", whole) == 0
+    # a run that crashed after writing the metrics of steps 5 and 6, its last checkpoint at 4
+    assert cli("--samples", 100, "--steps", 4, "--out", crashed) == 0
+    with open(crashed / "metrics.jsonl", "a") as handle:
+        handle.write('{"step": 5, "stale": true}\n{"step": 6, "stale": true}\n')
+    assert main(["train", "--resume", str(crashed), "--steps", "6", "--quiet"]) == 0
+    _, metrics, _, final = read_run(crashed)
     assert [m["step"] for m in metrics] == list(range(1, 7))
-    assert final["step"] == 6 and final["params"].shape == reference.shape
+    assert not any("stale" in m for m in metrics)
+    *_, reference = read_run(whole)
+    assert final["step"] == 6 and torch.equal(final["params"], reference["params"])
 
 
 class GradientForbiddenModel(DenseNet):
@@ -326,3 +324,55 @@ def test_ctrl_c_saves_the_last_completed_step_and_resume_finishes(tmp_path):
     assert [json.loads(x)["step"] for x in metrics.read_text().splitlines()] == list(
         range(1, target + 1)
     )
+    whole = tmp_path / "whole"
+    assert cli("--samples", 2000, "--steps", target, "--out", whole) == 0
+    assert torch.equal(
+        torch.load(whole / "checkpoint.pt", weights_only=False)["params"],
+        torch.load(out / "checkpoint.pt", weights_only=False)["params"],
+    )
+
+
+def test_a_runs_config_json_reruns_it(tmp_path):
+    first = tmp_path / "first"
+    assert cli("--baseline", "sgd", "--lr", 0.05, "--steps", 5, "--out", first) == 0
+    again = tmp_path / "again"
+    argv = ["train", "--config", str(first / "config.json"), "--out", str(again)]
+    assert main(argv) == 0
+    *_, a = read_run(first)
+    *_, b = read_run(again)
+    assert torch.equal(a["params"], b["params"])
+    # a flag overrides the file's method; --no-quiet undoes the file's quiet = true
+    other = tmp_path / "other"
+    argv = [
+        "train",
+        "--config",
+        str(first / "config.json"),
+        "--estimator",
+        "is",
+        "--samples",
+        "50",
+        "--no-quiet",
+        "--out",
+        str(other),
+    ]
+    assert main(argv) == 0
+    config = json.loads((other / "config.json").read_text())
+    assert config["baseline"] is None and config["estimator"] == "is" and not config["quiet"]
+
+
+def test_data_that_cannot_hold_the_settings_is_a_clear_error(tmp_path, capsys):
+    assert cli("--batch-size", 401, "--steps", 1, "--out", tmp_path / "a") == 1
+    assert "--batch-size: must be at most the 400 training examples" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists()
+    argv = [
+        "train",
+        "--test-fraction",
+        "0.0005",
+        "--steps",
+        "1",
+        "--quiet",
+        "--out",
+        str(tmp_path / "b"),
+    ]
+    assert main(argv) == 1
+    assert "--test-fraction 0.0005: leaves the test set empty" in capsys.readouterr().err

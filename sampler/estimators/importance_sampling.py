@@ -107,7 +107,7 @@ class ImportanceSampling:
             s1, s2 = s1 * old + b_s1 * new, s2 * old * old + b_s2 * new * new
             total.mul_(old).add_(b_sum, alpha=new)
             top = new_top
-        global_top = float(comm.allreduce_max(torch.tensor([top]))[0])
+        global_top = float(comm.allreduce_max(torch.tensor([top], dtype=torch.float64))[0])
         if global_top == -math.inf:
             raise NoFiniteSampleError(
                 f"step {key.step}: all {self.samples} importance samples have a non-finite loss; "
