@@ -20,11 +20,11 @@ import math
 import torch
 
 from models import streams
-from models.interface import Batch, check_params, loss_and_grad_by_autograd
+from models.interface import AutogradModel, Batch, check_params
 from models.margin_loss import check_binary, margin_logits, mean_margin_loss
 
 
-class Committee:
+class Committee(AutogradModel):
     def __init__(
         self,
         in_features: int,
@@ -93,12 +93,6 @@ class Committee:
         check_params(params, self.num_params)
         with torch.no_grad():
             return self._loss(params, batch, smooth=not self.sign_losses)
-
-    def loss_and_grad(
-        self, params: torch.Tensor, batch: Batch
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        check_params(params, self.num_params)
-        return loss_and_grad_by_autograd(self._losses, params, batch)
 
     def predict(self, params: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
         """Logits of the majority vote ``sign(sum_u sign(h_u))``."""

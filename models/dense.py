@@ -19,7 +19,11 @@ import math
 import torch
 
 from models import streams
-from models.interface import Batch, check_params, loss_and_grad_by_autograd, mean_cross_entropy
+from models.interface import (
+    AutogradModel,
+    Batch,
+    mean_cross_entropy,
+)
 
 ACTIVATIONS = {
     "relu": torch.relu,
@@ -28,7 +32,7 @@ ACTIVATIONS = {
 }
 
 
-class DenseNet:
+class DenseNet(AutogradModel):
     """``in_features -> widths... -> num_classes``; layer ``fc{i}`` is its weight (row-major
     ``[n_out, n_in]``) followed by its bias."""
 
@@ -75,17 +79,6 @@ class DenseNet:
 
     def _losses(self, params: torch.Tensor, batch: Batch) -> torch.Tensor:
         return mean_cross_entropy(self.logits(params, batch.inputs), batch.targets)
-
-    def losses(self, params: torch.Tensor, batch: Batch) -> torch.Tensor:
-        check_params(params, self.num_params)
-        with torch.no_grad():
-            return self._losses(params, batch)
-
-    def loss_and_grad(
-        self, params: torch.Tensor, batch: Batch
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        check_params(params, self.num_params)
-        return loss_and_grad_by_autograd(self._losses, params, batch)
 
     def predict(self, params: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():

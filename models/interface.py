@@ -78,3 +78,24 @@ def loss_and_grad_by_autograd(losses_fn, params: torch.Tensor, batch: Batch):
 def check_params(params: torch.Tensor, num_params: int) -> None:
     if params.dim() != 2 or params.shape[1] != num_params:
         raise ValueError(f"params must have shape [K, {num_params}], got {tuple(params.shape)}")
+
+
+class AutogradModel:
+    """Base of models defined by one graph-capable ``_losses(params [K, d], batch) -> [K]``:
+    ``losses`` runs it without a graph, ``loss_and_grad`` differentiates it once for all K."""
+
+    num_params: int
+
+    def _losses(self, params: torch.Tensor, batch: Batch) -> torch.Tensor:
+        raise NotImplementedError
+
+    def losses(self, params: torch.Tensor, batch: Batch) -> torch.Tensor:
+        check_params(params, self.num_params)
+        with torch.no_grad():
+            return self._losses(params, batch)
+
+    def loss_and_grad(
+        self, params: torch.Tensor, batch: Batch
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        check_params(params, self.num_params)
+        return loss_and_grad_by_autograd(self._losses, params, batch)

@@ -16,11 +16,11 @@ import math
 import torch
 
 from models import streams
-from models.interface import Batch, check_params, loss_and_grad_by_autograd
+from models.interface import AutogradModel, Batch
 from models.margin_loss import check_binary, margin_logits, mean_margin_loss
 
 
-class Perceptron:
+class Perceptron(AutogradModel):
     def __init__(
         self, in_features: int, num_classes: int = 2, normalize: bool = True, gamma: float = 5.0
     ) -> None:
@@ -48,17 +48,6 @@ class Perceptron:
 
     def _losses(self, params: torch.Tensor, batch: Batch) -> torch.Tensor:
         return mean_margin_loss(self.outputs(params, batch.inputs), batch.targets, self.gamma)
-
-    def losses(self, params: torch.Tensor, batch: Batch) -> torch.Tensor:
-        check_params(params, self.num_params)
-        with torch.no_grad():
-            return self._losses(params, batch)
-
-    def loss_and_grad(
-        self, params: torch.Tensor, batch: Batch
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        check_params(params, self.num_params)
-        return loss_and_grad_by_autograd(self._losses, params, batch)
 
     def predict(self, params: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():

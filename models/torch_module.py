@@ -20,10 +20,14 @@ import torch
 from torch.func import functional_call, vmap
 
 from models import streams
-from models.interface import Batch, check_params, loss_and_grad_by_autograd, mean_cross_entropy
+from models.interface import (
+    AutogradModel,
+    Batch,
+    mean_cross_entropy,
+)
 
 
-class TorchModuleModel:
+class TorchModuleModel(AutogradModel):
     def __init__(
         self, module: torch.nn.Module, force_loop: bool = False, buffers: str | None = None
     ) -> None:
@@ -97,17 +101,6 @@ class TorchModuleModel:
 
     def _losses(self, params: torch.Tensor, batch: Batch) -> torch.Tensor:
         return mean_cross_entropy(self.logits(params, batch.inputs), batch.targets)
-
-    def losses(self, params: torch.Tensor, batch: Batch) -> torch.Tensor:
-        check_params(params, self.num_params)
-        with torch.no_grad():
-            return self._losses(params, batch)
-
-    def loss_and_grad(
-        self, params: torch.Tensor, batch: Batch
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        check_params(params, self.num_params)
-        return loss_and_grad_by_autograd(self._losses, params, batch)
 
     def predict(self, params: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
