@@ -18,8 +18,9 @@ import torch
 
 
 def f_gamma(x: torch.Tensor, gamma: float) -> torch.Tensor:
+    # -x/2 + |gamma x| / (2 gamma) = relu(-x): written so, the loss is exactly non-negative
     z = (gamma * x).abs()
-    return -x / 2 + (z + torch.log1p(torch.exp(-2 * z))) / (2 * gamma)
+    return torch.relu(-x) + torch.log1p(torch.exp(-2 * z)) / (2 * gamma)
 
 
 def margin_logits(s: torch.Tensor) -> torch.Tensor:

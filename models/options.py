@@ -9,6 +9,7 @@ names the model or data set and what it accepts.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -53,8 +54,8 @@ class Option:
                 raise ValueError("an integer")
             return int(value)
         if self.kind == "float":
-            if isinstance(value, bool):
-                raise ValueError("a number")
+            if isinstance(value, bool) or not math.isfinite(float(value)):
+                raise ValueError("a finite number")
             return float(value)
         value = str(value)
         if self.choices and value not in self.choices:

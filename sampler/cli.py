@@ -175,7 +175,7 @@ def resolve_config(args: argparse.Namespace) -> tuple[RunConfig, bool]:
     settings = {k: v for k, v in stored.items() if k in FIELDS}
     config = make_config(settings, {k: v for k, v in flags.items() if k in RESUMABLE})
     config.out = resume
-    validate(config)
+    validate(config, resuming=True)
     return config, True
 
 

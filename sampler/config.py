@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,7 +182,7 @@ def _require(condition: bool, name: str, accepted: str, value: Any) -> None:
         raise ConfigError(f"{flag(name)}: must be {accepted}, got {value!r}")
 
 
-def validate(config: RunConfig) -> None:
+def validate(config: RunConfig, resuming: bool = False) -> None:
     """Check every setting against the registries (imported here: ``models`` never imports us)."""
     from models import DATASETS, MODELS, OptionError
     from mpi.device import ACCEPTED as DEVICES
@@ -223,18 +224,36 @@ def validate(config: RunConfig) -> None:
     _require(c.optimizer in OPTIMIZERS, "optimizer", "one of " + ", ".join(OPTIMIZERS), c.optimizer)
     if c.optimizer in ("momentum", "nesterov") and c.momentum == 0:
         raise ConfigError(f"--optimizer {c.optimizer}: needs --momentum in (0, 1), e.g. 0.9")
-    _validate_warm_start(c)
+    _validate_warm_start(c, resuming)
     _require(
         c.device == "auto" or c.device == "cpu" or c.device.startswith("cuda"),
         "device",
         DEVICES,
         c.device,
     )
+    if c.baseline is None and c.optimizer == "sgd" and c.momentum > 0:
+        raise ConfigError(
+            "--momentum: the two-step --optimizer sgd has none; use --optimizer momentum, "
+            "nesterov or adam (or --baseline sgd)"
+        )
+    if c.baseline is None and c.nesterov:
+        raise ConfigError(
+            "--nesterov: a --baseline sgd flag; the two-step scheme has --optimizer nesterov"
+        )
+    if c.baseline is not None and c.optimizer != "sgd":
+        raise ConfigError(
+            f"--optimizer {c.optimizer}: chooses the two-step outer update; --baseline sgd "
+            "takes --momentum and --nesterov"
+        )
     try:
-        TauSchedule(c.tau, "--tau")
+        tau = TauSchedule(c.tau, "--tau")
+        for layer, schedule in tau.schedules.items():
+            _check_range(schedule, "--tau" if layer == "*" else f"--tau ({layer})", c.steps)
+        lengths = {"sgld_eps": c.sgld_steps, "rm_step": c.rm_iterations}
         for name in SCHEDULE_FIELDS[1:]:
             if getattr(c, name) is not None:
-                parse_schedule(getattr(c, name), flag(name))
+                schedule = parse_schedule(getattr(c, name), flag(name))
+                _check_range(schedule, flag(name), lengths.get(name, c.steps))
     except ValueError as error:
         raise ConfigError(str(error)) from None
     rm_step = parse_schedule(c.rm_step, "--rm-step")
@@ -244,7 +263,23 @@ def validate(config: RunConfig) -> None:
         )
 
 
-def _validate_warm_start(c: RunConfig) -> None:
+def _check_range(schedule, name: str, count: int) -> None:
+    """A schedule must stay finite and positive (above float32's smallest normal number) at
+    every step it will be used, not only at step 0: checked before any work."""
+    tiny = 1.2e-38
+    for step in range(count):
+        try:
+            value = schedule(step)
+        except OverflowError:
+            value = math.inf
+        if not (math.isfinite(value) and value > tiny):
+            raise ValueError(
+                f"{name}: {schedule.spec!r} reaches {value:g} at step {step}; it must stay "
+                "finite and positive over the run"
+            )
+
+
+def _validate_warm_start(c: RunConfig, resuming: bool) -> None:
     _require(c.switch_after >= 0, "switch_after", "0 (off) or a positive integer", c.switch_after)
     if c.switch_after > 0 and c.baseline is not None:
         raise ConfigError("--switch-after: switches from SGD to --estimator; drop --baseline")
@@ -252,7 +287,12 @@ def _validate_warm_start(c: RunConfig) -> None:
         raise ConfigError(
             f"--switch-after: must be less than --steps ({c.steps}), got {c.switch_after}"
         )
-    if c.init_from is not None and not (Path(c.init_from) / "checkpoint.pt").is_file():
+    # a resumed run has its parameters already: its --init-from source may be gone
+    if (
+        c.init_from is not None
+        and not resuming
+        and not (Path(c.init_from) / "checkpoint.pt").is_file()
+    ):
         raise ConfigError(f"--init-from: {c.init_from!r} is not a run directory (no checkpoint.pt)")
 
 

@@ -142,7 +142,7 @@ def train(config: RunConfig, comm: Comm, resume: bool = False) -> RunResult:
             step_seconds += time.perf_counter() - tick
             if not bool(torch.isfinite(new_params).all()):
                 raise DivergedError(
-                    f"step {k + 1}: the parameters became non-finite; lower --lr or --tau"
+                    f"update {k + 1}: the parameters became non-finite; lower --lr or --tau"
                 )
             entry = {
                 "step": k + 1,

@@ -31,7 +31,10 @@ def load_initial_params(run_dir: str, model: Model, device) -> torch.Tensor:
 
 
 class SwitchTrainer:
-    """``first`` for steps ``k < switch_after``, then ``then`` (state created at the switch)."""
+    """``first`` for steps ``k < switch_after``, then ``then`` (state created at the switch).
+
+    Both phases count the global update k: the estimator's schedules (``--tau scoping:...``)
+    and random streams continue from k = switch_after, they do not restart at the switch."""
 
     def __init__(self, first, then, switch_after: int) -> None:
         self.first = first

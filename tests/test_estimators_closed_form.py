@@ -42,8 +42,10 @@ def test_importance_sampling_matches_tilted_mean(tau, beta):
     assert torch.all((mean - truth).abs() <= 5 * se), (mean, truth, se)
 
 
-def test_sgld_matches_tilted_mean_with_warm_started_chains():
-    estimator = SGLD(chains=4, steps=1000, eps=parse_schedule("harmonic:1,10", "--sgld-eps"))
+@pytest.mark.parametrize("beta", [1.0, 2.0])
+def test_sgld_matches_tilted_mean_with_warm_started_chains(beta):
+    eps = parse_schedule("harmonic:1,10", "--sgld-eps")
+    estimator = SGLD(chains=4, steps=1000, eps=eps, beta=beta)
     state = estimator.init(CENTER)
     targets = []
     for step in range(25):  # the same center at every update: a stationary sequence of targets
@@ -53,31 +55,53 @@ def test_sgld_matches_tilted_mean_with_warm_started_chains():
         targets.append(target)
     assert info.grad_evals == 4 * 1000 and state["chains"].shape == (4, 3)
     mean, se = mean_and_standard_error(targets[3:])  # the first updates burn the chains in
-    truth = problem().tilted_mean(CENTER, TAU_VECTOR)
+    truth = problem().tilted_mean(CENTER, TAU_VECTOR, beta)
     assert torch.all((mean - truth).abs() <= 5 * se), (mean, truth, se)
 
 
-def noise_free_robbins_monro(iterations: int, step, tau, root) -> torch.Tensor:
+def test_sgld_chains_sample_the_tilted_measure_with_the_right_spread():
+    """The chain positions, not only their average: with a constant eps the Euler-Maruyama
+    chain on the Gaussian q has stationary variance ``1 / (P (1 - eps P / 4))`` per coordinate
+    (``P = beta A + 1/tau``), so a wrong noise scale or a dropped beta shows here."""
+    eps, beta, chains = 0.01, 2.0, 2000
+    estimator = SGLD(
+        chains=chains, steps=300, eps=parse_schedule(str(eps), "--sgld-eps"), beta=beta
+    )
+    state = estimator.init(CENTER)
+    for step in range(2):  # 600 steps: the slowest coordinate relaxes by exp(-9)
+        _, state, _ = estimator.step(StepKey(4, step), state, CENTER, TAU_VECTOR, problem(), COMM)
+    precision = beta * DIAG + 1 / TAU_VECTOR
+    variance = 1 / (precision * (1 - eps * precision / 4))
+    sample_variance = state["chains"].var(dim=0)
+    se = variance * (2 / (chains - 1)) ** 0.5
+    assert torch.all((sample_variance - variance).abs() <= 5 * se), (sample_variance, variance)
+    mean_se = (variance / chains).sqrt()
+    truth = problem().tilted_mean(CENTER, TAU_VECTOR, beta)
+    assert torch.all((state["chains"].mean(dim=0) - truth).abs() <= 5 * mean_se)
+
+
+def noise_free_robbins_monro(iterations: int, step, tau, root, beta=1.0) -> torch.Tensor:
     """The expected RM output for a quadratic (the iteration is affine): its distance to the
     root is the deterministic transient left after J iterations."""
     x = CENTER.clone()
     for j in range(iterations):
-        x = x - step(j) * (x - CENTER + tau * DIAG * (x - A))
+        x = x - step(j) * (x - CENTER + tau * beta * DIAG * (x - A))
     return (x - root).abs()
 
 
+@pytest.mark.parametrize("beta", [1.0, 2.0])
 @pytest.mark.parametrize("stein", [False, True], ids=["rm", "rm-stein"])
-def test_robbins_monro_matches_heat_root(stein):
+def test_robbins_monro_matches_heat_root(stein, beta):
     step = parse_schedule("power:1,1", "--rm-step")
-    estimator = RobbinsMonro(samples=20, iterations=40, step_size=step, stein=stein)
+    estimator = RobbinsMonro(samples=20, iterations=40, step_size=step, beta=beta, stein=stein)
     targets = []
     for seed in range(20):
         target, _, info = estimator.step(StepKey(seed, 3), {}, CENTER, TAU_VECTOR, problem(), COMM)
         targets.append(target)
     assert info.grad_evals + info.loss_evals == (2 if stein else 1) * 20 * 40
     mean, se = mean_and_standard_error(targets)
-    root = problem().heat_root(CENTER, TAU_VECTOR)
-    transient = noise_free_robbins_monro(40, step, TAU_VECTOR, root)
+    root = problem().heat_root(CENTER, TAU_VECTOR, beta)
+    transient = noise_free_robbins_monro(40, step, TAU_VECTOR, root, beta)
     assert torch.all(transient < 5e-3)  # J^-(1 + tau lambda) decay
     assert torch.all((mean - root).abs() <= 5 * se + transient), (mean, root, se)
 

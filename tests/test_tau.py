@@ -50,8 +50,8 @@ def test_malformed_per_layer_spec_names_the_flag(spec):
 
 
 def test_toml_table_becomes_the_flag_text():
-    config = make_config({"tau": {"fc0": 0.01, "fc1": "scoping:0.1,1"}})
-    assert config.tau == "fc0=0.01,fc1=scoping:0.1,1"
+    config = make_config({"tau": {"fc0": 0.01, "fc1": "scoping:0.1,0.01"}})
+    assert config.tau == "fc0=0.01,fc1=scoping:0.1,0.01"
     validate(config)
 
 

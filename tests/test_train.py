@@ -376,3 +376,25 @@ def test_data_that_cannot_hold_the_settings_is_a_clear_error(tmp_path, capsys):
     ]
     assert main(argv) == 1
     assert "--test-fraction 0.0005: leaves the test set empty" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (
+            ["--tau", "scoping:0.01,1", "--steps", "2000"],
+            "--tau: 'scoping:0.01,1' reaches 7.52316e-39 at step 120",
+        ),
+        (["--tau", "exp:1,1000", "--steps", "5"], "--tau: 'exp:1,1000' reaches"),
+        (["--tau", "1e-320"], "must stay finite and positive"),
+        (["--momentum", "0.9"], "--momentum: the two-step --optimizer sgd has none"),
+        (["--nesterov"], "--nesterov: a --baseline sgd flag"),
+        (["--baseline", "sgd", "--optimizer", "adam"], "--optimizer adam: chooses the two-step"),
+        (["--model", "perceptron", "--model-opt", "gamma=nan"], "a finite number"),
+    ],
+)
+def test_settings_that_would_be_ignored_or_break_later_are_refused(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", *args])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

@@ -110,7 +110,8 @@ class ImportanceSampling:
         global_top = float(comm.allreduce_max(torch.tensor([top], dtype=torch.float64))[0])
         if global_top == -math.inf:
             raise NoFiniteSampleError(
-                f"step {key.step}: all {self.samples} importance samples have a non-finite loss; "
+                f"update {key.step + 1}: all {self.samples} importance samples have a "
+                "non-finite loss; "
                 "lower --tau or check the model and data"
             )
         factor = math.exp(top - global_top) if top > -math.inf else 0.0

@@ -105,7 +105,8 @@ class RobbinsMonro:
             h = (x - center).to(torch.float64) + tau.to(torch.float64) * beta * mean_grad
             if not bool(torch.isfinite(h).all()):
                 raise RMDivergedError(
-                    f"step {key.step}, iteration {j + 1}: the Robbins-Monro gradient estimate is "
+                    f"update {key.step + 1}, iteration {j + 1}: the Robbins-Monro gradient "
+                    "estimate is "
                     "non-finite; lower --tau or --rm-step"
                 )
             a_j = self.step_size(j)

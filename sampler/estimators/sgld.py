@@ -108,7 +108,8 @@ class SGLD:
         new_chains = packed[1 + d :].view(self.chains, d).to(center.dtype).to(center.device)
         if not (bool(torch.isfinite(target).all()) and bool(torch.isfinite(new_chains).all())):
             raise ChainDivergedError(
-                f"step {key.step}: an SGLD chain became non-finite; lower --sgld-eps or raise --tau"
+                f"update {key.step + 1}: an SGLD chain became non-finite; lower --sgld-eps or "
+                "raise --tau"
             )
         info = SGLDInfo(
             chains=self.chains,
