@@ -10,26 +10,26 @@ from __future__ import annotations
 import torch
 
 from mpi import Comm
+from sampler.outer import OuterOptimizer
 from sampler.problem import Problem
 from sampler.schedules import Schedule
 
 
 class SGDTrainer:
+    """The heavy-ball / Nesterov update is ``sampler.outer``'s, fed with the minibatch gradient
+    (with ``mu = 0`` both reduce to plain SGD); the state is the velocity."""
+
     objective = "loss"
 
     def __init__(self, lr: Schedule, momentum: float = 0.0, nesterov: bool = False) -> None:
         self.lr = lr
-        self.momentum = momentum
-        self.nesterov = nesterov
+        self.optimizer = OuterOptimizer("nesterov" if nesterov else "momentum", momentum)
 
     def init(self, params: torch.Tensor) -> dict:
-        return {"velocity": torch.zeros_like(params)}
+        return self.optimizer.init(params)
 
     def step(self, step: int, params, state, problem: Problem, comm: Comm):
         _, grad = problem.loss_and_grad(params.unsqueeze(0))
-        grad = grad[0]
-        velocity = state["velocity"].mul(self.momentum).add_(grad)
-        direction = grad + self.momentum * velocity if self.nesterov else velocity
-        new_params = params - self.lr(step) * direction
-        record = {"lr": self.lr(step), "loss_evals": 0, "grad_evals": 1}
-        return new_params, {"velocity": velocity}, record
+        lr = self.lr(step)
+        new_params, state = self.optimizer.update(params, grad[0], lr, state)
+        return new_params, state, {"lr": lr, "loss_evals": 0, "grad_evals": 1}
