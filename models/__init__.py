@@ -3,11 +3,11 @@
 ``models`` knows nothing of ``sampler`` or ``mpi``.
 """
 
-from models.dataset import Dataset
-from models.datasets import DATASETS, DataOptions, DatasetSpec
-from models.interface import Batch, Model
-from models.options import Option, OptionError
-from models.zoo import MODELS, ModelSpec
+from sampler.models.dataset import Dataset
+from sampler.models.datasets import DATASETS, DataOptions, DatasetSpec
+from sampler.models.interface import Batch, Model
+from sampler.models.options import Option, OptionError
+from sampler.models.zoo import MODELS, ModelSpec
 
 __all__ = [
     "Batch",

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import torch
 
-from models import streams
-from models.dataset import Dataset
+from sampler.models import streams
+from sampler.models.dataset import Dataset
 
 
 def _patterns(generator: torch.Generator, count: int, n: int) -> torch.Tensor:

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.dataset import Dataset
-from models.idx import DataFileError
+from sampler.models.dataset import Dataset
+from sampler.models.idx import DataFileError
 
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_FILE = "test_batch"

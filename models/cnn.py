@@ -23,7 +23,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from models.torch_module import TorchModuleModel
+from sampler.models.torch_module import TorchModuleModel
 
 
 def flat_size(model: str, features: nn.Module, input_shape: tuple[int, ...]) -> int:

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from models import streams
-from models.interface import Batch
+from sampler.models import streams
+from sampler.models.interface import Batch
 
 
 @dataclass

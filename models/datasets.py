@@ -11,14 +11,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from models.binary_data import make_random_patterns, make_teacher
-from models.cifar10 import load_cifar10
-from models.dataset import Dataset
-from models.gaussian_mixture import make_gaussian_mixture
-from models.idx import DataFileError
-from models.mnist import load_mnist
-from models.options import Option, parse_options
-from models.synthetic_images import make_synthetic_images
+from sampler.models.binary_data import make_random_patterns, make_teacher
+from sampler.models.cifar10 import load_cifar10
+from sampler.models.dataset import Dataset
+from sampler.models.gaussian_mixture import make_gaussian_mixture
+from sampler.models.idx import DataFileError
+from sampler.models.mnist import load_mnist
+from sampler.models.options import Option, parse_options
+from sampler.models.synthetic_images import make_synthetic_images
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ import math
 
 import torch
 
-from models import streams
-from models.interface import (
+from sampler.models import streams
+from sampler.models.interface import (
     AutogradModel,
     Batch,
     mean_cross_entropy,

@@ -11,8 +11,8 @@ import math
 
 import torch
 
-from models import streams
-from models.dataset import Dataset
+from sampler.models import streams
+from sampler.models.dataset import Dataset
 
 
 def bayes_error(delta: float) -> float:

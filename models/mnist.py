@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models import streams
-from models.dataset import Dataset
-from models.idx import DataFileError, read_idx_pair
+from sampler.models import streams
+from sampler.models.dataset import Dataset
+from sampler.models.idx import DataFileError, read_idx_pair
 
 
 def embedded_mnist_path() -> Path:

@@ -15,9 +15,9 @@ import math
 
 import torch
 
-from models import streams
-from models.interface import AutogradModel, Batch
-from models.margin_loss import check_binary, margin_logits, mean_margin_loss
+from sampler.models import streams
+from sampler.models.interface import AutogradModel, Batch
+from sampler.models.margin_loss import check_binary, margin_logits, mean_margin_loss
 
 
 class Perceptron(AutogradModel):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.torch_module import TorchModuleModel
+from sampler.models.torch_module import TorchModuleModel
 
 
 def _norm(channels: int, norm: str) -> nn.Module:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import torch
 
-from models import streams
-from models.dataset import Dataset
+from sampler.models import streams
+from sampler.models.dataset import Dataset
 
 
 def make_synthetic_images(

@@ -19,8 +19,8 @@ import math
 import torch
 from torch.func import functional_call, vmap
 
-from models import streams
-from models.interface import (
+from sampler.models import streams
+from sampler.models.interface import (
     AutogradModel,
     Batch,
     mean_cross_entropy,

@@ -16,13 +16,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from models.cnn import musso_cifar, musso_stl, small_conv_net
-from models.committee import Committee
-from models.dense import ACTIVATIONS, DenseNet
-from models.interface import Model
-from models.options import Option, parse_options
-from models.perceptron import Perceptron
-from models.resnet import resnet18
+from sampler.models.cnn import musso_cifar, musso_stl, small_conv_net
+from sampler.models.committee import Committee
+from sampler.models.dense import ACTIVATIONS, DenseNet
+from sampler.models.interface import Model
+from sampler.models.options import Option, parse_options
+from sampler.models.perceptron import Perceptron
+from sampler.models.resnet import resnet18
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 ``mpi`` knows nothing of ``sampler`` or ``models``.
 """
 
-from mpi.comm import Comm, MPIComm, SerialComm, world_comm
-from mpi.device import rank_device, share_cpu_threads
+from sampler.mpi.comm import Comm, MPIComm, SerialComm, world_comm
+from sampler.mpi.device import rank_device, share_cpu_threads
 
 __all__ = ["Comm", "MPIComm", "SerialComm", "rank_device", "share_cpu_threads", "world_comm"]

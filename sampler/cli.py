@@ -84,11 +84,11 @@ HELP = {
 
 def _choices(name: str) -> list[str] | None:
     if name == "model":
-        from models import MODELS
+        from sampler.models import MODELS
 
         return list(MODELS)
     if name == "data":
-        from models import DATASETS
+        from sampler.models import DATASETS
 
         return list(DATASETS)
     if name == "estimator":
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, FileNotFoundError) as error:
         parser.error(str(error))
 
-    from mpi import world_comm
+    from sampler.mpi import world_comm
     from sampler.run import train
 
     comm = world_comm()
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # noqa: BLE001 - every rank must report and end the job
         # our own errors (bad input, divergence, missing files) are one line; anything else
         # (a torch RuntimeError, a bug) also shows its traceback
-        ours = type(error).__module__.split(".")[0] in ("sampler", "models", "mpi")
+        ours = type(error).__module__.split(".")[0] == "sampler"
         expected = ours or isinstance(error, (ValueError, OSError))
         where = f"rank {comm.rank}: " if comm.size > 1 else ""
         print(f"sampler train: error: {where}{error}", file=sys.stderr)

@@ -139,7 +139,7 @@ def coerce(name: str, value: Any) -> Any:
     """Bring a TOML/JSON value to the field's type (``tau = 0.01`` in TOML is a float)."""
     if name in TABLES:
         if isinstance(value, (list, tuple)):  # KEY=VALUE strings from the command line
-            from models.options import OptionError, split_assignments
+            from sampler.models.options import OptionError, split_assignments
 
             try:
                 return split_assignments(value, flag(name))
@@ -184,10 +184,10 @@ def _require(condition: bool, name: str, accepted: str, value: Any) -> None:
 
 def validate(config: RunConfig, resuming: bool = False) -> None:
     """Check every setting against the registries (imported here: ``models`` never imports us)."""
-    from models import DATASETS, MODELS, OptionError
-    from mpi.device import ACCEPTED as DEVICES
     from sampler.baselines import BASELINES
     from sampler.estimators import ESTIMATORS
+    from sampler.models import DATASETS, MODELS, OptionError
+    from sampler.mpi.device import ACCEPTED as DEVICES
     from sampler.outer import OPTIMIZERS
     from sampler.schedules import parse_schedule
     from sampler.tau import TauSchedule

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import torch
 
-from models import Model
-from models.interface import loss_from_logits
+from sampler.models import Model
+from sampler.models.interface import loss_from_logits
 
 
 def evaluate(

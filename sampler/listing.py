@@ -6,8 +6,8 @@ and ``default_classes``; the networks are built on the ``meta`` device, so this 
 
 from __future__ import annotations
 
-from models import DATASETS, MODELS
-from models.options import Option
+from sampler.models import DATASETS, MODELS
+from sampler.models.options import Option
 
 
 def _options(options: dict[str, Option], indent: str) -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from models import Batch, Model
+from sampler.models import Batch, Model
 
 
 class Problem:

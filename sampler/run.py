@@ -19,10 +19,10 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from models import DATASETS, MODELS, DataOptions
-from mpi import Comm, rank_device, share_cpu_threads
 from sampler.config import ConfigError, RunConfig
 from sampler.evaluation import evaluate
+from sampler.models import DATASETS, MODELS, DataOptions
+from sampler.mpi import Comm, rank_device, share_cpu_threads
 from sampler.problem import Problem
 from sampler.run_directory import RunDirectory
 from sampler.trainers import build_trainer

@@ -8,11 +8,11 @@ SGD updates, or a backprop baseline from ``BASELINES`` (``--baseline``).
 
 from __future__ import annotations
 
-from models import Model
 from sampler.baselines import BASELINES
 from sampler.baselines.sgd import SGDTrainer
 from sampler.config import RunConfig
 from sampler.estimators import ESTIMATORS
+from sampler.models import Model
 from sampler.outer import OuterOptimizer
 from sampler.schedules import parse_schedule
 from sampler.tau import TauSchedule

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import torch
 
-from mpi import Comm
 from sampler.estimators import Estimator, StepKey
+from sampler.mpi import Comm
 from sampler.outer import OuterOptimizer
 from sampler.problem import Problem
 from sampler.schedules import Schedule

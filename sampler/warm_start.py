@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import torch
 
-from models import Model
-from mpi import Comm
+from sampler.models import Model
+from sampler.mpi import Comm
 from sampler.problem import Problem
 from sampler.run_directory import RunDirectory
 

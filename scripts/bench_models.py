@@ -16,8 +16,8 @@ import time
 
 import torch
 
-from models import MODELS, Batch
-from models.streams import torch_generator
+from sampler.models import MODELS, Batch
+from sampler.models.streams import torch_generator
 
 # K per model: large networks get fewer vectors (the [K, d] block and the activations).
 SAMPLES = {"musso-mlp": 20, "musso-cifar": 16, "resnet18": 8, "musso-stl": 4}

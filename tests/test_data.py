@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from models import DATASETS, DataOptions
-from models.gaussian_mixture import bayes_error, make_gaussian_mixture
-from models.idx import DataFileError
-from models.mnist import load_mnist
+from sampler.models import DATASETS, DataOptions
+from sampler.models.gaussian_mixture import bayes_error, make_gaussian_mixture
+from sampler.models.idx import DataFileError
+from sampler.models.mnist import load_mnist
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,10 @@ import json
 import pytest
 import torch
 
-from models.gaussian_mixture import make_gaussian_mixture
-from models.zoo import build_mlp
 from sampler.cli import main
 from sampler.estimators import ESTIMATORS
+from sampler.models.gaussian_mixture import make_gaussian_mixture
+from sampler.models.zoo import build_mlp
 
 DATA = ["--data", "gaussian-mixture", "--gm-dim", "6", "--gm-train", "200", "--gm-test", "100"]
 SMALL = [

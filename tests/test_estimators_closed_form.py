@@ -11,11 +11,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mpi import SerialComm
 from sampler.estimators import StepKey
 from sampler.estimators.importance_sampling import ImportanceSampling
 from sampler.estimators.robbins_monro import RobbinsMonro
 from sampler.estimators.sgld import SGLD
+from sampler.mpi import SerialComm
 from sampler.schedules import parse_schedule
 from tests.quadratic import QuadraticProblem, mean_and_standard_error
 

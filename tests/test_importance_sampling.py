@@ -7,10 +7,10 @@ import math
 import pytest
 import torch
 
-from models import streams
-from mpi import SerialComm
 from sampler.estimators import ESTIMATORS, StepKey
 from sampler.estimators.importance_sampling import ImportanceSampling, NoFiniteSampleError
+from sampler.models import streams
+from sampler.mpi import SerialComm
 from tests.quadratic import QuadraticProblem
 
 CURVATURE = [1.0, 2.0, 0.5, 3.0, 1.5]

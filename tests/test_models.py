@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models import MODELS, Batch, Model
-from models.dense import DenseNet
-from models.streams import torch_generator
-from models.torch_module import TorchModuleModel
+from sampler.models import MODELS, Batch, Model
+from sampler.models.dense import DenseNet
+from sampler.models.streams import torch_generator
+from sampler.models.torch_module import TorchModuleModel
 
 
 def random_batch(shape, n=8, classes=10, seed=0):

@@ -11,7 +11,7 @@ from typing import NamedTuple
 import pytest
 import torch
 
-from mpi import SerialComm
+from sampler.mpi import SerialComm
 from sampler.tau import TauSchedule
 from sampler.two_step import TwoStepTrainer
 

@@ -10,8 +10,8 @@ import textwrap
 import pytest
 import torch
 
-from mpi import SerialComm, rank_device, world_comm
 from sampler.estimators import ESTIMATORS
+from sampler.mpi import SerialComm, rank_device, world_comm
 from tests.mpi_launch import requires_mpi, run_mpi
 
 # Small but real settings per estimator; an estimator missing here runs with its defaults.
@@ -69,7 +69,7 @@ def test_collectives_on_three_ranks(tmp_path):
     script.write_text(
         textwrap.dedent("""
         import torch
-        from mpi import MPIComm, world_comm
+        from sampler.mpi import MPIComm, world_comm
         comm = world_comm()
         assert isinstance(comm, MPIComm) and comm.size == 3
         assert comm.local_size == 3 and comm.local_rank == comm.rank
@@ -151,7 +151,7 @@ def test_ctrl_c_on_one_rank_ends_the_whole_job(tmp_path):
     script.write_text(
         textwrap.dedent("""
         import os, sys
-        from mpi import world_comm
+        from sampler.mpi import world_comm
         open(f"pid{world_comm().rank}", "w").write(str(os.getpid()))
         from sampler.cli import main
         raise SystemExit(main(sys.argv[1:]))

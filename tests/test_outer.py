@@ -50,7 +50,7 @@ def test_unknown_optimizer():
 def test_two_step_default_is_x_equals_m_and_explicit_eta_tau_agrees():
     from typing import NamedTuple
 
-    from mpi import SerialComm
+    from sampler.mpi import SerialComm
     from sampler.tau import TauSchedule
     from sampler.two_step import TwoStepTrainer
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models.gaussian_mixture import make_gaussian_mixture
-from models.zoo import build_mlp
 from sampler.estimators import StepKey
 from sampler.estimators.importance_sampling import ImportanceSampling
 from sampler.estimators.robbins_monro import RobbinsMonro
 from sampler.estimators.sgld import SGLD
+from sampler.models.gaussian_mixture import make_gaussian_mixture
+from sampler.models.zoo import build_mlp
 from sampler.problem import Problem
 from sampler.schedules import parse_schedule
 from tests.quadratic import QuadraticProblem

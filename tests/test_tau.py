@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models.dense import DenseNet
 from sampler.config import ConfigError, make_config, validate
+from sampler.models.dense import DenseNet
 from sampler.tau import TauSchedule
 
 NET = DenseNet(4, (3,), 2)  # fc0: 4*3 + 3 = 15 parameters, fc1: 3*2 + 2 = 8

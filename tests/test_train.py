@@ -7,11 +7,11 @@ import json
 import pytest
 import torch
 
-from models import Batch
-from models.dense import DenseNet
-from mpi import SerialComm
 from sampler.cli import main
 from sampler.config import RunConfig
+from sampler.models import Batch
+from sampler.models.dense import DenseNet
+from sampler.mpi import SerialComm
 from sampler.problem import Problem
 from sampler.run import train
 from sampler.schedules import parse_schedule

@@ -9,12 +9,12 @@ from collections import OrderedDict
 import pytest
 import torch
 
-from models import MODELS, Batch, Model, OptionError
-from models.committee import Committee
-from models.margin_loss import f_gamma
-from models.perceptron import Perceptron
-from models.streams import torch_generator
-from models.torch_module import TorchModuleModel
+from sampler.models import MODELS, Batch, Model, OptionError
+from sampler.models.committee import Committee
+from sampler.models.margin_loss import f_gamma
+from sampler.models.perceptron import Perceptron
+from sampler.models.streams import torch_generator
+from sampler.models.torch_module import TorchModuleModel
 
 # name -> (input shape, classes, options): every model of the zoo on tiny inputs.
 SMALL = {
@@ -93,7 +93,10 @@ def test_batched_losses_and_gradients_equal_the_loop(key):
     values, grads = model.loss_and_grad(params, batch)
     singles = [model.loss_and_grad(p.unsqueeze(0), batch) for p in params]
     torch.testing.assert_close(values, torch.cat([s[0] for s in singles]), rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(grads, torch.cat([s[1] for s in singles]), rtol=1e-4, atol=1e-5)
+    loop_grads = torch.cat([s[1] for s in singles])
+    # float32 round-off of sums grows with the gradient's magnitude (resnet18's reach 10 here)
+    scale = max(1.0, float(loop_grads.abs().max()))
+    torch.testing.assert_close(grads, loop_grads, rtol=1e-4, atol=1e-5 * scale)
     assert grads.abs().sum() > 0
 
 

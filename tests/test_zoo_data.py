@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from models import DATASETS, DataOptions, OptionError
-from models.binary_data import make_random_patterns, make_teacher
-from models.idx import DataFileError
-from models.streams import SPLIT, torch_generator
+from sampler.models import DATASETS, DataOptions, OptionError
+from sampler.models.binary_data import make_random_patterns, make_teacher
+from sampler.models.idx import DataFileError
+from sampler.models.streams import SPLIT, torch_generator
 
 
 def test_random_patterns_are_pm1_with_alpha_n_patterns_and_test_is_train():

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from models import MODELS
 from sampler.baselines import BASELINES
 from sampler.cli import main
 from sampler.estimators import ESTIMATORS
+from sampler.models import MODELS
 
 PATTERNS = ["--data", "random-patterns", "--data-opt", "n=15", "--data-opt", "alpha=2"]
 

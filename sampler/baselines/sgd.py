@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from mpi import Comm
+from sampler.mpi import Comm
 from sampler.outer import OuterOptimizer
 from sampler.problem import Problem
 from sampler.schedules import Schedule

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple, Protocol
 
 import torch
 
-from mpi import Comm
+from sampler.mpi import Comm
 from sampler.problem import Problem
 from sampler.schedules import Schedule
 

@@ -28,9 +28,9 @@ from typing import NamedTuple
 
 import torch
 
-from models import streams
-from mpi import Comm
 from sampler.estimators.base import EstimatorSpec, StepKey, as_schedule
+from sampler.models import streams
+from sampler.mpi import Comm
 from sampler.problem import Problem
 from sampler.schedules import Schedule, parse_schedule
 
