@@ -1,8 +1,9 @@
 """The data sets: a plain dict from ``--data`` name to a ``DatasetSpec``.
 
-A spec is called with a ``DataOptions`` (the shared settings: ``--data-dir``, ``--data-seed``,
-the gaussian-mixture flags) and reads its own options from ``DataOptions.extra``
-(``--data-opt KEY=VALUE`` or a TOML ``[data_options]`` table), rejecting unknown ones.
+A spec is called with a ``DataOptions`` (the shared settings: ``--data-dir``, ``--data-seed``)
+and reads its own options from ``DataOptions.extra`` (``--data-opt KEY=VALUE`` or a TOML
+``[data_options]`` table), rejecting unknown ones. ``reads_data_dir`` says whether a data set
+takes ``--data-dir`` at all (the synthetic ones do not).
 """
 
 from __future__ import annotations
@@ -17,19 +18,14 @@ from sampler.models.dataset import Dataset
 from sampler.models.gaussian_mixture import make_gaussian_mixture
 from sampler.models.idx import DataFileError
 from sampler.models.mnist import load_mnist
-from sampler.models.options import Option, parse_options
+from sampler.models.options import Option, at_least, parse_options, within
 from sampler.models.synthetic_images import make_synthetic_images
 
 
 @dataclass(frozen=True)
 class DataOptions:
     data_dir: str | None = None
-    test_fraction: float = 0.2
     data_seed: int = 0
-    gm_dim: int = 50
-    gm_delta: float = 0.25
-    gm_train: int = 2000
-    gm_test: int = 1000
     extra: Mapping[str, Any] = field(default_factory=dict)  # the data set's own options
 
 
@@ -39,6 +35,7 @@ class DatasetSpec:
     load: Callable[..., Dataset]  # (DataOptions, **typed options) -> Dataset
     summary: str
     options: Mapping[str, Option] = field(default_factory=dict)
+    reads_data_dir: bool = False
 
     def parse(self, options: Mapping[str, Any]) -> dict[str, Any]:
         return parse_options(f"--data {self.name}", self.options, options)
@@ -47,8 +44,13 @@ class DatasetSpec:
         return self.load(options, **self.parse(options.extra))
 
 
-def _mnist(options: DataOptions) -> Dataset:
-    return load_mnist(options.data_dir, options.test_fraction, options.data_seed)
+def _mnist(options: DataOptions, test_fraction: float = 0.2) -> Dataset:
+    if options.data_dir is not None and "test_fraction" in options.extra:
+        raise DataFileError(
+            "--test-fraction: splits the embedded MNIST only; with --data-dir the test set is "
+            "the t10k files"
+        )
+    return load_mnist(options.data_dir, test_fraction, options.data_seed)
 
 
 def _fashion_mnist(options: DataOptions) -> Dataset:
@@ -60,10 +62,8 @@ def _fashion_mnist(options: DataOptions) -> Dataset:
     return load_mnist(options.data_dir, name="fashion-mnist")
 
 
-def _gaussian_mixture(options: DataOptions) -> Dataset:
-    return make_gaussian_mixture(
-        options.gm_dim, options.gm_delta, options.gm_train, options.gm_test, options.data_seed
-    )
+def _gaussian_mixture(options: DataOptions, **kwargs) -> Dataset:
+    return make_gaussian_mixture(**kwargs, data_seed=options.data_seed)
 
 
 def _random_patterns(options: DataOptions, **kwargs) -> Dataset:
@@ -82,16 +82,52 @@ def _cifar10(options: DataOptions) -> Dataset:
     return load_cifar10(options.data_dir)
 
 
+POSITIVE = at_least(1)
 PATTERN_OPTIONS = {
     "n": Option("int", 1000, "input dimension N"),
     "alpha": Option("float", 0.5, "patterns per input, P = round(alpha N)"),
 }
 
 _SPECS = (
-    DatasetSpec("mnist", _mnist, "embedded 5,000 MNIST images, or IDX files in --data-dir"),
-    DatasetSpec("fashion-mnist", _fashion_mnist, "Fashion-MNIST IDX files in --data-dir"),
-    DatasetSpec("cifar10", _cifar10, "CIFAR-10 python batches (cifar-10-batches-py) in --data-dir"),
-    DatasetSpec("gaussian-mixture", _gaussian_mixture, "two Gaussian clouds (--gm-* flags)"),
+    DatasetSpec(
+        "mnist",
+        _mnist,
+        "embedded 5,000 MNIST images, or IDX files in --data-dir",
+        {
+            "test_fraction": Option(
+                "float",
+                0.2,
+                "share of the embedded images held out as test set, stratified (--test-fraction)",
+                check=within(0.0, 1.0, closed_low=False),
+            )
+        },
+        reads_data_dir=True,
+    ),
+    DatasetSpec(
+        "fashion-mnist",
+        _fashion_mnist,
+        "Fashion-MNIST IDX files in --data-dir",
+        reads_data_dir=True,
+    ),
+    DatasetSpec(
+        "cifar10",
+        _cifar10,
+        "CIFAR-10 python batches (cifar-10-batches-py) in --data-dir",
+        reads_data_dir=True,
+    ),
+    DatasetSpec(
+        "gaussian-mixture",
+        _gaussian_mixture,
+        "two Gaussian clouds N(±v, delta I) with a known Bayes error",
+        {
+            "dim": Option("int", 50, "dimension N (--gm-dim)", check=POSITIVE),
+            "delta": Option(
+                "float", 0.25, "variance of each cloud (--gm-delta)", check=within(0, 1e6, False)
+            ),
+            "train_size": Option("int", 2000, "training points (--gm-train)", check=POSITIVE),
+            "test_size": Option("int", 1000, "test points (--gm-test)", check=POSITIVE),
+        },
+    ),
     DatasetSpec(
         "random-patterns",
         _random_patterns,

@@ -1,16 +1,19 @@
 """Named, typed options of a model or a data set (``--model-opt KEY=VALUE``, ``--data-opt``).
 
 An ``Option`` has a kind (``int``, ``float``, ``bool``, ``str``, ``ints`` = a comma-separated
-list of integers, or one of fixed ``choices``), a default and a one-line help. ``parse_options``
-turns what the command line or a TOML table gives (text, or already-typed TOML values) into the
-keyword arguments of a builder, and rejects an unknown key or a bad value with one line that
-names the model or data set and what it accepts.
+list of integers, or one of fixed ``choices``), a default, a one-line help and an optional
+``check``: a function of the typed value that returns it (possibly normalised) or raises
+``ValueError`` whose text says what is accepted (``at_least(1)`` gives "an integer >= 1").
+``parse_options`` turns what the command line or a TOML table gives (text, or already-typed TOML
+values) into the keyword arguments of a builder, and rejects an unknown key or a bad value with
+one line that names the owner (model, data set or training method) and what it accepts. The
+same ``Option`` serves the models, the data sets and the training methods (``sampler.methods``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,12 +24,21 @@ class OptionError(ValueError):
 
 @dataclass(frozen=True)
 class Option:
-    kind: str  # "int", "float", "bool", "str" or "ints"
+    kind: str  # "int", "float", "bool", "str", "ints", or "any" (the check reads the value)
     default: Any
     help: str
     choices: tuple[str, ...] = ()
+    check: Callable[[Any], Any] | None = None
+    label: str = ""  # what ``describe`` shows as the kind (e.g. "schedule"); default: the kind
 
     def parse(self, value: Any) -> Any:
+        """The typed value; ``ValueError`` with the accepted form if ``value`` does not fit."""
+        typed = self._typed(value)
+        return self.check(typed) if self.check is not None else typed
+
+    def _typed(self, value: Any) -> Any:
+        if self.kind == "any":  # the check alone reads the value (schedules, tau tables)
+            return value
         if self.kind == "ints":
             if isinstance(value, str):
                 parts = [p for p in value.split(",") if p.strip()]
@@ -54,9 +66,15 @@ class Option:
                 raise ValueError("an integer")
             return int(value)
         if self.kind == "float":
-            if isinstance(value, bool) or not math.isfinite(float(value)):
+            if isinstance(value, bool):
                 raise ValueError("a finite number")
-            return float(value)
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise ValueError("a finite number") from None
+            if not math.isfinite(number):
+                raise ValueError("a finite number")
+            return number
         value = str(value)
         if self.choices and value not in self.choices:
             raise ValueError("one of " + ", ".join(self.choices))
@@ -64,8 +82,35 @@ class Option:
 
     def describe(self) -> str:
         default = ",".join(map(str, self.default)) if self.kind == "ints" else self.default
-        kind = "|".join(self.choices) if self.choices else self.kind
+        kind = "|".join(self.choices) if self.choices else self.label or self.kind
         return f"{kind}, default {default}: {self.help}"
+
+
+def at_least(low: float) -> Callable[[Any], Any]:
+    """A ``check``: the value must be ``>= low``."""
+
+    def check(value):
+        if not value >= low:
+            raise ValueError(f"{'an integer' if isinstance(value, int) else 'a number'} >= {low}")
+        return value
+
+    return check
+
+
+def within(
+    low: float, high: float, closed_low: bool = True, closed_high: bool = False
+) -> Callable[[Any], Any]:
+    """A ``check``: ``value`` in the interval from ``low`` to ``high`` (closed where said)."""
+
+    def check(value):
+        above = low <= value if closed_low else low < value
+        below = value <= high if closed_high else value < high
+        if not (above and below):
+            left, right = "[" if closed_low else "(", "]" if closed_high else ")"
+            raise ValueError(f"in {left}{low}, {high}{right}")
+        return value
+
+    return check
 
 
 def parse_options(
@@ -80,6 +125,8 @@ def parse_options(
             raise OptionError(f"{owner}: unknown option {key!r}; accepted: {names}")
         try:
             parsed[name] = accepted[name].parse(value)
+        except OptionError:
+            raise
         except (TypeError, ValueError) as error:
             wanted = str(error) if str(error) and "invalid literal" not in str(error) else None
             wanted = wanted or accepted[name].kind

@@ -1,7 +1,10 @@
-"""The command line: ``sampler train`` (flags, or ``--config FILE.toml``, or ``--resume DIR``)
-and ``sampler models`` (the zoo and the data sets with their options).
+"""The command line: ``sampler train`` (flags, or ``--config FILE.toml``, or ``--resume DIR``),
+``sampler models`` (the zoo and the data sets with their options) and ``sampler methods`` (the
+estimators and baselines with theirs).
 
-Every flag is a field of ``sampler.config.RunConfig``; ``sampler train`` with no flags trains the
+A flag is a run-level field of ``sampler.config.RunConfig``, an option of a training method
+(``sampler.methods``: one flag per option name, refused for a method that lacks it) or an old
+alias of a data set's option (``--gm-dim``); ``sampler train`` with no flags trains the
 paper's linear network on the embedded MNIST with importance sampling and prints the final test
 accuracy. Under ``mpirun`` the same command runs on every rank; an exception on any rank ends
 the whole job (MPI abort) with a message naming the rank, never a hang.
@@ -15,16 +18,17 @@ import time
 import traceback
 
 from sampler.config import (
+    DATA_ALIASES,
     FIELDS,
     RESUMABLE,
-    SCHEDULE_FIELDS,
     TABLES,
     ConfigError,
     RunConfig,
-    coerce,
+    _from_run_record,
     flag,
     load_toml,
     make_config,
+    method_values,
     validate,
 )
 from sampler.run_directory import RunDirectory
@@ -38,46 +42,18 @@ HELP = {
     "data_options": "an option of the data set, repeatable (see: sampler models)",
     "data_dir": "directory of IDX files (mnist, fashion-mnist: train-*/t10k-*, gzipped or not; "
     "only t10k-* = mnist test set) or of cifar-10-batches-py (cifar10)",
-    "test_fraction": "share of the embedded MNIST held out as test set (stratified)",
     "data_seed": "seed of the train/test split and of synthetic data",
-    "gm_dim": "gaussian-mixture: dimension N",
-    "gm_delta": "gaussian-mixture: variance of each cloud",
-    "gm_train": "gaussian-mixture: training points",
-    "gm_test": "gaussian-mixture: test points",
     "estimator": "estimator of the two-step target; the objective follows from it: is, sgld: "
     "local entropy; rm, rm-stein (gradient-free): heat regularization",
     "baseline": "run a backprop baseline instead of the two-step scheme",
-    "samples": "samples J per update (is)",
-    "block_size": "samples per noise block (fixed, independent of the number of ranks)",
-    "tau": "variance tau: a number or a schedule (scoping:T0,T1 forward, reverse:T0,T1, "
-    "exp:V0,R, ...), or per layer LAYER=SCHEDULE,... with * for the other layers, e.g. "
-    "fc0=0.01,fc1=0.001",
-    "beta": "inverse temperature of the tilted measure; a number or a schedule over updates",
-    "lr": "outer step eta (default: tau, the paper's x <- m) or the baseline's learning rate "
-    "(default 0.01); a number or a schedule",
-    "optimizer": "outer optimizer fed with g = (x - m) / tau: sgd, momentum, nesterov (both "
-    "use --momentum), adam (beta1 = --momentum or 0.9)",
-    "momentum": "momentum of the baseline or of --optimizer momentum/nesterov/adam",
-    "nesterov": "baseline Nesterov momentum",
-    "chains": "sgld: independent Langevin chains C, averaged (chain c on rank c mod ranks)",
-    "sgld_steps": "sgld: Langevin steps L per update",
-    "sgld_eps": "sgld: step/temperature schedule eps_j over the inner steps j = 0..L-1 "
-    "(paper: harmonic:1,1000 = 1/(1000+j))",
-    "rm_samples": "rm: Gaussian samples M per Robbins-Monro iteration (rm-stein: M antithetic "
-    "pairs)",
-    "rm_iterations": "rm: Robbins-Monro iterations J per update",
-    "rm_step": "rm: step schedule a_j over j = 0..J-1, power:C,ALPHA = C (j+1)^-ALPHA with "
-    "ALPHA in (1/2, 1]",
     "init_from": "start from the parameters of the run directory DIR (warm start)",
-    "switch_after": "run N plain SGD updates (--switch-lr), then --estimator (0: off)",
-    "switch_lr": "learning rate of the SGD updates before --switch-after",
     "steps": "number of outer updates",
     "batch_size": "minibatch size",
     "seed": "seed of initialisation, minibatch order and all sampling noise",
     "eval_every": "test-set evaluation every N updates (0: only at the end)",
     "checkpoint_every": "checkpoint every N updates (0: only at the end)",
     "out": "run directory (default: runs/<time>-<method>-<model>)",
-    "device": "auto (cuda:{local_rank %% n_gpus} if CUDA, else cpu), cpu, cuda or cuda:N",
+    "device": "auto (cuda:{local_rank % n_gpus} if CUDA, else cpu), cpu, cuda or cuda:N",
     "quiet": "no progress bar",
 }
 
@@ -95,10 +71,6 @@ def _choices(name: str) -> list[str] | None:
         from sampler.estimators import ESTIMATORS
 
         return list(ESTIMATORS)
-    if name == "optimizer":
-        from sampler.outer import OPTIMIZERS
-
-        return list(OPTIMIZERS)
     if name == "baseline":
         from sampler.baselines import BASELINES
 
@@ -106,7 +78,23 @@ def _choices(name: str) -> list[str] | None:
     return None
 
 
+def _method_flag_help(owners) -> str:
+    """One help text for a flag that several methods declare, with each one's default."""
+    from sampler.methods import _owner_labels
+
+    groups: dict[int, tuple] = {}
+    for owner, option in owners:
+        groups.setdefault(id(option), (option, []))[1].append(owner)
+    parts = [
+        f"{_owner_labels(methods)}: {option.help} (default: {option.default})"
+        for option, methods in groups.values()
+    ]
+    return "; ".join(parts).replace("%", "%%")  # argparse formats %
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from sampler.methods import option_owners
+
     parser = argparse.ArgumentParser(
         prog="sampler", description="Gradient-free sampling training of neural networks."
     )
@@ -119,42 +107,62 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--resume", metavar="DIR", help="continue the run in DIR")
     commands.add_parser("models", help="list the models and data sets with their options")
+    commands.add_parser("methods", help="list the estimators and baselines with their options")
+    run_level = train.add_argument_group("run settings")
     for name, field in FIELDS.items():
+        if name == "method_options":
+            continue
         option = flag(name)
         if name in TABLES:
-            train.add_argument(
+            run_level.add_argument(
                 option, dest=name, action="append", metavar="KEY=VALUE", help=HELP[name]
             )
             continue
         default = field.default
         if isinstance(default, bool):  # --quiet / --no-quiet: a flag can undo the file
-            train.add_argument(option, action=argparse.BooleanOptionalAction, help=HELP[name])
+            run_level.add_argument(option, action=argparse.BooleanOptionalAction, help=HELP[name])
             continue
-        kind = type(default) if default is not None and name not in SCHEDULE_FIELDS else str
+        kind = type(default) if default is not None else str
         choices = _choices(name)
         extra = {"choices": choices} if choices else {}
-        train.add_argument(
+        shown = f" (default: {default})" if default is not None else ""
+        run_level.add_argument(
             option,
             type=kind,
             metavar=name.upper() if not choices else None,
-            help=f"{HELP[name]} (default: {default})".replace("%", "%%"),  # argparse formats %
+            help=HELP[name].replace("%", "%%") + shown,
             **extra,
+        )
+    methods = train.add_argument_group(
+        "method options (each method's own: see sampler methods; refused for other methods)"
+    )
+    for name, owners in sorted(option_owners().items()):
+        boolean = all(option.kind == "bool" for _, option in owners)
+        kind = {"action": argparse.BooleanOptionalAction} if boolean else {"metavar": "VALUE"}
+        methods.add_argument(flag(name), dest=name, help=_method_flag_help(owners), **kind)
+    aliases = train.add_argument_group("data set options kept as flags (also --data-opt KEY=VALUE)")
+    for name, (data, option) in DATA_ALIASES.items():
+        aliases.add_argument(
+            flag(name), dest=name, metavar="VALUE", help=f"--data {data}: --data-opt {option}=VALUE"
         )
     return parser
 
 
+def _given(args: argparse.Namespace) -> dict:
+    return {k: v for k, v in vars(args).items() if k not in ("command", "config", "resume")}
+
+
 def resolve_config(args: argparse.Namespace) -> tuple[RunConfig, bool]:
-    flags = {k: v for k, v in vars(args).items() if k in FIELDS}
+    flags = _given(args)
     resume = getattr(args, "resume", None)
     if resume is None:
         toml = load_toml(args.config) if getattr(args, "config", None) else {}
         for layer in (toml, flags):
             if "estimator" in layer and "baseline" in layer:
                 raise ConfigError("--estimator and --baseline exclude each other: choose one")
-        if "baseline" in flags:  # a flag overrides the file's choice of method
-            toml.pop("estimator", None)
-        if "estimator" in flags:
-            toml.pop("baseline", None)
+        if "baseline" in flags or "estimator" in flags:  # a flag overrides the file's method
+            toml.pop("estimator" if "baseline" in flags else "baseline", None)
+            toml = _drop_foreign_method_options(toml, flags)
         config = make_config(toml, flags)
         validate(config)
         return config, False
@@ -162,21 +170,66 @@ def resolve_config(args: argparse.Namespace) -> tuple[RunConfig, bool]:
         raise ConfigError("--resume continues a run with its own config; drop --config")
     if "out" in flags and str(flags["out"]) != str(resume):
         raise ConfigError("--out: a resumed run stays in its directory; drop --out or --resume")
-    stored = RunDirectory(resume).read_config()
+    stored = _from_run_record(RunDirectory(resume).read_config())
+    original = make_config(stored)
     fixed = {k: v for k, v in flags.items() if k not in RESUMABLE and k != "out"}
-    for name, value in fixed.items():
-        if name in TABLES:  # KEY=VALUE flags against the stored table
-            value = {**stored.get(name, {}), **coerce(name, value)}
-        if stored.get(name) != value:
-            raise ConfigError(
-                f"{flag(name)}: cannot change on --resume (run has {stored.get(name)!r}); "
-                f"only {', '.join(flag(n) for n in sorted(RESUMABLE))} may change"
-            )
-    settings = {k: v for k, v in stored.items() if k in FIELDS}
-    config = make_config(settings, {k: v for k, v in flags.items() if k in RESUMABLE})
+    _refuse_changes(original, make_config(stored, fixed))
+    config = make_config(stored, {k: v for k, v in flags.items() if k in RESUMABLE})
     config.out = resume
     validate(config, resuming=True)
     return config, True
+
+
+def _drop_foreign_method_options(toml: dict, flags: dict) -> dict:
+    """Options from the file of a method that a flag replaced, which the new method lacks."""
+    from sampler.methods import method
+
+    layer = {**toml, **{k: v for k, v in flags.items() if k in ("estimator", "baseline")}}
+    chosen = method(layer.get("estimator", "is"), layer.get("baseline"))
+    table = {k: v for k, v in toml.get("method_options", {}).items() if k in chosen.options}
+    kept = {k: v for k, v in toml.items() if k not in _method_names() or k in chosen.options}
+    return {**kept, "method_options": table} if "method_options" in toml else kept
+
+
+def _method_names() -> set[str]:
+    from sampler.methods import option_owners
+
+    return set(option_owners()) - set(FIELDS)
+
+
+def _typed_table(config: RunConfig, name: str) -> dict:
+    from sampler.models import DATASETS, MODELS
+
+    try:
+        if name == "model_options":
+            return MODELS[config.model].parse(config.model_options)
+        return DATASETS[config.data].parse(config.data_options)
+    except (KeyError, ValueError):  # an unknown name or option: compare as given
+        return dict(getattr(config, name))
+
+
+def _refuse_changes(original: RunConfig, changed: RunConfig) -> None:
+    """A resumed run keeps its settings: only the RESUMABLE ones may differ."""
+    allowed = ", ".join(flag(n) for n in sorted(RESUMABLE))
+    for name in FIELDS:
+        if name in RESUMABLE or name == "out":
+            continue
+        before, after = getattr(original, name), getattr(changed, name)
+        if name in TABLES:  # typed, so that hidden=3 from a flag equals the stored 3
+            before, after = _typed_table(original, name), _typed_table(changed, name)
+        if name == "method_options":
+            before, after = method_values(original), method_values(changed)
+            for key in sorted(set(before) | set(after)):
+                if before.get(key) != after.get(key):
+                    raise ConfigError(
+                        f"{flag(key)}: cannot change on --resume (run has {before.get(key)!r}); "
+                        f"only {allowed} may change"
+                    )
+        elif before != after:
+            raise ConfigError(
+                f"{flag(name)}: cannot change on --resume (run has {before!r}); only {allowed} "
+                "may change"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -186,6 +239,11 @@ def main(argv: list[str] | None = None) -> int:
         from sampler.listing import zoo_listing
 
         print(zoo_listing())
+        return 0
+    if args.command == "methods":
+        from sampler.methods import listing
+
+        print(listing())
         return 0
     try:
         config, resume = resolve_config(args)

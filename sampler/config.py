@@ -1,20 +1,28 @@
-"""The run configuration: every setting of ``sampler train``, its default and its check.
+"""The run configuration: the run-level settings of ``sampler train``, and three option tables.
 
 One dataclass is the single source: the command line, a TOML file (keys are the flag names,
 with ``-`` or ``_``) and ``config.json`` of a run directory all map onto it. Precedence:
-defaults < ``--config FILE.toml`` < flags. ``validate`` rejects a bad value with one line that
-names the flag and what it accepts, before any work starts.
+defaults < ``--config FILE`` < flags. ``validate`` rejects a bad value with one line that names
+the flag and what it accepts, before any work starts.
 
-A model's and a data set's own options are two tables, ``model_options`` and ``data_options``:
-``--model-opt KEY=VALUE`` / ``--data-opt KEY=VALUE`` (repeatable) or TOML tables
-``[model_options]`` / ``[data_options]``; flags override single keys of the file's table.
+Run-level settings are fields (model, data, method choice, steps, batch size, seed, output,
+device, ...). What belongs to one model, data set or training method is a table of that owner's
+declared options:
+
+* ``model_options`` (``--model-opt KEY=VALUE``, TOML ``[model_options]``), see ``sampler models``;
+* ``data_options`` (``--data-opt KEY=VALUE``, TOML ``[data_options]``); ``--gm-dim``,
+  ``--gm-delta``, ``--gm-train``, ``--gm-test`` and ``--test-fraction`` remain as aliases of
+  options of ``gaussian-mixture`` and ``mnist``;
+* ``method_options``: each option is its own flag (``--samples``, ``--tau``, ...) or a TOML key
+  (flat, or in a ``[method_options]`` table), see ``sampler methods`` and ``sampler.methods``.
+
+Giving an option whose owner is not selected is an error naming the flag and its owner.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,35 +46,12 @@ class RunConfig:
     data: str = "mnist"
     data_options: dict[str, Any] = field(default_factory=dict)
     data_dir: str | None = None
-    test_fraction: float = 0.2
     data_seed: int = 0
-    gm_dim: int = 50
-    gm_delta: float = 0.25
-    gm_train: int = 2000
-    gm_test: int = 1000
-    # how
+    # how: the method and its options (sampler.methods)
     estimator: str = "is"
     baseline: str | None = None
-    samples: int = 1000
-    block_size: int = 100
-    tau: str = "0.01"  # a schedule, or LAYER=SCHEDULE,... (sampler.tau)
-    beta: str = "1"
-    lr: str | None = None  # two-step: eta (default: tau); baselines: their learning rate
-    optimizer: str = "sgd"  # outer optimizer of the two-step scheme (sampler.outer)
-    momentum: float = 0.0
-    nesterov: bool = False
-    # sgld (Algorithm 3)
-    chains: int = 1
-    sgld_steps: int = 1000
-    sgld_eps: str = "harmonic:1,1000"
-    # rm, rm-stein (Algorithm 5)
-    rm_samples: int = 30
-    rm_iterations: int = 30
-    rm_step: str = "power:1,1"
-    # warm start (paper section 6.3)
+    method_options: dict[str, Any] = field(default_factory=dict)
     init_from: str | None = None
-    switch_after: int = 0
-    switch_lr: str = "0.01"
     steps: int = 300
     batch_size: int = 20
     seed: int = 0
@@ -86,23 +71,31 @@ class RunConfig:
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
-# Settings given as a schedule spec (sampler.schedules); kept as text.
-SCHEDULE_FIELDS = ("tau", "beta", "lr", "sgld_eps", "rm_step", "switch_lr")
 # Settings a resumed run may change; everything else must match the original run.
 RESUMABLE = {"steps", "eval_every", "checkpoint_every", "device", "quiet"}
-
-
-# Option tables: field -> its repeatable KEY=VALUE flag.
+# Option tables: field -> its repeatable KEY=VALUE flag (method options have a flag each).
 TABLES = {"model_options": "--model-opt", "data_options": "--data-opt"}
+# Old flags that name a data set's option: alias -> (data set, option).
+DATA_ALIASES = {
+    "gm_dim": ("gaussian-mixture", "dim"),
+    "gm_delta": ("gaussian-mixture", "delta"),
+    "gm_train": ("gaussian-mixture", "train_size"),
+    "gm_test": ("gaussian-mixture", "test_size"),
+    "test_fraction": ("mnist", "test_fraction"),
+}
+# What a run directory's config.json records beside the settings: dropped when it is reused
+# as --config (a rerun goes to a new directory).
+RUN_RECORD_KEYS = ("objective", "num_params", "out")
 
 
 def flag(name: str) -> str:
     return TABLES.get(name) or "--" + name.replace("_", "-")
 
 
-# What a run directory's config.json records beside the settings: dropped when it is reused
-# as --config (a rerun goes to a new directory).
-RUN_RECORD_KEYS = ("objective", "num_params", "out")
+def _method_option_names() -> set[str]:
+    from sampler.methods import option_owners
+
+    return set(option_owners())
 
 
 def load_toml(path: str) -> dict[str, Any]:
@@ -110,11 +103,7 @@ def load_toml(path: str) -> dict[str, Any]:
     try:
         with open(path, "rb") as handle:
             if str(path).endswith(".json"):
-                table = json.load(handle)
-                table = {k: v for k, v in table.items() if k not in RUN_RECORD_KEYS}
-                if table.get("baseline") is not None:
-                    table.pop("estimator", None)  # recorded, but unused by a baseline run
-                table = {k: v for k, v in table.items() if v is not None}
+                table = _from_run_record(json.load(handle))
             else:
                 table = tomllib.load(handle)
     except OSError as error:
@@ -123,22 +112,55 @@ def load_toml(path: str) -> dict[str, Any]:
         raise ConfigError(f"--config {path}: not valid TOML ({error})") from None
     except json.JSONDecodeError as error:
         raise ConfigError(f"--config {path}: not valid JSON ({error})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"--config {path}: not UTF-8 text") from None
+    if not isinstance(table, dict):
+        raise ConfigError(f"--config {path}: must hold a table of settings")
+    known = set(FIELDS) | set(DATA_ALIASES) | _method_option_names()
     settings = {}
     for key, value in table.items():
         name = key.replace("-", "_")
-        if name not in FIELDS:
+        if name not in known:
             raise ConfigError(
                 f"--config {path}: unknown setting {key!r}; accepted: "
-                + ", ".join(f.replace("_", "-") for f in FIELDS)
+                + ", ".join(sorted(f.replace("_", "-") for f in known))
             )
         settings[name] = value
     return settings
 
 
+def _from_run_record(table: Any) -> Any:
+    """A run's ``config.json`` as settings: its record keys dropped. A record of an earlier
+    version (every method's and data set's setting at the top level) keeps only those that the
+    recorded method and data set use."""
+    if not isinstance(table, dict):
+        return table
+    table = {k: v for k, v in table.items() if k not in RUN_RECORD_KEYS and v is not None}
+    if table.get("baseline") is not None:
+        table.pop("estimator", None)  # recorded, but unused by a baseline run
+    if "method_options" in table:
+        return table
+    from sampler.methods import method
+
+    chosen = method(table.get("estimator", "is"), table.get("baseline"))
+    legacy_methods = _method_option_names()
+    data = table.get("data", "mnist")
+    kept = {}
+    for key, value in table.items():
+        if key in legacy_methods and key not in FIELDS and key not in chosen.options:
+            continue
+        if key in DATA_ALIASES and (
+            DATA_ALIASES[key][0] != data or (key == "test_fraction" and table.get("data_dir"))
+        ):
+            continue
+        kept[key] = value
+    return kept
+
+
 def coerce(name: str, value: Any) -> Any:
-    """Bring a TOML/JSON value to the field's type (``tau = 0.01`` in TOML is a float)."""
-    if name in TABLES:
-        if isinstance(value, (list, tuple)):  # KEY=VALUE strings from the command line
+    """Bring a TOML/JSON value to the field's type."""
+    if name in TABLES or name == "method_options":
+        if isinstance(value, (list, tuple)) and name in TABLES:  # KEY=VALUE from the command line
             from sampler.models.options import OptionError, split_assignments
 
             try:
@@ -147,21 +169,19 @@ def coerce(name: str, value: Any) -> Any:
                 raise ConfigError(str(error)) from None
         if not isinstance(value, dict):
             raise ConfigError(f"{flag(name)}: must be a table of KEY = VALUE, got {value!r}")
-        return dict(value)
+        return {key.replace("-", "_"): v for key, v in value.items()}
     default = FIELDS[name].default
     kind = type(default) if default is not None else str
-    if name in SCHEDULE_FIELDS and value is not None:
-        from sampler.tau import tau_spec_text
-
-        return tau_spec_text(value) if name == "tau" else str(value)
     if value is None:
         return None
     if kind is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{flag(name)}: must be true or false, got {value!r}")
         return value
-    if kind is int and isinstance(value, bool) or kind is int and isinstance(value, float):
+    if kind is int and isinstance(value, (bool, float)):
         raise ConfigError(f"{flag(name)}: must be an integer, got {value!r}")
+    if kind is str and isinstance(value, (dict, list, bool)):
+        raise ConfigError(f"{flag(name)}: must be text, got {value!r}")
     try:
         return kind(value)
     except (TypeError, ValueError):
@@ -169,11 +189,31 @@ def coerce(name: str, value: Any) -> Any:
 
 
 def make_config(*layers: dict[str, Any]) -> RunConfig:
-    merged: dict[str, Any] = {}
+    """Merge layers of settings (later wins; tables merge key by key). Keys are run fields,
+    option tables, data-set aliases (``gm_dim``) or method options (``samples``)."""
+    merged: dict[str, Any] = {"model_options": {}, "data_options": {}, "method_options": {}}
+    aliases: dict[str, str] = {}  # data option -> the alias flag that gave it
+    method_names = _method_option_names()
     for layer in layers:
         for key, value in layer.items():
-            value = coerce(key, value)
-            merged[key] = {**merged.get(key, {}), **value} if key in TABLES else value
+            name = key.replace("-", "_")
+            if name in merged and name.endswith("_options"):
+                merged[name].update(coerce(name, value))
+            elif name in FIELDS:
+                merged[name] = coerce(name, value)
+            elif name in DATA_ALIASES:
+                option = DATA_ALIASES[name][1]
+                merged["data_options"][option] = value
+                aliases[option] = name
+            elif name in method_names:
+                merged["method_options"][name] = value
+            else:
+                raise ConfigError(f"{flag(name)}: unknown setting")
+    data = merged.get("data", FIELDS["data"].default)
+    for alias in aliases.values():
+        owner = DATA_ALIASES[alias][0]
+        if owner != data:
+            raise ConfigError(f"{flag(alias)}: an option of --data {owner}, not of --data {data}")
     return RunConfig(**merged)
 
 
@@ -182,15 +222,24 @@ def _require(condition: bool, name: str, accepted: str, value: Any) -> None:
         raise ConfigError(f"{flag(name)}: must be {accepted}, got {value!r}")
 
 
-def validate(config: RunConfig, resuming: bool = False) -> None:
-    """Check every setting against the registries (imported here: ``models`` never imports us)."""
-    from sampler.baselines import BASELINES
-    from sampler.estimators import ESTIMATORS
+def method_values(config: RunConfig) -> dict[str, Any]:
+    """The selected method's typed options, defaults filled and checked (``sampler.methods``)."""
+    from sampler.methods import method, resolve
+    from sampler.models.options import OptionError
+
+    try:
+        return resolve(
+            method(config.estimator, config.baseline), config.method_options, config.steps
+        )
+    except OptionError as error:
+        raise ConfigError(str(error)) from None
+
+
+def validate(config: RunConfig, resuming: bool = False) -> dict[str, Any]:
+    """Check every setting against the registries (imported here: ``models`` never imports
+    us); returns the method's typed option values."""
     from sampler.models import DATASETS, MODELS, OptionError
     from sampler.mpi.device import ACCEPTED as DEVICES
-    from sampler.outer import OPTIMIZERS
-    from sampler.schedules import parse_schedule
-    from sampler.tau import TauSchedule
 
     c = config
     _require(c.model in MODELS, "model", "one of " + ", ".join(MODELS), c.model)
@@ -200,93 +249,25 @@ def validate(config: RunConfig, resuming: bool = False) -> None:
         DATASETS[c.data].parse(c.data_options)
     except OptionError as error:
         raise ConfigError(str(error)) from None
-    if c.data_dir is not None and not Path(c.data_dir).is_dir():
-        raise ConfigError(f"--data-dir: {c.data_dir!r} is not a directory")
-    _require(0.0 < c.test_fraction < 1.0, "test_fraction", "in (0, 1)", c.test_fraction)
-    positive = ("gm_dim", "gm_train", "gm_test", "samples", "block_size", "steps", "batch_size")
-    positive += ("chains", "sgld_steps", "rm_samples", "rm_iterations")
-    for name in positive:
+    if c.data_dir is not None:
+        if not DATASETS[c.data].reads_data_dir:
+            raise ConfigError(f"--data-dir: --data {c.data} reads no files; drop --data-dir")
+        if not Path(c.data_dir).is_dir():
+            raise ConfigError(f"--data-dir: {c.data_dir!r} is not a directory")
+    for name in ("steps", "batch_size"):
         _require(getattr(c, name) >= 1, name, "a positive integer", getattr(c, name))
     for name in ("eval_every", "checkpoint_every"):
-        _require(
-            getattr(c, name) >= 0,
-            name,
-            "0 (only at the end) or a positive integer",
-            getattr(c, name),
-        )
-    _require(c.gm_delta > 0, "gm_delta", "positive", c.gm_delta)
+        value = getattr(c, name)
+        _require(value >= 0, name, "0 (only at the end) or a positive integer", value)
     _require(c.seed >= 0, "seed", "a non-negative integer", c.seed)
     _require(c.data_seed >= 0, "data_seed", "a non-negative integer", c.data_seed)
-    _require(c.estimator in ESTIMATORS, "estimator", "one of " + ", ".join(ESTIMATORS), c.estimator)
-    if c.baseline is not None:
-        _require(c.baseline in BASELINES, "baseline", "one of " + ", ".join(BASELINES), c.baseline)
-    _require(0.0 <= c.momentum < 1.0, "momentum", "in [0, 1)", c.momentum)
-    _require(c.optimizer in OPTIMIZERS, "optimizer", "one of " + ", ".join(OPTIMIZERS), c.optimizer)
-    if c.optimizer in ("momentum", "nesterov") and c.momentum == 0:
-        raise ConfigError(f"--optimizer {c.optimizer}: needs --momentum in (0, 1), e.g. 0.9")
-    _validate_warm_start(c, resuming)
     _require(
         c.device == "auto" or c.device == "cpu" or c.device.startswith("cuda"),
         "device",
         DEVICES,
         c.device,
     )
-    if c.baseline is None and c.optimizer == "sgd" and c.momentum > 0:
-        raise ConfigError(
-            "--momentum: the two-step --optimizer sgd has none; use --optimizer momentum, "
-            "nesterov or adam (or --baseline sgd)"
-        )
-    if c.baseline is None and c.nesterov:
-        raise ConfigError(
-            "--nesterov: a --baseline sgd flag; the two-step scheme has --optimizer nesterov"
-        )
-    if c.baseline is not None and c.optimizer != "sgd":
-        raise ConfigError(
-            f"--optimizer {c.optimizer}: chooses the two-step outer update; --baseline sgd "
-            "takes --momentum and --nesterov"
-        )
-    try:
-        tau = TauSchedule(c.tau, "--tau")
-        for layer, schedule in tau.schedules.items():
-            _check_range(schedule, "--tau" if layer == "*" else f"--tau ({layer})", c.steps)
-        lengths = {"sgld_eps": c.sgld_steps, "rm_step": c.rm_iterations}
-        for name in SCHEDULE_FIELDS[1:]:
-            if getattr(c, name) is not None:
-                schedule = parse_schedule(getattr(c, name), flag(name))
-                _check_range(schedule, flag(name), lengths.get(name, c.steps))
-    except ValueError as error:
-        raise ConfigError(str(error)) from None
-    rm_step = parse_schedule(c.rm_step, "--rm-step")
-    if rm_step.name == "power" and not 0.5 < rm_step.values[1] <= 1.0:
-        raise ConfigError(
-            f"--rm-step: power:C,ALPHA needs ALPHA in (1/2, 1] (Robbins-Monro), got {c.rm_step!r}"
-        )
-
-
-def _check_range(schedule, name: str, count: int) -> None:
-    """A schedule must stay finite and positive (above float32's smallest normal number) at
-    every step it will be used, not only at step 0: checked before any work."""
-    tiny = 1.2e-38
-    for step in range(count):
-        try:
-            value = schedule(step)
-        except OverflowError:
-            value = math.inf
-        if not (math.isfinite(value) and value > tiny):
-            raise ValueError(
-                f"{name}: {schedule.spec!r} reaches {value:g} at step {step}; it must stay "
-                "finite and positive over the run"
-            )
-
-
-def _validate_warm_start(c: RunConfig, resuming: bool) -> None:
-    _require(c.switch_after >= 0, "switch_after", "0 (off) or a positive integer", c.switch_after)
-    if c.switch_after > 0 and c.baseline is not None:
-        raise ConfigError("--switch-after: switches from SGD to --estimator; drop --baseline")
-    if c.switch_after >= c.steps:
-        raise ConfigError(
-            f"--switch-after: must be less than --steps ({c.steps}), got {c.switch_after}"
-        )
+    values = method_values(c)
     # a resumed run has its parameters already: its --init-from source may be gone
     if (
         c.init_from is not None
@@ -294,10 +275,25 @@ def _validate_warm_start(c: RunConfig, resuming: bool) -> None:
         and not (Path(c.init_from) / "checkpoint.pt").is_file()
     ):
         raise ConfigError(f"--init-from: {c.init_from!r} is not a run directory (no checkpoint.pt)")
+    return values
+
+
+def config_record(config: RunConfig) -> dict[str, Any]:
+    """What ``config.json`` holds: every run setting, the model's and data set's given options
+    typed, and all of the method's options (defaults included, so a rerun does not depend on
+    the defaults of a later version)."""
+    from sampler.models import DATASETS, MODELS
+
+    return {
+        **config.to_dict(),
+        "model_options": MODELS[config.model].parse(config.model_options),
+        "data_options": DATASETS[config.data].parse(config.data_options),
+        "method_options": method_values(config),
+    }
 
 
 def replace(config: RunConfig, **changes: Any) -> RunConfig:
     return dataclasses.replace(config, **changes)
 
 
-__all__ = ["ConfigError", "RunConfig", "load_toml", "make_config", "validate"]
+__all__ = ["ConfigError", "RunConfig", "load_toml", "make_config", "method_values", "validate"]

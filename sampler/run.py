@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from sampler.config import ConfigError, RunConfig
+from sampler.config import ConfigError, RunConfig, config_record
 from sampler.evaluation import evaluate
 from sampler.models import DATASETS, MODELS, DataOptions
 from sampler.mpi import Comm, rank_device, share_cpu_threads
@@ -46,16 +46,7 @@ def default_out(config: RunConfig) -> str:
 
 
 def data_options(config: RunConfig) -> DataOptions:
-    return DataOptions(
-        config.data_dir,
-        config.test_fraction,
-        config.data_seed,
-        config.gm_dim,
-        config.gm_delta,
-        config.gm_train,
-        config.gm_test,
-        dict(config.data_options),
-    )
+    return DataOptions(config.data_dir, config.data_seed, dict(config.data_options))
 
 
 def _due(step: int, every: int, last: int) -> bool:
@@ -103,7 +94,11 @@ def train(config: RunConfig, comm: Comm, resume: bool = False) -> RunResult:
             run_dir.truncate_metrics(start)
     elif comm.rank == 0:
         run_dir.create(
-            {**config.to_dict(), "objective": trainer.objective, "num_params": model.num_params}
+            {
+                **config_record(config),
+                "objective": trainer.objective,
+                "num_params": model.num_params,
+            }
         )
     comm.barrier()
 

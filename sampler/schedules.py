@@ -16,7 +16,8 @@ iteration ``j`` (from 0, restarting at every outer step) for ``--sgld-eps`` and 
   of Algorithm 5 (``j = i + 1`` counts from 1)
 
 A schedule is a plain callable ``i -> float`` that keeps its ``spec`` text (stored in
-``config.json`` and rebuilt from it), its form ``name`` and its ``values``.
+``config.json`` and rebuilt from it), its form ``name`` and its ``values``. Every form is
+monotone in ``i``, so ``check_range`` bounds a schedule over a run by its first and last value.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+from sampler.models.options import OptionError
 
 
 @dataclass(frozen=True)
@@ -105,3 +109,36 @@ def parse_schedule(spec: str, flag: str, positive: bool = True) -> Schedule:
     if positive and not function(0) > 0:
         raise ValueError(f"{flag}: must be positive, got {text!r}")
     return Schedule(text, function, name, tuple(values))
+
+
+def schedule_check(flag: str) -> Callable[[Any], str]:
+    """An option ``check``: the value (text or a TOML number) must parse as a schedule; the
+    option keeps its spec text. A bad value raises ``OptionError`` naming ``flag``."""
+
+    def check(value: Any) -> str:
+        try:
+            return parse_schedule(str(value), flag).spec
+        except ValueError as error:
+            raise OptionError(str(error)) from None
+
+    return check
+
+
+SMALLEST = 1.2e-38  # float32's smallest normal number: a schedule below it is zero in float32
+
+
+def check_range(schedule: Schedule, flag: str, count: int) -> None:
+    """``ValueError`` naming ``flag`` unless the schedule stays finite and above ``SMALLEST``
+    over ``i = 0..count-1``. The forms are monotone in ``i``, so the end points decide, in
+    constant time whatever ``count``."""
+    for step in (0, max(count - 1, 0)):
+        try:
+            value = schedule(step)
+            reached = f"{value:g}"
+        except OverflowError:
+            value, reached = math.nan, "a value outside the float range"
+        if not (math.isfinite(value) and value > SMALLEST):
+            raise ValueError(
+                f"{flag}: {schedule.spec!r} reaches {reached} at step {step}; it must stay "
+                "finite and positive over the run"
+            )

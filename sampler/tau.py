@@ -18,9 +18,11 @@ TOML file ``tau`` may also be a table, ``tau = {fc0 = 0.01, fc1 = "scoping:0.01,
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import torch
 
+from sampler.models.options import OptionError
 from sampler.schedules import Schedule, parse_schedule
 
 DEFAULT_LAYER = "*"
@@ -31,6 +33,17 @@ def tau_spec_text(value) -> str:
     if isinstance(value, Mapping):
         return ",".join(f"{layer}={schedule}" for layer, schedule in value.items())
     return str(value)
+
+
+def tau_check(value: Any) -> str:
+    """The ``tau`` option's ``check``: a number, a schedule, ``LAYER=SCHEDULE,...`` text or a
+    TOML table; keeps the ``--tau`` text. A bad value raises ``OptionError`` naming ``--tau``."""
+    text = tau_spec_text(value)
+    try:
+        TauSchedule(text)
+    except ValueError as error:
+        raise OptionError(str(error)) from None
+    return text
 
 
 def _entries(spec: str, flag: str) -> dict[str, str]:

@@ -3,35 +3,30 @@
 A trainer has ``init(params) -> state`` and ``step(k, params, state, problem, comm) ->
 (params, state, record)``: either the two-step scheme around an estimator from ``ESTIMATORS``
 (``--estimator``, fed to an outer optimizer ``--optimizer``), optionally after ``--switch-after``
-SGD updates, or a backprop baseline from ``BASELINES`` (``--baseline``).
+SGD updates, or a backprop baseline from ``BASELINES`` (``--baseline``). Each is built from the
+typed values of its options (``sampler.methods``).
 """
 
 from __future__ import annotations
 
 from sampler.baselines import BASELINES
 from sampler.baselines.sgd import SGDTrainer
-from sampler.config import RunConfig
+from sampler.config import RunConfig, method_values
 from sampler.estimators import ESTIMATORS
 from sampler.models import Model
-from sampler.outer import OuterOptimizer
 from sampler.schedules import parse_schedule
-from sampler.tau import TauSchedule
-from sampler.two_step import TwoStepTrainer
+from sampler.two_step import build_two_step
 from sampler.warm_start import SwitchTrainer
 
 
 def build_trainer(config: RunConfig, model: Model | None = None):
     """``model`` binds a per-layer ``--tau`` to the model's layers (required for one)."""
+    values = method_values(config)
     if config.baseline is not None:
-        return BASELINES[config.baseline](config)
-    estimator = ESTIMATORS[config.estimator].build(config)
-    tau = TauSchedule(config.tau, "--tau")
-    if model is not None:
-        tau.bind(model.layers, model.num_params)
-    lr = parse_schedule(config.lr, "--lr") if config.lr is not None else None
-    optimizer = OuterOptimizer(config.optimizer, config.momentum)
-    trainer = TwoStepTrainer(estimator, tau, lr, config.seed, optimizer)
-    if config.switch_after > 0:
-        sgd = SGDTrainer(parse_schedule(config.switch_lr, "--switch-lr"))
-        return SwitchTrainer(sgd, trainer, config.switch_after)
+        return BASELINES[config.baseline].build(values)
+    estimator = ESTIMATORS[config.estimator].build(values)
+    trainer = build_two_step(values, estimator, config.seed, model)
+    if values["switch_after"] > 0:
+        sgd = SGDTrainer(parse_schedule(values["switch_lr"], "--switch-lr"))
+        return SwitchTrainer(sgd, trainer, values["switch_after"])
     return trainer

@@ -7,18 +7,98 @@ The outer update feeds ``g_k = (x_k - m_k) / tau_k`` (coordinatewise for a per-l
 local entropy ``g_k = grad F_tau(x_k)``) to an outer optimizer (``sampler.outer``). By default
 (``sgd`` with ``eta_k = tau_k``) ``x_{k+1} = m_k``: the paper's algorithm, a
 majorization-minimization scheme (``F_tau(x_k)`` non-increasing for an exact target, Thm 3.2).
+
+``OPTIONS`` are the scheme's own settings, shared by every estimator (``sampler.methods``).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from sampler.estimators import Estimator, StepKey
+from sampler.models.options import Option, OptionError, within
 from sampler.mpi import Comm
-from sampler.outer import OuterOptimizer
+from sampler.outer import OPTIMIZERS, OuterOptimizer
 from sampler.problem import Problem
-from sampler.schedules import Schedule
-from sampler.tau import TauSchedule
+from sampler.schedules import Schedule, check_range, parse_schedule, schedule_check
+from sampler.tau import TauSchedule, tau_check
+
+LR_IS_TAU = "tau"  # the default outer step: eta_k = tau_k, i.e. x_{k+1} = m_k
+
+
+def _lr_check(value: Any) -> str:
+    if str(value).strip() == LR_IS_TAU:
+        return LR_IS_TAU
+    return schedule_check("--lr")(value)
+
+
+OPTIONS = {
+    "tau": Option(
+        "any",
+        "0.01",
+        "variance tau of the tilted measure: a number, a schedule (scoping:T0,T1, reverse:T0,T1, "
+        "exp:V0,R, ...) or per layer LAYER=SCHEDULE,... with * for the other layers",
+        check=tau_check,
+        label="tau",
+    ),
+    "beta": Option(
+        "any",
+        "1",
+        "inverse temperature; a number or a schedule over updates",
+        check=schedule_check("--beta"),
+        label="schedule",
+    ),
+    "lr": Option(
+        "any",
+        LR_IS_TAU,
+        "outer step eta: 'tau' (x <- m, the paper's algorithm) or a number or schedule",
+        check=_lr_check,
+        label="schedule",
+    ),
+    "optimizer": Option(
+        "str",
+        "sgd",
+        "outer optimizer fed with g = (x - m) / tau (momentum and nesterov use --momentum; adam "
+        "takes beta1 = --momentum or 0.9)",
+        choices=OPTIMIZERS,
+    ),
+    "momentum": Option(
+        "float", 0.0, "momentum of --optimizer momentum/nesterov/adam", check=within(0.0, 1.0)
+    ),
+}
+
+
+def check_options(values: dict[str, Any], steps: int) -> None:
+    """Settings that only make sense together, and schedules over the run's ``steps``."""
+    optimizer, momentum = values["optimizer"], values["momentum"]
+    if optimizer in ("momentum", "nesterov") and momentum == 0:
+        raise OptionError(f"--optimizer {optimizer}: needs --momentum in (0, 1), e.g. 0.9")
+    if optimizer == "sgd" and momentum > 0:
+        raise OptionError(
+            "--momentum: the two-step --optimizer sgd has none; use --optimizer momentum, "
+            "nesterov or adam (or --baseline sgd)"
+        )
+    try:
+        tau = TauSchedule(values["tau"], "--tau")
+        for layer, schedule in tau.schedules.items():
+            check_range(schedule, "--tau" if layer == "*" else f"--tau ({layer})", steps)
+        check_range(parse_schedule(values["beta"], "--beta"), "--beta", steps)
+        if values["lr"] != LR_IS_TAU:
+            check_range(parse_schedule(values["lr"], "--lr"), "--lr", steps)
+    except ValueError as error:
+        raise OptionError(str(error)) from None
+
+
+def build_two_step(values: dict[str, Any], estimator: Estimator, seed: int, model=None):
+    """The trainer of ``--estimator``: ``model`` binds a per-layer ``--tau`` to its layers."""
+    tau = TauSchedule(values["tau"], "--tau")
+    if model is not None:
+        tau.bind(model.layers, model.num_params)
+    lr = None if values["lr"] == LR_IS_TAU else parse_schedule(values["lr"], "--lr")
+    optimizer = OuterOptimizer(values["optimizer"], values["momentum"])
+    return TwoStepTrainer(estimator, tau, lr, seed, optimizer)
 
 
 class TwoStepTrainer:

@@ -9,12 +9,50 @@ from trained parameters instead of a fresh initialisation.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from sampler.models import Model
+from sampler.models.options import Option, OptionError, at_least
 from sampler.mpi import Comm
 from sampler.problem import Problem
 from sampler.run_directory import RunDirectory
+from sampler.schedules import check_range, parse_schedule, schedule_check
+
+OPTIONS = {
+    "switch_after": Option(
+        "int",
+        0,
+        "run N plain SGD updates (--switch-lr), then the estimator (0: off)",
+        check=at_least(0),
+    ),
+    "switch_lr": Option(
+        "any",
+        "0.01",
+        "learning rate of the SGD updates before --switch-after",
+        check=schedule_check("--switch-lr"),
+        label="schedule",
+    ),
+}
+
+
+def check_options(values: dict[str, Any], steps: int, given: set[str]) -> None:
+    switch_after = values["switch_after"]
+    # a run's config.json records every value, so "given" means "differs from the default"
+    if switch_after == 0 and values["switch_lr"] != OPTIONS["switch_lr"].default:
+        raise OptionError("--switch-lr: has no effect without --switch-after N")
+    if switch_after >= steps:
+        raise OptionError(
+            f"--switch-after: must be less than --steps ({steps}), got {switch_after}"
+        )
+    if switch_after > 0:
+        try:
+            check_range(
+                parse_schedule(values["switch_lr"], "--switch-lr"), "--switch-lr", switch_after
+            )
+        except ValueError as error:
+            raise OptionError(str(error)) from None
 
 
 def load_initial_params(run_dir: str, model: Model, device) -> torch.Tensor:

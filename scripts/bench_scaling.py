@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = parser.parse_args()
     if mpiexec() is None:
-        raise SystemExit("no mpiexec: pip install 'sampler[mpi]'")
+        raise SystemExit("no mpiexec: pip install 'local-entropy-sampler[mpi]'")
     names = args.only or [n for n in WORKLOADS if n in ESTIMATORS]
     results = []
     print(

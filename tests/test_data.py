@@ -112,4 +112,4 @@ def test_gaussian_mixture_bayes_error_and_balance():
     error = float((predicted != data.test_y).float().mean())
     assert abs(error - bayes_error(0.5)) < 4 * math.sqrt(0.25 / 4000) + 0.01
     assert set(DATASETS) >= {"mnist", "gaussian-mixture"}
-    assert DATASETS["gaussian-mixture"](DataOptions(gm_dim=7)).input_shape == (7,)
+    assert DATASETS["gaussian-mixture"](DataOptions(extra={"dim": 7})).input_shape == (7,)

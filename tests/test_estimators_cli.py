@@ -11,16 +11,15 @@ from sampler.cli import main
 from sampler.estimators import ESTIMATORS
 from sampler.models.gaussian_mixture import make_gaussian_mixture
 from sampler.models.zoo import build_mlp
+from tests.method_settings import method_flags
 
 DATA = ["--data", "gaussian-mixture", "--gm-dim", "6", "--gm-train", "200", "--gm-test", "100"]
-SMALL = [
-    "--samples", "40", "--block-size", "16", "--sgld-steps", "10", "--chains", "3",
-    "--rm-samples", "6", "--rm-iterations", "3", "--eval-every", "0", "--quiet",
-]  # fmt: skip
+COMMON = ["--eval-every", "0", "--quiet"]
 
 
 def train(*args: str) -> int:
-    return main(["train", *DATA, *SMALL, *args])
+    """``sampler train`` with the small settings of the method that ``args`` select."""
+    return main(["train", *DATA, *COMMON, *method_flags(args), *args])
 
 
 def read(path, name):
@@ -67,10 +66,11 @@ def test_unknown_layer_is_reported_before_training(tmp_path, capsys):
     "flags, message",
     [
         (["--optimizer", "momentum"], "--optimizer momentum: needs --momentum"),
-        (["--chains", "0"], "--chains: must be a positive integer"),
+        (["--estimator", "sgld", "--chains", "0"], "--chains: must be an integer >= 1"),
+        (["--chains", "2"], "--chains: an option of --estimator sgld, not of --estimator is"),
         (["--switch-after", "5", "--steps", "5"], "--switch-after: must be less than --steps"),
         (["--init-from", "/nonexistent"], "--init-from: '/nonexistent' is not a run directory"),
-        (["--sgld-eps", "harmonic:1"], "--sgld-eps"),
+        (["--estimator", "sgld", "--sgld-eps", "harmonic:1"], "--sgld-eps"),
     ],
 )
 def test_bad_flags_are_rejected_with_the_flag_named(flags, message, capsys):

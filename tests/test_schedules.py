@@ -7,7 +7,7 @@ import math
 import pytest
 
 from sampler.config import ConfigError, make_config, validate
-from sampler.schedules import SCHEDULES, parse_schedule
+from sampler.schedules import SCHEDULES, check_range, parse_schedule
 
 CASES = {
     "const": ("const:0.5", [(0, 0.5), (7, 0.5)]),
@@ -37,6 +37,17 @@ def test_a_bare_number_is_a_constant():
     assert schedule.name == "const" and schedule(100) == 0.01
 
 
+# each schedule option with the method that has it
+OWNERS = {
+    "tau": "is",
+    "beta": "is",
+    "lr": "is",
+    "sgld_eps": "sgld",
+    "rm_step": "rm",
+    "switch_lr": "is",
+}
+
+
 @pytest.mark.parametrize(
     "spec, fragment",
     [
@@ -49,20 +60,36 @@ def test_a_bare_number_is_a_constant():
         ("", "cannot read"),
     ],
 )
-@pytest.mark.parametrize("field", ["tau", "beta", "lr", "sgld_eps", "rm_step", "switch_lr"])
+@pytest.mark.parametrize("field", sorted(OWNERS))
 def test_malformed_spec_names_the_flag(field, spec, fragment):
     flag = "--" + field.replace("_", "-")
     with pytest.raises(ConfigError, match=flag) as error:
-        validate(make_config({field: spec}))
+        validate(make_config({"estimator": OWNERS[field], field: spec, "switch_after": 1}))
     assert fragment in str(error.value)
 
 
 @pytest.mark.parametrize("spec", ["power:1,0.5", "power:1,1.2"])
 def test_robbins_monro_exponent_must_be_in_half_one(spec):
     with pytest.raises(ConfigError, match=r"--rm-step: .*ALPHA in \(1/2, 1\]"):
-        validate(make_config({"rm_step": spec}))
+        validate(make_config({"estimator": "rm", "rm_step": spec}))
 
 
 def test_accepted_schedules_validate():
-    validate(make_config({"tau": "scoping:0.01,0.001", "sgld_eps": "harmonic:1,1000"}))
-    validate(make_config({"rm_step": "power:0.5,0.6", "beta": "reverse:1,0.001"}))
+    validate(
+        make_config(
+            {"estimator": "sgld", "tau": "scoping:0.01,0.001", "sgld_eps": "harmonic:1,1000"}
+        )
+    )
+    validate(
+        make_config({"estimator": "rm", "rm_step": "power:0.5,0.6", "beta": "reverse:1,0.001"})
+    )
+
+
+def test_range_check_takes_constant_time_whatever_the_run_length():
+    """Schedules are monotone: the end points decide, so 10^20 steps validate at once."""
+    schedule = parse_schedule("scoping:0.01,0.001", "--tau")
+    with pytest.raises(ValueError, match="--tau: 'scoping:0.01,0.001' reaches"):
+        check_range(schedule, "--tau", 10**20)
+    check_range(parse_schedule("harmonic:1,1000", "--x"), "--x", 10**20)
+    with pytest.raises(ValueError, match="reaches a value outside the float range"):
+        check_range(parse_schedule("reverse:1,1", "--x"), "--x", 10**6)

@@ -181,7 +181,7 @@ class Forbidden(torch.autograd.Function):
 
 def test_importance_sampling_never_evaluates_a_gradient(tiny_mixture):
     model = GradientForbiddenModel(10, (8,), 2)
-    config = RunConfig(samples=64, block_size=16, tau="0.1")
+    config = RunConfig(method_options={"samples": 64, "block_size": 16, "tau": "0.1"})
     trainer = build_trainer(config)
     params = model.init_params(0)
     state = trainer.init(params)
@@ -213,13 +213,13 @@ def test_toml_config_equals_flags(tmp_path):
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["--samples", "0"], "--samples: must be a positive integer"),
+        (["--samples", "0"], "--samples: must be an integer >= 1"),
         (["--tau", "-1"], "--tau: must be positive"),
         (["--tau", "scoping:0.1"], "--tau: 'scoping:0.1' needs 2 finite number"),
         (["--tau", "bogus:1"], "--tau: unknown schedule 'bogus'"),
         (["--lr", "abc"], "--lr: cannot read 'abc'"),
         (["--beta", "0"], "--beta: must be positive"),
-        (["--test-fraction", "1.5"], "--test-fraction: must be in (0, 1)"),
+        (["--test-fraction", "1.5"], "--data mnist: option test_fraction must be in (0.0, 1.0)"),
         (["--device", "tpu"], "--device: must be auto, cpu, cuda or cuda:N"),
         (["--model", "nope"], "argument --model: invalid choice: 'nope'"),
         (["--estimator", "is", "--baseline", "sgd"], "exclude each other"),
@@ -263,11 +263,16 @@ def test_schedule_scoping_values():
     assert tau(0) == pytest.approx(0.1) and tau(2) == pytest.approx(0.1 / 2.25)
 
 
-def test_python_api_matches_a_batch_type(tiny_mixture):
-    result = train(
-        RunConfig(data="gaussian-mixture", gm_dim=10, samples=50, steps=2, quiet=True, out=None),
-        SerialComm(),
+def test_python_api_matches_a_batch_type(tiny_mixture, tmp_path):
+    config = RunConfig(
+        data="gaussian-mixture",
+        data_options={"dim": 10},
+        method_options={"samples": 50},
+        steps=2,
+        quiet=True,
+        out=str(tmp_path / "run"),
     )
+    result = train(config, SerialComm())
     assert result.summary["steps"] == 2
     assert isinstance(tiny_mixture.minibatch(0, 0, 5), Batch)
 
@@ -383,13 +388,22 @@ def test_data_that_cannot_hold_the_settings_is_a_clear_error(tmp_path, capsys):
     [
         (
             ["--tau", "scoping:0.01,1", "--steps", "2000"],
-            "--tau: 'scoping:0.01,1' reaches 7.52316e-39 at step 120",
+            "--tau: 'scoping:0.01,1' reaches a value outside the float range at step 1999",
         ),
         (["--tau", "exp:1,1000", "--steps", "5"], "--tau: 'exp:1,1000' reaches"),
         (["--tau", "1e-320"], "must stay finite and positive"),
         (["--momentum", "0.9"], "--momentum: the two-step --optimizer sgd has none"),
-        (["--nesterov"], "--nesterov: a --baseline sgd flag"),
-        (["--baseline", "sgd", "--optimizer", "adam"], "--optimizer adam: chooses the two-step"),
+        (["--tau", "scoping:0.01,1", "--steps", "200"], "reaches 1.2446e-62 at step 199"),
+        (["--nesterov"], "--nesterov: an option of --baseline sgd, not of --estimator is"),
+        (["--baseline", "sgd", "--nesterov"], "--nesterov: needs --momentum"),
+        (
+            ["--baseline", "sgd", "--optimizer", "adam"],
+            "--optimizer: an option of --estimator is/sgld/rm/rm-stein, not of --baseline sgd",
+        ),
+        (["--baseline", "sgd", "--tau", "0.1"], "--tau: an option of --estimator"),
+        (["--switch-lr", "0.1"], "--switch-lr: has no effect without --switch-after"),
+        (["--gm-dim", "5"], "--gm-dim: an option of --data gaussian-mixture, not of --data mnist"),
+        (["--data", "gaussian-mixture", "--data-dir", "."], "--data gaussian-mixture reads no"),
         (["--model", "perceptron", "--model-opt", "gamma=nan"], "a finite number"),
     ],
 )

@@ -11,6 +11,7 @@ from sampler.baselines import BASELINES
 from sampler.cli import main
 from sampler.estimators import ESTIMATORS
 from sampler.models import MODELS
+from tests.method_settings import TINY, method_flags
 
 PATTERNS = ["--data", "random-patterns", "--data-opt", "n=15", "--data-opt", "alpha=2"]
 
@@ -51,22 +52,7 @@ def test_model_trains_a_few_steps(tmp_path, name, method):
     data, options = RUNS[name]
     flags = [*data, "--model", name, *[f for o in options for f in ("--model-opt", o)]]
     out = tmp_path / "run"
-    common = [
-        "--steps",
-        "2",
-        "--batch-size",
-        "4",
-        "--samples",
-        "4",
-        "--block-size",
-        "4",
-        "--sgld-steps",
-        "3",
-        "--rm-samples",
-        "2",
-        "--rm-iterations",
-        "3",
-    ]
+    common = ["--steps", "2", "--batch-size", "4", *method_flags(method, TINY)]
     if method[1] == "rm-stein":
         # the Stein gradient of a 10^5-10^6 parameter CNN perturbed by sqrt(tau) = 0.1 per
         # coordinate is large enough to diverge: a smaller tau keeps the perturbed nets sane
@@ -93,7 +79,7 @@ def test_toml_option_tables_and_flags_merge(tmp_path):
     argv = ["train", "--config", str(settings), "--model-opt", "beta=4", "--out", str(out)]
     assert main(argv) == 0
     config = json.loads((out / "config.json").read_text())
-    assert config["model_options"] == {"hidden": 3, "beta": "4"}
+    assert config["model_options"] == {"hidden": 3, "beta": 4.0}
     assert config["data_options"] == {"n": 9, "alpha": 2.0, "test_size": 5}
     assert json.loads((out / "summary.json").read_text())["num_params"] == 9
 

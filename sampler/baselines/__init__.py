@@ -1,19 +1,12 @@
 """Backprop baselines that run through the same loop as the sampling estimators: a plain dict
-registry for ``--baseline``."""
+registry for ``--baseline``, each entry declaring its own options."""
 
-from collections.abc import Callable
-
+from sampler.baselines import sgd
+from sampler.baselines.base import BaselineSpec
 from sampler.baselines.sgd import SGDTrainer
-from sampler.schedules import parse_schedule
 
-
-def _build_sgd(config) -> SGDTrainer:
-    lr = parse_schedule(config.lr if config.lr is not None else "0.01", "--lr")
-    return SGDTrainer(lr, config.momentum, config.nesterov)
-
-
-BASELINES: dict[str, Callable] = {
-    "sgd": _build_sgd,
+BASELINES: dict[str, BaselineSpec] = {
+    "sgd": sgd.SPEC,
 }
 
-__all__ = ["BASELINES", "SGDTrainer"]
+__all__ = ["BASELINES", "BaselineSpec", "SGDTrainer"]

@@ -7,12 +7,16 @@ writes the same run directory as the sampling estimators.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
+from sampler.baselines.base import BaselineSpec
+from sampler.models.options import Option, OptionError, within
 from sampler.mpi import Comm
 from sampler.outer import OuterOptimizer
 from sampler.problem import Problem
-from sampler.schedules import Schedule
+from sampler.schedules import Schedule, check_range, parse_schedule, schedule_check
 
 
 class SGDTrainer:
@@ -33,3 +37,38 @@ class SGDTrainer:
         lr = self.lr(step)
         new_params, state = self.optimizer.update(params, grad[0], lr, state)
         return new_params, state, {"lr": lr, "loss_evals": 0, "grad_evals": 1}
+
+
+OPTIONS = {
+    "lr": Option(
+        "any",
+        "0.01",
+        "learning rate; a number or a schedule over updates",
+        check=schedule_check("--lr"),
+        label="schedule",
+    ),
+    "momentum": Option("float", 0.0, "heavy-ball momentum mu", check=within(0.0, 1.0)),
+    "nesterov": Option("bool", False, "Nesterov momentum (needs --momentum)"),
+}
+
+
+def check(values: dict[str, Any], steps: int) -> None:
+    if values["nesterov"] and values["momentum"] == 0:
+        raise OptionError("--nesterov: needs --momentum in (0, 1), e.g. 0.9")
+    try:
+        check_range(parse_schedule(values["lr"], "--lr"), "--lr", steps)
+    except ValueError as error:
+        raise OptionError(str(error)) from None
+
+
+def build(values: dict[str, Any]) -> SGDTrainer:
+    lr = parse_schedule(values["lr"], "--lr")
+    return SGDTrainer(lr, values["momentum"], values["nesterov"])
+
+
+SPEC = BaselineSpec(
+    build=build,
+    summary="minibatch SGD, optionally with (Nesterov) momentum",
+    options=OPTIONS,
+    check=check,
+)

@@ -3,7 +3,7 @@
 An estimator is built from the run configuration and is a pair of functions with explicit state
 (modelled on blackjax/optax), so checkpointing is "save the state"::
 
-    est = ESTIMATORS[name].build(config)
+    est = ESTIMATORS[name].build(values)     # values: the typed options (sampler.methods)
     state = est.init(center)
     target, state, info = est.step(key, state, center, tau, problem, comm)
 
@@ -14,12 +14,13 @@ coordinate) variance, ``info`` a small NamedTuple of diagnostics with at least `
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 import torch
 
+from sampler.models.options import Option
 from sampler.mpi import Comm
 from sampler.problem import Problem
 from sampler.schedules import Schedule
@@ -48,12 +49,17 @@ class Estimator(Protocol):
 
 @dataclass(frozen=True)
 class EstimatorSpec:
-    """A registry entry: what it estimates, whether it needs gradients, how to build it."""
+    """A registry entry: what it estimates, whether it needs gradients, how to build it from
+    its typed option values, its own options (beside the two-step scheme's) and ``check``, a
+    test of settings that only make sense together (``check(values, steps)``, raising
+    ``OptionError``)."""
 
     objective: str
     needs_gradients: bool
-    build: Callable[[Any], Estimator]
+    build: Callable[[dict[str, Any]], Estimator]
     summary: str
+    options: Mapping[str, Option] = field(default_factory=dict)
+    check: Callable[[dict[str, Any], int], None] | None = None
 
 
 def as_schedule(value: float | Schedule) -> Schedule:

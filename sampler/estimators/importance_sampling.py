@@ -28,6 +28,7 @@ import torch
 
 from sampler.estimators.base import EstimatorSpec, StepKey, as_schedule
 from sampler.models import streams
+from sampler.models.options import Option, at_least
 from sampler.mpi import Comm
 from sampler.problem import Problem
 from sampler.schedules import Schedule, parse_schedule
@@ -137,9 +138,20 @@ class ImportanceSampling:
         return target, state, info
 
 
-def build(config) -> ImportanceSampling:
+OPTIONS = {
+    "samples": Option("int", 1000, "samples J per update", check=at_least(1)),
+    "block_size": Option(
+        "int",
+        100,
+        "samples per noise block (fixed, independent of the number of ranks)",
+        check=at_least(1),
+    ),
+}
+
+
+def build(values) -> ImportanceSampling:
     return ImportanceSampling(
-        config.samples, parse_schedule(config.beta, "--beta"), config.block_size
+        values["samples"], parse_schedule(values["beta"], "--beta"), values["block_size"]
     )
 
 
@@ -148,4 +160,5 @@ SPEC = EstimatorSpec(
     needs_gradients=False,
     build=build,
     summary="importance sampling of E_q[X] (Algorithm 4), gradient-free",
+    options=OPTIONS,
 )

@@ -32,9 +32,10 @@ import torch
 
 from sampler.estimators.base import EstimatorSpec, StepKey, as_schedule
 from sampler.models import streams
+from sampler.models.options import Option, OptionError, at_least
 from sampler.mpi import Comm
 from sampler.problem import Problem
-from sampler.schedules import Schedule, parse_schedule
+from sampler.schedules import Schedule, check_range, parse_schedule, schedule_check
 
 
 class RMInfo(NamedTuple):
@@ -123,13 +124,43 @@ class RobbinsMonro:
         return x, state, info
 
 
+OPTIONS = {
+    "rm_samples": Option(
+        "int",
+        30,
+        "Gaussian samples M per Robbins-Monro iteration (rm-stein: M antithetic pairs)",
+        check=at_least(1),
+    ),
+    "rm_iterations": Option("int", 30, "Robbins-Monro iterations J per update", check=at_least(1)),
+    "rm_step": Option(
+        "any",
+        "power:1,1",
+        "step schedule a_j over j = 0..J-1, power:C,ALPHA = C (j+1)^-ALPHA with ALPHA in (1/2, 1]",
+        check=schedule_check("--rm-step"),
+        label="schedule",
+    ),
+}
+
+
+def check(values, steps: int) -> None:
+    step = parse_schedule(values["rm_step"], "--rm-step")
+    if step.name == "power" and not 0.5 < step.values[1] <= 1.0:
+        raise OptionError(
+            f"--rm-step: power:C,ALPHA needs ALPHA in (1/2, 1] (Robbins-Monro), got {step.spec!r}"
+        )
+    try:
+        check_range(step, "--rm-step", values["rm_iterations"])
+    except ValueError as error:
+        raise OptionError(str(error)) from None
+
+
 def build_with(stein: bool):
-    def build(config) -> RobbinsMonro:
+    def build(values) -> RobbinsMonro:
         return RobbinsMonro(
-            config.rm_samples,
-            config.rm_iterations,
-            parse_schedule(config.rm_step, "--rm-step"),
-            parse_schedule(config.beta, "--beta"),
+            values["rm_samples"],
+            values["rm_iterations"],
+            parse_schedule(values["rm_step"], "--rm-step"),
+            parse_schedule(values["beta"], "--beta"),
             stein=stein,
         )
 
@@ -141,10 +172,14 @@ SPEC = EstimatorSpec(
     needs_gradients=True,
     build=build_with(stein=False),
     summary="Robbins-Monro root of x - x_k + tau E grad f (Algorithm 5), minibatch gradients",
+    options=OPTIONS,
+    check=check,
 )
 STEIN_SPEC = EstimatorSpec(
     objective="heat",
     needs_gradients=False,
     build=build_with(stein=True),
     summary="Robbins-Monro as rm, E grad f by the Gaussian (Stein) identity, antithetic pairs",
+    options=OPTIONS,
+    check=check,
 )

@@ -30,9 +30,10 @@ import torch
 
 from sampler.estimators.base import EstimatorSpec, StepKey, as_schedule
 from sampler.models import streams
+from sampler.models.options import Option, OptionError, at_least
 from sampler.mpi import Comm
 from sampler.problem import Problem
-from sampler.schedules import Schedule, parse_schedule
+from sampler.schedules import Schedule, check_range, parse_schedule, schedule_check
 
 
 class SGLDInfo(NamedTuple):
@@ -122,12 +123,40 @@ class SGLD:
         return target, {"chains": new_chains}, info
 
 
-def build(config) -> SGLD:
+OPTIONS = {
+    "chains": Option(
+        "int",
+        1,
+        "independent Langevin chains C, averaged (chain c on rank c mod ranks)",
+        check=at_least(1),
+    ),
+    "sgld_steps": Option("int", 1000, "Langevin steps L per update", check=at_least(1)),
+    "sgld_eps": Option(
+        "any",
+        "harmonic:1,1000",
+        "step/temperature schedule eps_j over the inner steps j = 0..L-1 (paper: "
+        "harmonic:1,1000 = 1/(1000+j))",
+        check=schedule_check("--sgld-eps"),
+        label="schedule",
+    ),
+}
+
+
+def check(values, steps: int) -> None:
+    try:
+        check_range(
+            parse_schedule(values["sgld_eps"], "--sgld-eps"), "--sgld-eps", values["sgld_steps"]
+        )
+    except ValueError as error:
+        raise OptionError(str(error)) from None
+
+
+def build(values) -> SGLD:
     return SGLD(
-        config.chains,
-        config.sgld_steps,
-        parse_schedule(config.sgld_eps, "--sgld-eps"),
-        parse_schedule(config.beta, "--beta"),
+        values["chains"],
+        values["sgld_steps"],
+        parse_schedule(values["sgld_eps"], "--sgld-eps"),
+        parse_schedule(values["beta"], "--beta"),
     )
 
 
@@ -136,4 +165,6 @@ SPEC = EstimatorSpec(
     needs_gradients=True,
     build=build,
     summary="Langevin chains on q, eps-weighted average, warm-started (Algorithm 3)",
+    options=OPTIONS,
+    check=check,
 )
