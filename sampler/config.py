@@ -57,6 +57,7 @@ class RunConfig:
     seed: int = 0
     # where and what is written
     eval_every: int = 100
+    signal_every: int = 0
     checkpoint_every: int = 100
     out: str | None = None
     device: str = "auto"
@@ -259,6 +260,7 @@ def validate(config: RunConfig, resuming: bool = False) -> dict[str, Any]:
     for name in ("eval_every", "checkpoint_every"):
         value = getattr(c, name)
         _require(value >= 0, name, "0 (only at the end) or a positive integer", value)
+    _require(c.signal_every >= 0, "signal_every", "0 (never) or a positive integer", c.signal_every)
     _require(c.seed >= 0, "seed", "a non-negative integer", c.seed)
     _require(c.data_seed >= 0, "data_seed", "a non-negative integer", c.data_seed)
     _require(
