@@ -117,6 +117,19 @@ def test_an_unfinished_run_is_read_as_far_as_it_got(runs, tmp_path, capsys):
     assert float(row["seconds_per_update"]) == pytest.approx(json.loads(lines[2])["time"] / 3)
 
 
+def test_a_run_resumed_past_its_summary_is_unfinished(runs, tmp_path):
+    extended = tmp_path / "extended"
+    shutil.copytree(runs / "sgd", extended)
+    line = {"step": 7, "time": 1.0, "train_loss": 0.5, "loss_evals": 0, "grad_evals": 1}
+    with open(extended / "metrics.jsonl", "a") as handle:
+        handle.write(json.dumps(line) + "\n")
+    out = tmp_path / "cmp"
+    assert _compare(extended, "--out", out, "--no-plots") == 0
+    row = _csv_rows(out)[0]
+    assert row["updates"] == "7*" and float(row["grad_evals"]) == 7
+    assert float(row["seconds_per_update"]) == pytest.approx(1.0 / 7)
+
+
 def test_plots_are_png_files_with_the_expected_series(runs, compared):
     out, _ = compared
     plots = {p["name"]: p for p in json.loads((out / "plots.json").read_text())}
@@ -176,3 +189,24 @@ def test_bad_inputs_stop_with_one_line(runs, tmp_path, capsys, args, message):
     assert stopped.value.code == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
     assert len(errors) == 1 and message in errors[0]
+
+
+def test_a_run_without_updates_and_a_run_of_the_earlier_layout(runs, tmp_path):
+    """A run that has logged nothing yet, and a config.json of the earlier flat layout."""
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    config = json.loads((runs / "sgd" / "config.json").read_text())
+    (fresh / "config.json").write_text(json.dumps(config))
+    (fresh / "metrics.jsonl").write_text("")
+    legacy = tmp_path / "legacy"
+    shutil.copytree(runs / "is-0", legacy)
+    record = json.loads((legacy / "config.json").read_text())
+    flat = {k: v for k, v in record.items() if not k.endswith("_options")}
+    flat.update(record["method_options"])
+    flat.update({"gm_dim": 4, "gm_train": 60, "gm_test": 40})
+    (legacy / "config.json").write_text(json.dumps(flat))
+    out = tmp_path / "cmp"
+    assert _compare(fresh, legacy, runs / "is-1", "--out", out, "--no-plots") == 0
+    rows = _csv_rows(out)
+    assert rows[0]["updates"] == "0*" and rows[0]["final_accuracy"] == ""
+    assert rows[1]["runs"] == "2 (seeds 0,1)"  # the legacy record is a repetition of is-1

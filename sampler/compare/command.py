@@ -102,7 +102,9 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     columns = build_columns(groups, steps, args.grad_cost)
     note = ""
     if not all(run.finished for run in runs):
-        note = f"{UNFINISHED} unfinished (no summary.json): read up to its last logged update"
+        note = (
+            f"{UNFINISHED} unfinished (no summary.json of its last update): read as far as it went"
+        )
     print(render_terminal(columns))
     if note:
         print(note)

@@ -65,7 +65,6 @@ def _training(groups: Sequence[Group], grad_cost: float) -> list[Plot]:
         f"training loss (minibatch, trailing mean over {window} updates)",
         "updates",
         "training loss",
-        yscale="log",
     )
     for group in groups:
         smooth = lambda run: series.moving_average(series.at_steps(run, "train_loss"), window)  # noqa: E731

@@ -32,11 +32,15 @@ class Run:
 
     @property
     def finished(self) -> bool:
-        return self.summary is not None
+        """A summary that covers every logged update (a run resumed to go further keeps the
+        summary of its earlier end until it finishes again)."""
+        if self.summary is None:
+            return False
+        return not self.metrics or self.summary.get("steps") == self.metrics[-1]["step"]
 
     @property
     def steps(self) -> int:
-        if self.summary and isinstance(self.summary.get("steps"), int):
+        if self.finished and isinstance(self.summary.get("steps"), int):
             return self.summary["steps"]
         return self.metrics[-1]["step"] if self.metrics else 0
 

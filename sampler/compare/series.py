@@ -67,14 +67,14 @@ def moving_average(values: dict[int, float], window: int) -> dict[int, float]:
 
 def final(run: Run, key: str, summary_key: str) -> float | None:
     """The summary's value when the run finished, else the last logged one."""
-    if run.summary is not None and isinstance(run.summary.get(summary_key), (int, float)):
+    if run.finished and isinstance(run.summary.get(summary_key), (int, float)):
         return float(run.summary[summary_key])
     values = at_steps(run, key)
     return values[max(values)] if values else None
 
 
 def seconds_per_update(run: Run) -> float | None:
-    if run.summary is not None and isinstance(run.summary.get("seconds_per_update"), (int, float)):
+    if run.finished and isinstance(run.summary.get("seconds_per_update"), (int, float)):
         return run.summary["seconds_per_update"]
     times = at_steps(run, "time")
     return times[max(times)] / max(times) if times else None

@@ -38,12 +38,21 @@ def _text(value) -> str:
     return str(value)
 
 
-def flatten(config: dict) -> tuple[dict[str, str], set[str]]:
-    """``(settings, method option names)`` of a config.json (the current layout with its
-    ``method_options`` table, or the earlier flat one)."""
-    from sampler.config import _from_run_record
+def _as_settings(config: dict) -> dict:
+    """The record as this version reads it (defaults filled, the earlier flat layout and its
+    alias keys moved into the option tables); a record it cannot read (a method or option of a
+    newer version), as written."""
+    from sampler.config import _from_run_record, make_config
 
-    table = _from_run_record(dict(config))
+    try:
+        return make_config(_from_run_record(dict(config))).to_dict()
+    except (ValueError, KeyError, TypeError):
+        return dict(config)
+
+
+def flatten(config: dict) -> tuple[dict[str, str], set[str]]:
+    """``(settings, method option names)`` of a run's config.json."""
+    table = _as_settings(config)
     settings: dict[str, str] = {}
     method_keys: set[str] = set()
     for key, value in table.items():
@@ -58,10 +67,8 @@ def flatten(config: dict) -> tuple[dict[str, str], set[str]]:
             settings.update({f"{prefix}.{name}": _text(v) for name, v in value.items()})
         else:
             settings[key] = _text(value)
-    if "method_options" not in table:  # the earlier flat layout: the method's options on top
-        from sampler.config import FIELDS
-
-        method_keys = {k for k in settings if k not in FIELDS and "." not in k}
+    if table.get("baseline") is not None:
+        settings.pop("estimator", None)  # recorded, but unused by a baseline run
     return settings, method_keys
 
 
