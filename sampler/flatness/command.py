@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import argparse
 import math
-import time
 from pathlib import Path
 
-from sampler.run_directory import CHECKPOINT, CONFIG, RunDirectory, write_json_atomic
+from sampler.run_directory import write_json_atomic
 
 PROBES = ("local-energy", "local-entropy", "hessian", "signal")
 REPORT, FIGURE = "flatness.json", "flatness.png"
@@ -131,109 +130,9 @@ def add_parser(commands) -> None:
     parser.set_defaults(handler=lambda args: run(args, parser))
 
 
-def load_point(run_dir: str):
-    """``(config, model, dataset, params [d], step)`` of the run's last checkpoint."""
-    import torch
-
-    from sampler.config import _from_run_record, make_config
-    from sampler.models import DATASETS, MODELS
-    from sampler.run import data_options
-
-    directory = RunDirectory(run_dir)
-    if not (directory.path / CONFIG).is_file():
-        raise ValueError(f"RUN_DIR {run_dir}: not a run directory (no {CONFIG})")
-    if not (directory.path / CHECKPOINT).is_file():
-        raise ValueError(
-            f"RUN_DIR {run_dir}: no {CHECKPOINT} yet (a run writes one every --checkpoint-every "
-            "updates)"
-        )
-    config = make_config(_from_run_record(directory.read_config()))
-    dataset = DATASETS[config.data](data_options(config))
-    model = MODELS[config.model](dataset.input_shape, dataset.num_classes, **config.model_options)
-    checkpoint = directory.load_checkpoint()
-    params = checkpoint["params"].to(torch.float32)
-    return config, model, dataset, params, int(checkpoint["step"])
-
-
-def _error_rates(model, batch):
-    """``[K, d] -> [K]``: the misclassified fraction of each network (a loop of predictions)."""
-    import torch
-
-    def evaluate(params: torch.Tensor) -> torch.Tensor:
-        wrong = [
-            (model.predict(p, batch.inputs).argmax(dim=1) != batch.targets).float().mean()
-            for p in params
-        ]
-        return torch.stack(wrong)
-
-    return evaluate
-
-
-def probe(args: argparse.Namespace, config, model, dataset, params, step) -> dict:
-    """Run the chosen probes; the report that flatness.json holds."""
-    from sampler.flatness.hessian import top_eigenvalues
-    from sampler.flatness.layer_signal import layer_signal
-    from sampler.flatness.local_energy import local_energy
-    from sampler.flatness.local_entropy import local_entropy_curve
-    from sampler.flatness.probe_set import probe_batch
-    from sampler.problem import Problem
-
-    batch = probe_batch(dataset, args.seed, args.examples)
-    problem = Problem(model, batch)
-    report: dict = {
-        "run": str(args.run),
-        "step": step,
-        "finished": (Path(args.run) / "summary.json").is_file(),
-        "examples": int(batch.targets.shape[0]),
-        "seed": args.seed,
-        "beta": args.beta,
-        "train_loss": float(model.losses(params.unsqueeze(0), batch)[0]),
-        "train_error": float(_error_rates(model, batch)(params.unsqueeze(0))[0]),
-        "seconds": {},
-    }
-    for name in args.probes:
-        tick = time.perf_counter()
-        if name == "local-energy":
-            report["local_energy"] = {
-                "loss": local_energy(
-                    lambda p: model.losses(p, batch),
-                    params,
-                    args.sigma,
-                    args.noise_samples,
-                    args.seed,
-                ),
-                "error": local_energy(
-                    _error_rates(model, batch), params, args.sigma, args.noise_samples, args.seed
-                ),
-            }
-        elif name == "local-entropy":
-            report["local_entropy"] = local_entropy_curve(
-                problem, params, args.taus, args.samples, args.seed, args.beta
-            )
-        elif name == "hessian":
-            report["hessian"] = top_eigenvalues(
-                differentiable_loss(model, batch), params, args.eigenvalues, args.seed
-            )
-        elif name == "signal":
-            _, gradient = model.loss_and_grad(params.unsqueeze(0), batch)
-            report["signal"] = layer_signal(gradient[0], model.layers)
-        report["seconds"][name] = time.perf_counter() - tick
-    return report
-
-
-def differentiable_loss(model, batch):
-    """``[d] -> []``: the mean loss on ``batch`` as a function torch.func can differentiate
-    twice (the graph-capable loss of every model of the zoo, ``AutogradModel._losses``)."""
-    losses = getattr(model, "_losses", None)
-    if losses is None:
-        raise ValueError(
-            f"--probes hessian: the model {type(model).__name__} has no differentiable loss; "
-            "leave hessian out of --probes"
-        )
-    return lambda params: losses(params.unsqueeze(0), batch)[0]
-
-
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from sampler.flatness.report import load_point, probe
+
     try:
         config, model, dataset, params, step = load_point(args.run)
     except (ValueError, OSError) as error:
