@@ -73,7 +73,7 @@ class RunConfig:
 
 FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
 # Settings a resumed run may change; everything else must match the original run.
-RESUMABLE = {"steps", "eval_every", "checkpoint_every", "device", "quiet"}
+RESUMABLE = {"steps", "eval_every", "signal_every", "checkpoint_every", "device", "quiet"}
 # Option tables: field -> its repeatable KEY=VALUE flag (method options have a flag each).
 TABLES = {"model_options": "--model-opt", "data_options": "--data-opt"}
 # Old flags that name a data set's option: alias -> (data set, option).
