@@ -30,18 +30,29 @@ class Plot:
     ylabel: str
     xscale: str = "linear"
     yscale: str = "linear"
-    series: list[dict] = field(default_factory=list)  # {label, x, y, sd}
+    series: list[dict] = field(default_factory=list)  # {label, group, x, y, sd}
 
-    def add(self, label: str, curve: Curve | None) -> None:
+    def add(self, group: str, curve: Curve | None, part: str = "") -> None:
+        """A series of ``group`` (one colour per group); ``part`` names one of several series
+        of the group (a layer: one line style per part)."""
         if curve is not None and curve.x:
-            self.series.append({"label": label, "x": curve.x, "y": curve.y, "sd": curve.sd})
+            label = f"{group}: {part}" if part else group
+            self.series.append(
+                {"label": label, "group": group, "x": curve.x, "y": curve.y, "sd": curve.sd}
+            )
 
 
 def _training(groups: Sequence[Group], grad_cost: float) -> list[Plot]:
     accuracy = lambda run: series.at_steps(run, "test_accuracy")  # noqa: E731
     views = [
         Plot("accuracy_vs_updates", "test accuracy", "updates", "test accuracy"),
-        Plot("accuracy_vs_seconds", "test accuracy", "wall-clock seconds", "test accuracy"),
+        Plot(
+            "accuracy_vs_seconds",
+            "test accuracy",
+            "wall-clock seconds (evaluations included)",
+            "test accuracy",
+            xscale="log",
+        ),
         Plot(
             "accuracy_vs_forward_equivalents",
             f"test accuracy (a gradient = {grad_cost:g} forward passes)",
@@ -89,7 +100,7 @@ def _training(groups: Sequence[Group], grad_cost: float) -> list[Plot]:
     for group in groups:
         for key in layers:
             curve = aggregate(group, lambda run, k=key: series.at_steps(run, k))
-            signal.add(f"{group.label}: {key.removeprefix('signal_')}", curve)
+            signal.add(group.label, curve, key.removeprefix("signal_"))
     views.append(signal)
     return views
 
@@ -157,8 +168,18 @@ def render(plot: Plot, path: Path) -> None:
     figure = Figure(figsize=(8, 5))
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
+    groups = list(dict.fromkeys(each["group"] for each in plot.series))
+    parts: dict[str, int] = {}
     for each in plot.series:
-        (line,) = axes.plot(each["x"], each["y"], marker="." if len(each["x"]) < 60 else None)
+        part = parts.setdefault(each["group"], 0)
+        parts[each["group"]] = part + 1
+        (line,) = axes.plot(
+            each["x"],
+            each["y"],
+            marker="." if len(each["x"]) < 60 else None,
+            color=f"C{groups.index(each['group']) % 10}",
+            linestyle=("-", "--", ":", "-.")[part % 4],
+        )
         line.set_label(each["label"])
         if each["sd"] is not None:
             low = [y - s for y, s in zip(each["y"], each["sd"])]
