@@ -70,33 +70,43 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--every", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--sgd-lr", default="0.01", help="learning rate of the SGD reference")
+    parser.add_argument(
+        "--sgd-lr", action="append", default=None, help="learning rate(s) of the SGD reference"
+    )
     parser.add_argument("--extra", action="append", default=[], help="NAME='--flag value ...'")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     extra = {k: shlex.split(v) for k, v in (item.split("=", 1) for item in args.extra)}
+    rates = args.sgd_lr or ["0.01"]
     results = {}
     with tempfile.TemporaryDirectory() as directory:
         for method in METHODS[1:]:
             flags = extra.get(method, [])
             results[method] = run(method, flags, args, args.steps, Path(directory) / method)
         most = max(r["grad_evals_per_update"] for r in results.values()) * args.steps
-        sgd_flags = ["--lr", args.sgd_lr, *extra.get("sgd", [])]
-        results["sgd"] = run("sgd", sgd_flags, args, most, Path(directory) / "sgd")
+        for rate in rates:
+            flags = ["--lr", rate, *extra.get("sgd", [])]
+            results[f"sgd {rate}"] = run("sgd", flags, args, most, Path(directory) / f"sgd{rate}")
     marks = list(range(args.every, args.steps + 1, args.every))
-    sgd = {grads: accuracy for accuracy, grads in results["sgd"]["curve"].values()}
+    references = {
+        rate: {grads: accuracy for accuracy, grads in results[f"sgd {rate}"]["curve"].values()}
+        for rate in rates
+    }
+    columns = " | ".join(f"SGD lr {rate} at equal grad evals" for rate in rates)
     print(f"test accuracy at {'/'.join(map(str, marks))} updates ({args.model}, minibatch 20)")
-    print("| method | flags | equal updates | grad evals | SGD at equal grad evals | s/update |")
-    print("|---|---|---|---|---|---|")
-    for method in METHODS:
-        r = results[method]
+    print(f"| method | flags | equal updates | grad evals | {columns} | s/update |")
+    print("|---" * (5 + len(rates)) + "|")
+    for name, r in results.items():
         at = [r["curve"][m] for m in marks]
-        same = [sgd.get(grads) for _, grads in at]
+        same = [
+            " / ".join("-" if ref.get(g) is None else f"{ref[g]:.3f}" for _, g in at)
+            for ref in references.values()
+        ]
         print(
-            f"| {method} | {' '.join(r['flags'])} | "
+            f"| {name.split()[0]} | {' '.join(r['flags'])} | "
             + " / ".join(f"{a:.3f}" for a, _ in at)
-            + f" | {at[-1][1]} | "
-            + " / ".join("-" if s is None else f"{s:.3f}" for s in same)
+            + f" | {'/'.join(str(g) for _, g in at)} | "
+            + " | ".join(same)
             + f" | {r['seconds_per_update']:.4f} |"
         )
     if args.json:

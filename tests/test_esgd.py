@@ -7,14 +7,12 @@ from __future__ import annotations
 import math
 from functools import partial
 
-import pytest
 import torch
 
 from sampler.baselines import BASELINES, RunContext
 from sampler.baselines.esgd import langevin_noise
 from sampler.methods import method, resolve
 from sampler.models.gaussian_mixture import make_gaussian_mixture
-from sampler.models.options import OptionError
 from sampler.models.zoo import build_mlp
 from sampler.mpi import SerialComm
 from sampler.problem import Problem
@@ -92,6 +90,15 @@ def test_the_coupling_pulls_the_chain_back_to_the_center():
     assert torch.allclose(new, second, rtol=1e-5, atol=1e-7) and record["gamma"] == gamma
 
 
-def test_an_unstable_inner_coupling_is_refused_before_the_run():
-    with pytest.raises(OptionError, match="--baseline esgd's inner coupling eta' gamma_t"):
-        resolve(method("is", "esgd"), {"gamma0": 1.0, "gamma1": "auto"}, steps=100)
+def test_a_strong_coupling_is_capped_at_the_center():
+    """eta' gamma >= 1: each inner step starts again from w, w'' = w - eta' grad L(w'; batch)."""
+    data, model = network()
+    params = model.init_params(0)
+    values = setting(lr=1, esgd_steps=2, esgd_lr=0.1, esgd_noise=0, esgd_alpha=0)
+    values.update(gamma0=50.0, gamma1=0.0)
+    new, record = one_update(values, params, data, model)
+    _, g0 = model.loss_and_grad(params.unsqueeze(0), data.minibatch(SEED, STEP, 20, 0))
+    first = params - 0.1 * g0[0]
+    _, g1 = model.loss_and_grad(first.unsqueeze(0), data.minibatch(SEED, STEP, 20, 1))
+    assert torch.allclose(new, params - 0.1 * g1[0], rtol=1e-5, atol=1e-7)
+    assert record["coupling"] == 1.0

@@ -15,6 +15,10 @@ networks evaluated in one batched ``loss_and_grad`` on ``[1 + y, d]``. The sums 
 ``L_0 + sum_a p_a (L_a - L_0)`` (likewise for the gradient), equal in exact arithmetic and exactly
 SGD's gradient when ``R = 0``. The step is SGD's (optionally heavy-ball / Nesterov momentum).
 Every rank runs the same update (nothing to combine).
+
+Defaults (ours, not the paper's): y = 4, R = 0.02 (about half the initial weight scale
+1/sqrt(784) of the mlp's first layer) on all layers, lr = 0.05, chosen among a few values by
+accuracy on the embedded MNIST's own 1,000-image validation split (README).
 """
 
 from __future__ import annotations
@@ -121,7 +125,7 @@ def _layers_check(value: Any) -> str:
 OPTIONS = {
     "lr": Option(
         "any",
-        "0.02",
+        "0.05",
         "learning rate; a number or a schedule over updates",
         check=schedule_check("--lr"),
         label="schedule",

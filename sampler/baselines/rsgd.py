@@ -26,6 +26,9 @@ exact) gives every rank every replica; each then forms the center in the same or
 all replicas. So the center is the same, bit for bit, for any rank count, and a checkpoint
 written at a coupling holds every replica (one written between two couplings under MPI holds only
 rank 0's, and resuming from it is refused). With y = 1 and no momentum the update is SGD's.
+
+Defaults: y = 3 and the automatic gamma0 and gamma1 (growth 10^4) are the paper's; K = 10 and
+lr = 0.05 are ours, chosen on the embedded MNIST's validation split (K in 5..20 changed little).
 """
 
 from __future__ import annotations
