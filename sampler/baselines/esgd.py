@@ -46,10 +46,14 @@ from sampler.problem import Problem
 from sampler.schedules import Schedule, check_range, parse_schedule, schedule_check
 
 
-def langevin_noise(seed: int, step: int, inner: int, like: torch.Tensor) -> torch.Tensor:
-    """``xi`` of inner step ``inner`` of update ``step``: ``[d]`` standard normals."""
+def langevin_noise(
+    seed: int, step: int, inner: int, like: torch.Tensor, out: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``xi`` of inner step ``inner`` of update ``step``: ``[d]`` standard normals (drawn into
+    ``out`` when given: a reused buffer is faster than a new tensor)."""
     generator = streams.torch_generator(seed, streams.ESGD_NOISE, step, inner, like.device)
-    return torch.randn(like.shape, generator=generator, device=like.device, dtype=like.dtype)
+    out = torch.empty_like(like) if out is None else out
+    return out.normal_(generator=generator)
 
 
 class EntropySGD:
@@ -88,6 +92,7 @@ class EntropySGD:
         inner, mu = params.clone(), params.clone()
         noise_scale = math.sqrt(self.inner_lr) * self.noise
         inner_loss = math.nan
+        xi = torch.empty_like(params) if noise_scale > 0 else None
         for index in range(self.inner_steps):
             losses, grad = problem.loss_and_grad(inner.unsqueeze(0), stream=index)
             inner_loss = float(losses[0])
@@ -96,9 +101,8 @@ class EntropySGD:
                 move = move + coupling * (inner - params)
             inner = inner - move
             if noise_scale > 0:
-                xi = langevin_noise(self.seed, step, index, inner)
-                inner = inner + noise_scale * xi
-            mu = self.alpha * mu + (1.0 - self.alpha) * inner
+                inner.add_(langevin_noise(self.seed, step, index, inner, xi), alpha=noise_scale)
+            mu.mul_(self.alpha).add_(inner, alpha=1.0 - self.alpha)
         lr = self.lr(step)
         new_params, outer = self.optimizer.update(params, params - mu, lr, state["outer"])
         record = {
