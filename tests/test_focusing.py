@@ -40,3 +40,8 @@ def test_options_take_numbers_or_auto():
 def test_a_schedule_that_overflows_is_refused_before_the_run():
     with pytest.raises(OptionError, match="--gamma1: .*overflows"):
         resolve(method("is", "esgd"), {"gamma1": 10.0}, steps=1000)
+
+
+def test_an_overflowing_auto_gamma0_schedule_is_refused_too():
+    with pytest.raises(OptionError, match="--gamma1: .*overflows"):
+        resolve(method("is", "rsgd"), {"gamma1": 10.0}, steps=1000)

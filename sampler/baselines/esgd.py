@@ -37,7 +37,7 @@ from typing import Any
 import torch
 
 from sampler.baselines.base import BaselineSpec, RunContext
-from sampler.baselines.focusing import Focusing, focusing_options, largest_gamma, resolve_gamma1
+from sampler.baselines.focusing import Focusing, check_focusing, focusing_options, resolve_gamma1
 from sampler.models import streams
 from sampler.models.options import Option, OptionError, at_least, within
 from sampler.mpi import Comm
@@ -160,7 +160,7 @@ def check(values: dict[str, Any], steps: int) -> None:
         check_range(parse_schedule(values["lr"], "--lr"), "--lr", steps)
     except ValueError as error:
         raise OptionError(str(error)) from None
-    largest_gamma(values, steps)  # refuses a schedule that overflows
+    check_focusing(values, steps)
 
 
 def build(values: dict[str, Any], run: RunContext | None = None) -> EntropySGD:

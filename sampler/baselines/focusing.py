@@ -83,14 +83,12 @@ def resolve_gamma1(value: float | str, steps: int) -> float:
     return auto_gamma1(steps) if value == AUTO else float(value)
 
 
-def largest_gamma(values: dict[str, Any], steps: int) -> float | None:
-    """``gamma`` at the last update of the run (None while gamma0 is 'auto'); ``OptionError``
-    if the schedule leaves the float range."""
+def check_focusing(values: dict[str, Any], steps: int) -> None:
+    """``OptionError`` if gamma leaves the float range within the run's ``steps`` updates."""
     gamma1 = resolve_gamma1(values["gamma1"], steps)
-    if values["gamma0"] == AUTO:
-        return None
+    gamma0 = 1.0 if values["gamma0"] == AUTO else float(values["gamma0"])
     try:
-        last = Focusing(float(values["gamma0"]), gamma1)(max(steps - 1, 0))
+        last = Focusing(gamma0, gamma1)(max(steps - 1, 0))
     except OverflowError:
         last = math.inf
     if not math.isfinite(last):
@@ -98,4 +96,3 @@ def largest_gamma(values: dict[str, Any], steps: int) -> float | None:
             f"--gamma1: gamma0 (1 + {gamma1:g})^t overflows within the {steps} updates; "
             "lower --gamma1"
         )
-    return last

@@ -38,7 +38,13 @@ from typing import Any
 import torch
 
 from sampler.baselines.base import BaselineSpec, RunContext
-from sampler.baselines.focusing import AUTO, Focusing, focusing_options, resolve_gamma1
+from sampler.baselines.focusing import (
+    AUTO,
+    Focusing,
+    check_focusing,
+    focusing_options,
+    resolve_gamma1,
+)
 from sampler.models import streams
 from sampler.models.options import Option, OptionError, at_least, within
 from sampler.mpi import Comm
@@ -242,13 +248,7 @@ def check(values: dict[str, Any], steps: int) -> None:
             "--gamma0 auto: --baseline rsgd needs replicas that start apart (--replicas >= 2, "
             "no --common-start); give --gamma0 NUMBER"
         )
-    gamma1 = resolve_gamma1(values["gamma1"], steps)
-    try:
-        (1.0 + gamma1) ** max(steps - 1, 0)
-    except OverflowError:
-        raise OptionError(
-            f"--gamma1: (1 + {gamma1:g})^t overflows within {steps} updates"
-        ) from None
+    check_focusing(values, steps)
 
 
 def build(values: dict[str, Any], run: RunContext | None = None) -> ReplicatedSGD:
