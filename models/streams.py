@@ -16,9 +16,13 @@ import torch
 INIT = 0  # parameter initialisation
 DATA = 1  # minibatch order (one permutation per epoch)
 SPLIT = 2  # train/test split and synthetic data sets
+BATCH_STREAMS = 3  # further minibatch orders (index = stream number >= 1), one per (epoch, stream)
+REPLICA_INIT = 4  # initialisation seeds of the replicas of Replicated-SGD (index = replica)
 IS_NOISE = 10  # importance-sampling proposals, one stream per (step, block)
 SGLD_NOISE = 11
 RM_NOISE = 12
+ESGD_NOISE = 13  # Entropy-SGD's Langevin noise, one stream per (outer step, inner step)
+PERTURBATION = 14  # PLA/PLEA perturbations, one stream per step
 
 
 def stream_seed(seed: int, stream: int, step: int = 0, index: int = 0) -> int:
