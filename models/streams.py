@@ -16,12 +16,16 @@ import torch
 INIT = 0  # parameter initialisation
 DATA = 1  # minibatch order (one permutation per epoch)
 SPLIT = 2  # train/test split and synthetic data sets
+BATCH_STREAMS = 3  # further minibatch orders (index = stream number >= 1), one per (epoch, stream)
+REPLICA_INIT = 4  # initialisation seeds of the replicas of Replicated-SGD (index = replica)
 IS_NOISE = 10  # importance-sampling proposals, one stream per (step, block)
 SGLD_NOISE = 11
 RM_NOISE = 12
+ESGD_NOISE = 13  # Entropy-SGD's Langevin noise, one stream per (outer step, inner step)
+PERTURBATION = 14  # PLA/PLEA perturbations, one stream per step
 # probes of a trained point (sampler.flatness); numbers kept apart from the training streams
 PROBE_SET = 40  # the training examples a probe evaluates on
-LOCAL_ENERGY_NOISE = 41  # multiplicative weight noise z, one stream per block of samples
+LOCAL_ENERGY_NOISE = 41  # multiplicative weight noise z, one stream per noise sample
 LOCAL_ENTROPY_PROBE = 42  # importance-sampling proposals of the F_tau probe, one per tau
 HESSIAN_START = 43  # the start vector of the Lanczos iteration
 

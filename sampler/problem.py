@@ -1,10 +1,16 @@
-"""The loss an estimator sees at one outer step: a model and that step's minibatch.
+"""The loss a trainer sees at one outer step: a model and that step's minibatches.
 
-It counts what it is asked for, so every run reports its cost in loss evaluations (one forward
-pass of one parameter vector over the minibatch) and gradient evaluations.
+Minibatch stream 0 is the step's own minibatch (``batch``), the one every estimator weighs all
+its samples on. A method that needs more (Entropy-SGD's L inner steps, one stream per replica
+of Replicated-SGD) asks for stream ``s``; ``draw(s)`` gives it, a pure function of
+(seed, step, s) through ``Dataset.minibatch``. The problem counts what it is asked for, so every
+run reports its cost: loss evaluations (one forward pass of one parameter vector over one
+minibatch), gradient evaluations, and the training examples of the distinct minibatches used.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 
@@ -12,9 +18,14 @@ from sampler.models import Batch, Model
 
 
 class Problem:
-    def __init__(self, model: Model, batch: Batch) -> None:
+    def __init__(
+        self, model: Model, batch: Batch, draw: Callable[[int], Batch] | None = None
+    ) -> None:
         self.model = model
         self.batch = batch
+        self._draw = draw
+        self._batches: dict[int, Batch] = {0: batch}
+        self._used: set[int] = set()
         self.loss_evals = 0
         self.grad_evals = 0
 
@@ -22,12 +33,35 @@ class Problem:
     def num_params(self) -> int:
         return self.model.num_params
 
-    def losses(self, params: torch.Tensor) -> torch.Tensor:
-        """``params: [K, d] -> [K]``."""
-        self.loss_evals += params.shape[0]
-        return self.model.losses(params, self.batch)
+    @property
+    def batch_size(self) -> int:
+        return int(self.batch.targets.shape[0])
 
-    def loss_and_grad(self, params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``params: [K, d] -> ([K], [K, d])``."""
+    @property
+    def examples_seen(self) -> int:
+        """Training examples in the distinct minibatch streams evaluated so far."""
+        return sum(int(self._batches[s].targets.shape[0]) for s in self._used)
+
+    def minibatch(self, stream: int = 0) -> Batch:
+        """The step's minibatch of stream ``stream`` (0: ``batch``)."""
+        if stream not in self._batches:
+            if self._draw is None:
+                raise ValueError(f"this problem holds one minibatch; stream {stream} was asked for")
+            self._batches[stream] = self._draw(stream)
+        return self._batches[stream]
+
+    def losses(self, params: torch.Tensor, stream: int = 0) -> torch.Tensor:
+        """``params: [K, d] -> [K]`` on minibatch stream ``stream``."""
+        batch = self.minibatch(stream)
+        self._used.add(stream)
+        self.loss_evals += params.shape[0]
+        return self.model.losses(params, batch)
+
+    def loss_and_grad(
+        self, params: torch.Tensor, stream: int = 0
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``params: [K, d] -> ([K], [K, d])`` on minibatch stream ``stream``."""
+        batch = self.minibatch(stream)
+        self._used.add(stream)
         self.grad_evals += params.shape[0]
-        return self.model.loss_and_grad(params, self.batch)
+        return self.model.loss_and_grad(params, batch)

@@ -14,6 +14,7 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -77,11 +78,12 @@ def train(config: RunConfig, comm: Comm, resume: bool = False) -> RunResult:
     else:
         params = model.init_params(config.seed).to(device)
     state = trainer.init(params)
-    start, elapsed, step_seconds, totals = 0, 0.0, 0.0, {"loss_evals": 0, "grad_evals": 0}
+    totals = {"loss_evals": 0, "grad_evals": 0, "examples_seen": 0}
+    start, elapsed, step_seconds = 0, 0.0, 0.0
     if resume:
         checkpoint = run_dir.load_checkpoint()
         start, elapsed = checkpoint["step"], checkpoint["elapsed"]
-        step_seconds, totals = checkpoint["step_seconds"], checkpoint["totals"]
+        step_seconds, totals = checkpoint["step_seconds"], {**totals, **checkpoint["totals"]}
         params = checkpoint["params"].to(device)
         state = _to_device(checkpoint["state"], device)
         started_on = checkpoint.get("device_type", device.type)
@@ -135,7 +137,9 @@ def train(config: RunConfig, comm: Comm, resume: bool = False) -> RunResult:
     try:
         for k in range(start, config.steps):
             batch = dataset.minibatch(config.seed, k, config.batch_size)
-            problem = Problem(model, batch)
+            # further minibatch streams of step k (eSGD's inner steps, rSGD's replicas)
+            draw = partial(dataset.minibatch, config.seed, k, config.batch_size)
+            problem = Problem(model, batch, draw)
             train_loss = float(model.losses(params.unsqueeze(0), batch)[0])
             tick = time.perf_counter()
             new_params, new_state, record = trainer.step(k, params, state, problem, comm)

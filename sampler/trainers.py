@@ -9,7 +9,7 @@ typed values of its options (``sampler.methods``).
 
 from __future__ import annotations
 
-from sampler.baselines import BASELINES
+from sampler.baselines import BASELINES, RunContext
 from sampler.baselines.sgd import SGDTrainer
 from sampler.config import RunConfig, method_values
 from sampler.estimators import ESTIMATORS
@@ -20,10 +20,12 @@ from sampler.warm_start import SwitchTrainer
 
 
 def build_trainer(config: RunConfig, model: Model | None = None):
-    """``model`` binds a per-layer ``--tau`` to the model's layers (required for one)."""
+    """``model`` binds a per-layer ``--tau`` (or a baseline's ``--layers``) to the model's
+    layers and initialises further replicas (required for those)."""
     values = method_values(config)
     if config.baseline is not None:
-        return BASELINES[config.baseline].build(values)
+        run = RunContext(config.seed, config.steps, model)
+        return BASELINES[config.baseline].build(values, run)
     estimator = ESTIMATORS[config.estimator].build(values)
     trainer = build_two_step(values, estimator, config.seed, model)
     if values["switch_after"] > 0:

@@ -132,7 +132,9 @@ class TwoStepTrainer:
             gradient = (params - target) / tau
             eta = tau if self.lr is None else self.lr(step)
             new_params, outer = self.optimizer.update(params, gradient, eta, outer)
-        record = {**self.tau.record(step), **info._asdict()}
+        # every estimator weighs its samples on the step's one minibatch (none without data)
+        examples = problem.batch_size if problem is not None else 0
+        record = {**self.tau.record(step), **info._asdict(), "examples_seen": examples}
         if self.lr is not None:
             record["lr"] = self.lr(step)
         return new_params, {"estimator": estimator_state, "outer": outer}, record

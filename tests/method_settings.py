@@ -10,6 +10,10 @@ SMALL = {
     "rm": ["--rm-samples", "6", "--rm-iterations", "3"],
     "rm-stein": ["--rm-samples", "6", "--rm-iterations", "3"],
     "sgd": [],
+    "esgd": ["--esgd-steps", "3"],
+    "rsgd": ["--replicas", "3", "--coupling-every", "2"],
+    "pla": ["--perturbations", "3"],
+    "plea": ["--perturbations", "3"],
 }
 # smaller still, for the big networks of the zoo
 TINY = {
@@ -18,6 +22,10 @@ TINY = {
     "rm": ["--rm-samples", "2", "--rm-iterations", "3"],
     "rm-stein": ["--rm-samples", "2", "--rm-iterations", "3"],
     "sgd": [],
+    "esgd": ["--esgd-steps", "2"],
+    "rsgd": ["--replicas", "2", "--coupling-every", "1"],
+    "pla": ["--perturbations", "2"],
+    "plea": ["--perturbations", "2"],
 }
 
 

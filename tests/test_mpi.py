@@ -10,6 +10,8 @@ import textwrap
 import pytest
 import torch
 
+from sampler.baselines import BASELINES
+from sampler.cli import main
 from sampler.estimators import ESTIMATORS
 from sampler.mpi import SerialComm, rank_device, world_comm
 from tests.mpi_launch import requires_mpi, run_mpi
@@ -20,6 +22,15 @@ ESTIMATOR_FLAGS = {
     "sgld": ["--chains", "3", "--sgld-steps", "40"],
     "rm": ["--rm-samples", "5", "--rm-iterations", "6"],
     "rm-stein": ["--rm-samples", "5", "--rm-iterations", "6"],
+}
+# Every baseline in one job per rank count (one interpreter start instead of one per baseline);
+# rsgd runs its 3 replicas one per rank on 3 ranks.
+BASELINE_FLAGS = {
+    "sgd": ["--lr", "0.1"],
+    "esgd": ["--esgd-steps", "3"],
+    "rsgd": ["--replicas", "3", "--coupling-every", "3", "--momentum", "0.5"],
+    "pla": ["--perturbations", "3", "--layers", "fc0"],
+    "plea": ["--perturbations", "3"],
 }
 COMMON = [
     "-m",
@@ -127,6 +138,45 @@ def test_same_seed_same_run_on_one_two_and_three_ranks(name, tmp_path):
     for ranks in (2, 3):
         relative = float((params[ranks] - params[1]).abs().max() / scale)
         assert relative < 1e-6, f"{name}: {ranks} ranks differ from 1 rank by {relative:.2e}"
+
+
+@requires_mpi
+def test_every_baseline_gives_the_same_run_on_one_two_and_three_ranks(tmp_path):
+    """One rank in this process (a serial run), 2 and 3 ranks under mpiexec."""
+    assert set(BASELINE_FLAGS) == set(BASELINES)
+    script = tmp_path / "baselines.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+        import sys
+        from sampler.cli import main
+        out, common, flags = sys.argv[1], sys.argv[2].split(), eval(sys.argv[3])
+        for name, extra in flags.items():
+            argv = ["train", *common, "--model", "mlp", "--baseline", name, *extra]
+            if main([*argv, "--out", f"{out}/{name}"]) != 0:
+                raise SystemExit(1)
+        """
+        )
+    )
+    common = [*COMMON[3:], "--steps", "8"]
+    params = {}
+    for ranks in (1, 2, 3):
+        out = tmp_path / f"r{ranks}"
+        if ranks == 1:
+            for name, extra in BASELINE_FLAGS.items():
+                argv = ["train", *common, "--model", "mlp", "--baseline", name, *extra]
+                assert main([*argv, "--out", str(out / name)]) == 0
+        else:
+            args = [str(script), str(out), " ".join(common), repr(BASELINE_FLAGS)]
+            result = run_mpi(ranks, args)
+            assert result.returncode == 0, result.stderr
+        for name in BASELINES:
+            assert json.loads((out / name / "summary.json").read_text())["ranks"] == ranks
+            checkpoint = torch.load(out / name / "checkpoint.pt", weights_only=False)
+            params[ranks, name] = checkpoint["params"]
+    for name in BASELINES:
+        for ranks in (2, 3):
+            assert torch.equal(params[ranks, name], params[1, name]), f"{name} on {ranks} ranks"
 
 
 @requires_mpi

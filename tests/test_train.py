@@ -394,7 +394,10 @@ def test_data_that_cannot_hold_the_settings_is_a_clear_error(tmp_path, capsys):
         (["--tau", "1e-320"], "must stay finite and positive"),
         (["--momentum", "0.9"], "--momentum: the two-step --optimizer sgd has none"),
         (["--tau", "scoping:0.01,1", "--steps", "200"], "reaches 1.2446e-62 at step 199"),
-        (["--nesterov"], "--nesterov: an option of --baseline sgd, not of --estimator is"),
+        (
+            ["--nesterov"],
+            "--nesterov: an option of --baseline sgd/esgd/rsgd/pla/plea, not of --estimator is",
+        ),
         (["--baseline", "sgd", "--nesterov"], "--nesterov: needs --momentum"),
         (
             ["--baseline", "sgd", "--optimizer", "adam"],

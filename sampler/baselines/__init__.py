@@ -1,12 +1,21 @@
 """Backprop baselines that run through the same loop as the sampling estimators: a plain dict
-registry for ``--baseline``, each entry declaring its own options."""
+registry for ``--baseline``, each entry declaring its own options.
 
-from sampler.baselines import sgd
-from sampler.baselines.base import BaselineSpec
+``sgd`` minimises the loss; ``esgd`` (Entropy-SGD) and ``rsgd`` (Replicated-SGD) the local
+entropy by backprop (Pittorino et al. 2021); ``pla`` and ``plea`` Musso's partial local average
+and partial local entropy (Musso 2021).
+"""
+
+from sampler.baselines import esgd, partial_local, rsgd, sgd
+from sampler.baselines.base import BaselineSpec, RunContext
 from sampler.baselines.sgd import SGDTrainer
 
 BASELINES: dict[str, BaselineSpec] = {
     "sgd": sgd.SPEC,
+    "esgd": esgd.SPEC,
+    "rsgd": rsgd.SPEC,
+    "pla": partial_local.PLA_SPEC,
+    "plea": partial_local.PLEA_SPEC,
 }
 
-__all__ = ["BASELINES", "BaselineSpec", "SGDTrainer"]
+__all__ = ["BASELINES", "BaselineSpec", "RunContext", "SGDTrainer"]

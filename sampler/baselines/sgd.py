@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from sampler.baselines.base import BaselineSpec
+from sampler.baselines.base import BaselineSpec, RunContext
 from sampler.models.options import Option, OptionError, within
 from sampler.mpi import Comm
 from sampler.outer import OuterOptimizer
@@ -36,7 +36,8 @@ class SGDTrainer:
         _, grad = problem.loss_and_grad(params.unsqueeze(0))
         lr = self.lr(step)
         new_params, state = self.optimizer.update(params, grad[0], lr, state)
-        return new_params, state, {"lr": lr, "loss_evals": 0, "grad_evals": 1}
+        record = {"lr": lr, "loss_evals": 0, "grad_evals": 1}
+        return new_params, state, {**record, "examples_seen": problem.batch_size}
 
 
 OPTIONS = {
@@ -61,7 +62,7 @@ def check(values: dict[str, Any], steps: int) -> None:
         raise OptionError(str(error)) from None
 
 
-def build(values: dict[str, Any]) -> SGDTrainer:
+def build(values: dict[str, Any], run: RunContext | None = None) -> SGDTrainer:
     lr = parse_schedule(values["lr"], "--lr")
     return SGDTrainer(lr, values["momentum"], values["nesterov"])
 
