@@ -129,12 +129,14 @@ def _flatness(groups: Sequence[Group]) -> list[Plot]:
             "local energy of the training loss (Pittorino et al., Eq. 4)",
             "sigma (multiplicative weight noise)",
             "dE_train(w, sigma), loss",
+            yscale="symlog",
         ),
         Plot(
             "local_energy_error_vs_sigma",
             "local energy of the training error (Pittorino et al., Eq. 4)",
             "sigma (multiplicative weight noise)",
             "dE_train(w, sigma), error",
+            yscale="symlog",
         ),
         Plot(
             "local_entropy_vs_tau",
@@ -165,7 +167,7 @@ def render(plot: Plot, path: Path) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(8, 5))
+    figure = Figure(figsize=(10.5, 5))
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     groups = list(dict.fromkeys(each["group"] for each in plot.series))
@@ -185,11 +187,15 @@ def render(plot: Plot, path: Path) -> None:
             low = [y - s for y, s in zip(each["y"], each["sd"])]
             high = [y + s for y, s in zip(each["y"], each["sd"])]
             axes.fill_between(each["x"], low, high, color=line.get_color(), alpha=0.2)
-    axes.set(xlabel=plot.xlabel, ylabel=plot.ylabel, xscale=plot.xscale, yscale=plot.yscale)
+    axes.set(xlabel=plot.xlabel, ylabel=plot.ylabel, xscale=plot.xscale)
+    if plot.yscale == "symlog":  # logarithmic above 1e-3, linear through 0 (estimates may dip < 0)
+        axes.set_yscale("symlog", linthresh=1e-3)
+    else:
+        axes.set_yscale(plot.yscale)
     axes.set_title(plot.title)
     axes.grid(alpha=0.3)
-    axes.legend(fontsize="small")
-    figure.subplots_adjust(left=0.1, right=0.97, bottom=0.12, top=0.92)
+    axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside
+    figure.subplots_adjust(left=0.08, right=0.7, bottom=0.12, top=0.92)
     figure.savefig(path, dpi=80)
 
 
