@@ -115,7 +115,8 @@ def world_comm(require_mpi: bool = False) -> Comm:
         import mpi4py  # noqa: F401
     except ImportError as error:
         raise RuntimeError(
-            "started by an MPI launcher but mpi4py is not installed: pip install 'local-entropy-sampler[mpi]'"
+            "started by an MPI launcher but mpi4py is not installed: "
+            "pip install 'local-entropy-sampler[mpi]'"
         ) from error
     comm = MPIComm()
     return comm if comm.size > 1 or require_mpi else SerialComm()
