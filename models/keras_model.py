@@ -96,7 +96,9 @@ class KerasModel:
         self._names = [v.name for v in variables]
         self.num_params = sum(self._sizes)
         self.layers = _layer_slices(model.name, [v.path for v in variables], self._sizes)
-        self._loss = _resolve_loss(keras, loss if loss is not None else model.loss)
+        self._loss = _resolve_loss(
+            keras, loss if loss is not None else getattr(model, "loss", None)
+        )
         self._graphs: dict[tuple, Any] = {}
 
     # --- the model interface -------------------------------------------------------------
