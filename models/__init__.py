@@ -6,8 +6,9 @@
 from sampler.models.dataset import Dataset
 from sampler.models.datasets import DATASETS, DataOptions, DatasetSpec
 from sampler.models.interface import Batch, Model
+from sampler.models.keras_model import KerasModel
 from sampler.models.options import Option, OptionError
-from sampler.models.zoo import MODELS, ModelSpec
+from sampler.models.zoo import MODELS, ModelSpec, model_spec
 
 __all__ = [
     "Batch",
@@ -15,9 +16,11 @@ __all__ = [
     "DataOptions",
     "Dataset",
     "DatasetSpec",
+    "KerasModel",
     "MODELS",
     "Model",
     "ModelSpec",
     "Option",
     "OptionError",
+    "model_spec",
 ]

@@ -20,7 +20,7 @@ from sampler.models.cnn import musso_cifar, musso_stl, small_conv_net
 from sampler.models.committee import Committee
 from sampler.models.dense import ACTIVATIONS, DenseNet
 from sampler.models.interface import Model
-from sampler.models.options import Option, parse_options
+from sampler.models.options import Option, OptionError, parse_options
 from sampler.models.perceptron import Perceptron
 from sampler.models.resnet import resnet18
 
@@ -34,6 +34,8 @@ class ModelSpec:
     default_shape: tuple[int, ...]
     default_classes: int
     options: Mapping[str, Option] = field(default_factory=dict)
+    # called with the rank's device before the model is built (TensorFlow's threads and GPU)
+    prepare: Callable[[Any], None] | None = None
 
     def parse(self, options: Mapping[str, Any]) -> dict[str, Any]:
         """Typed options; an unknown key or bad value raises ``OptionError`` naming the model."""
@@ -157,3 +159,14 @@ _SPECS = (
     ),
 )
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in _SPECS}
+
+
+def model_spec(name: str) -> ModelSpec:
+    """The spec of a zoo name or of ``keras:MODULE:FACTORY``; ``OptionError`` naming ``--model``."""
+    from sampler.models.keras_factory import FORM, is_keras_name, keras_spec
+
+    if is_keras_name(name):
+        return keras_spec(name)
+    if name not in MODELS:
+        raise OptionError(f"--model: must be one of {', '.join(MODELS)} or {FORM}, got {name!r}")
+    return MODELS[name]

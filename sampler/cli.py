@@ -65,8 +65,13 @@ HELP = {
 def _choices(name: str) -> list[str] | None:
     if name == "model":
         from sampler.models import MODELS
+        from sampler.models.keras_factory import FORM, is_keras_name
 
-        return list(MODELS)
+        class ModelNames(list):  # the zoo, and any keras:MODULE:FACTORY (checked by validate)
+            def __contains__(self, value) -> bool:
+                return is_keras_name(value) or super().__contains__(value)
+
+        return ModelNames([*MODELS, FORM])
     if name == "data":
         from sampler.models import DATASETS
 
@@ -204,11 +209,11 @@ def _method_names() -> set[str]:
 
 
 def _typed_table(config: RunConfig, name: str) -> dict:
-    from sampler.models import DATASETS, MODELS
+    from sampler.models import DATASETS, model_spec
 
     try:
         if name == "model_options":
-            return MODELS[config.model].parse(config.model_options)
+            return model_spec(config.model).parse(config.model_options)
         return DATASETS[config.data].parse(config.data_options)
     except (KeyError, ValueError):  # an unknown name or option: compare as given
         return dict(getattr(config, name))

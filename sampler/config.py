@@ -239,14 +239,13 @@ def method_values(config: RunConfig) -> dict[str, Any]:
 def validate(config: RunConfig, resuming: bool = False) -> dict[str, Any]:
     """Check every setting against the registries (imported here: ``models`` never imports
     us); returns the method's typed option values."""
-    from sampler.models import DATASETS, MODELS, OptionError
+    from sampler.models import DATASETS, OptionError, model_spec
     from sampler.mpi.device import ACCEPTED as DEVICES
 
     c = config
-    _require(c.model in MODELS, "model", "one of " + ", ".join(MODELS), c.model)
     _require(c.data in DATASETS, "data", "one of " + ", ".join(DATASETS), c.data)
     try:
-        MODELS[c.model].parse(c.model_options)
+        model_spec(c.model).parse(c.model_options)  # a keras: model's factory is looked up
         DATASETS[c.data].parse(c.data_options)
     except OptionError as error:
         raise ConfigError(str(error)) from None
@@ -284,11 +283,11 @@ def config_record(config: RunConfig) -> dict[str, Any]:
     """What ``config.json`` holds: every run setting, the model's and data set's given options
     typed, and all of the method's options (defaults included, so a rerun does not depend on
     the defaults of a later version)."""
-    from sampler.models import DATASETS, MODELS
+    from sampler.models import DATASETS, model_spec
 
     return {
         **config.to_dict(),
-        "model_options": MODELS[config.model].parse(config.model_options),
+        "model_options": model_spec(config.model).parse(config.model_options),
         "data_options": DATASETS[config.data].parse(config.data_options),
         "method_options": method_values(config),
     }

@@ -2,11 +2,12 @@
 
 A model's parameter count is the one it has on its default data shape (``ModelSpec.default_shape``
 and ``default_classes``; the networks are built on the ``meta`` device, so this costs nothing).
+A Keras model (``keras:MODULE:FACTORY``) is listed by its form and options.
 """
 
 from __future__ import annotations
 
-from sampler.models import DATASETS, MODELS
+from sampler.models import DATASETS, MODELS, keras_factory
 from sampler.models.options import Option
 
 
@@ -26,6 +27,8 @@ def zoo_listing() -> str:
             f"({shape}, {spec.default_classes} classes): {spec.summary}"
         )
         lines += _options(dict(spec.options), " " * 6)
+    lines.append(f"  {keras_factory.FORM}  {keras_factory.SUMMARY}")
+    lines += _options(dict(keras_factory.OPTIONS), " " * 6)
     lines.append("data sets (--data NAME, --data-opt KEY=VALUE):")
     for name, spec in DATASETS.items():
         lines.append(f"  {name:<16} {spec.summary}")

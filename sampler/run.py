@@ -10,6 +10,7 @@ An interrupted run (Ctrl-C) writes a checkpoint of its last completed step befor
 from __future__ import annotations
 
 import math
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from sampler.config import ConfigError, RunConfig, config_record
 from sampler.evaluation import evaluate
 from sampler.flatness.layer_signal import SIGNAL_EXAMPLES, signal_record
 from sampler.flatness.probe_set import probe_batch
-from sampler.models import DATASETS, MODELS, DataOptions
+from sampler.models import DATASETS, DataOptions, model_spec
 from sampler.mpi import Comm, rank_device, share_cpu_threads
 from sampler.problem import Problem
 from sampler.run_directory import RunDirectory
@@ -45,7 +46,8 @@ class RunResult:
 
 def default_out(config: RunConfig) -> str:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return str(Path("runs") / f"{stamp}-{config.baseline or config.estimator}-{config.model}")
+    model = re.sub(r"[^\w.-]+", "-", config.model)  # keras:MODULE:FACTORY -> keras-MODULE-...
+    return str(Path("runs") / f"{stamp}-{config.baseline or config.estimator}-{model}")
 
 
 def data_options(config: RunConfig) -> DataOptions:
@@ -67,7 +69,10 @@ def train(config: RunConfig, comm: Comm, resume: bool = False) -> RunResult:
             f"--batch-size: must be at most the {dataset.train_x.shape[0]} training examples of "
             f"{config.data}, got {config.batch_size}"
         )
-    model = MODELS[config.model](dataset.input_shape, dataset.num_classes, **config.model_options)
+    spec = model_spec(config.model)
+    if spec.prepare is not None:  # e.g. TensorFlow's threads and GPU, before it starts
+        spec.prepare(device)
+    model = spec(dataset.input_shape, dataset.num_classes, **config.model_options)
     trainer = build_trainer(config, model)
     if config.out is None:
         config.out = comm.bcast(default_out(config) if comm.rank == 0 else None)

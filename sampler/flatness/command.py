@@ -131,12 +131,14 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from sampler.flatness.report import load_point, probe
+    from sampler.flatness.report import HESSIAN_UNAVAILABLE, has_hessian, load_point, probe
 
     try:
         config, model, dataset, params, step = load_point(args.run)
     except (ValueError, OSError) as error:
         parser.error(str(error))
+    if "hessian" in args.probes and not has_hessian(model):
+        parser.error("--probes hessian: " + HESSIAN_UNAVAILABLE.format(type(model).__name__))
     if "hessian" in args.probes and args.eigenvalues >= model.num_params:
         parser.error(
             f"--eigenvalues: must be less than the model's {model.num_params} parameters, "

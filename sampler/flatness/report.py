@@ -26,12 +26,21 @@ from sampler.flatness.probe_set import probe_batch
 from sampler.problem import Problem
 from sampler.run_directory import CHECKPOINT, CONFIG, SUMMARY, RunDirectory
 
+HESSIAN_UNAVAILABLE = (
+    "the model {} has no differentiable loss (AutogradModel._losses); leave hessian out"
+)
+
+
+def has_hessian(model) -> bool:
+    """Whether the Hessian probe can differentiate the model's loss twice."""
+    return getattr(model, "_losses", None) is not None
+
 
 def load_point(run_dir: str):
     """``(config, model, dataset, params [d], step)`` of the run's last checkpoint;
     ``ValueError`` (one line) if the directory holds no run or no checkpoint yet."""
     from sampler.config import _from_run_record, make_config
-    from sampler.models import DATASETS, MODELS
+    from sampler.models import DATASETS, model_spec
     from sampler.run import data_options
 
     directory = RunDirectory(run_dir)
@@ -44,7 +53,9 @@ def load_point(run_dir: str):
         )
     config = make_config(_from_run_record(directory.read_config()))
     dataset = DATASETS[config.data](data_options(config))
-    model = MODELS[config.model](dataset.input_shape, dataset.num_classes, **config.model_options)
+    model = model_spec(config.model)(
+        dataset.input_shape, dataset.num_classes, **config.model_options
+    )
     checkpoint = directory.load_checkpoint()
     params = checkpoint["params"].to(torch.float32)
     return config, model, dataset, params, int(checkpoint["step"])
@@ -113,10 +124,7 @@ def differentiable_loss(model, batch):
     twice (the graph-capable loss of every model of the zoo, ``AutogradModel._losses``)."""
     losses = getattr(model, "_losses", None)
     if losses is None:
-        raise ValueError(
-            f"--probes hessian: the model {type(model).__name__} has no differentiable loss; "
-            "leave hessian out of --probes"
-        )
+        raise ValueError(f"--probes hessian: {HESSIAN_UNAVAILABLE.format(type(model).__name__)}")
     return lambda params: losses(params.unsqueeze(0), batch)[0]
 
 

@@ -1,0 +1,231 @@
+"""The Keras adapter: the same network in Keras and in torch gives the same losses, gradients and
+predictions; batched equals the loop; non-trainable state refused or run in inference mode;
+layers, initialisation, losses, and tensors crossing between the two libraries."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from sampler.models import MODELS, Batch, Model, tensorflow_runtime
+from sampler.models.streams import torch_generator
+
+tf = pytest.importorskip("tensorflow")
+
+from sampler.models.keras_model import KerasModel  # noqa: E402
+from tests import keras_factories  # noqa: E402
+
+MLP_SHAPES = [(784, 200), (200,), (200, 10), (10,)]  # Keras' Dense kernels are [n_in, n_out]
+
+
+@pytest.fixture(scope="module")
+def keras():
+    return keras_factories.keras_module()
+
+
+@pytest.fixture(scope="module")
+def keras_mlp(keras):
+    from sampler.models import keras_examples
+
+    return keras_examples.mlp((28, 28, 1), 10)
+
+
+def image_batch(shape=(1, 28, 28), n=8, classes=10, seed=0) -> Batch:
+    g = torch_generator(seed, 97)
+    return Batch(torch.rand(n, *shape, generator=g), torch.randint(0, classes, (n,), generator=g))
+
+
+def perturbed(model, k=5, scale=0.05, seed=1) -> torch.Tensor:
+    g = torch_generator(seed, 96)
+    return model.init_params(seed) + scale * torch.randn(k, model.num_params, generator=g)
+
+
+def to_torch_layout(flat: torch.Tensor, shapes) -> torch.Tensor:
+    """``[K, d]`` in Keras' variable layout -> the torch DenseNet's (kernels transposed)."""
+    parts, offset = [], 0
+    for shape in shapes:
+        block = flat[:, offset : offset + math.prod(shape)]
+        offset += math.prod(shape)
+        if len(shape) == 2:
+            block = block.reshape(-1, *shape).transpose(1, 2).reshape(flat.shape[0], -1)
+        parts.append(block)
+    return torch.cat(parts, dim=1)
+
+
+def test_keras_mlp_equals_the_torch_mlp(keras_mlp):
+    """784-200-10 in Keras and in torch (the zoo's ``mlp``) with equal weights: equal losses,
+    gradients and predictions for the same K parameter vectors, within float32 rounding."""
+    keras_model = KerasModel(keras_mlp)
+    torch_model = MODELS["mlp"]((1, 28, 28), 10)
+    assert isinstance(keras_model, Model)
+    assert keras_model.num_params == torch_model.num_params == 159_010
+    batch = image_batch()
+    params = perturbed(keras_model)
+    same = to_torch_layout(params, MLP_SHAPES)
+    torch.testing.assert_close(keras_model.losses(params, batch), torch_model.losses(same, batch))
+    losses, grads = keras_model.loss_and_grad(params, batch)
+    torch_losses, torch_grads = torch_model.loss_and_grad(same, batch)
+    torch.testing.assert_close(losses, torch_losses)
+    # float32 sums over the 8 inputs and the 200 hidden units: relative rounding ~1e-6
+    scale = float(torch_grads.abs().max())
+    torch.testing.assert_close(
+        to_torch_layout(grads, MLP_SHAPES), torch_grads, rtol=1e-5, atol=1e-6 * scale
+    )
+    torch.testing.assert_close(
+        keras_model.predict(params[2], batch.inputs), torch_model.predict(same[2], batch.inputs)
+    )
+
+
+def test_batched_equals_the_loop(keras):
+    """(The XLA-compiled path is checked against torch above.)"""
+    network = keras_factories.tiny_mlp((1, 12, 1), 3)
+    batched = KerasModel(network, xla=False)
+    looped = KerasModel(network, vmap=False, xla=False)
+    assert batched.batched and not looped.batched
+    batch = image_batch((1, 1, 12), classes=3)
+    params = perturbed(batched, k=4, scale=0.5)
+    torch.testing.assert_close(batched.losses(params, batch), looped.losses(params, batch))
+    values, grads = batched.loss_and_grad(params, batch)
+    loop_values, loop_grads = looped.loss_and_grad(params, batch)
+    torch.testing.assert_close(values, loop_values)
+    torch.testing.assert_close(grads, loop_grads, rtol=1e-5, atol=1e-6 * float(grads.abs().max()))
+
+
+def test_channels_last_images_and_the_keras_model_itself(keras):
+    """A conv net: the adapter's [B, C, H, W] -> [B, H, W, C] gives what Keras computes on the
+    channels-last batch with the same weights assigned; batched equals the loop."""
+    from sampler.models import keras_examples
+
+    network = keras_examples.conv((8, 8, 2), 3)
+    model = KerasModel(network, xla=False)
+    batch = image_batch((2, 8, 8), classes=3)
+    params = perturbed(model, k=3)
+    looped = KerasModel(network, vmap=False, xla=False)
+    torch.testing.assert_close(model.losses(params, batch), looped.losses(params, batch))
+    offset = 0
+    for variable in network.trainable_variables:
+        size = math.prod(variable.shape)
+        variable.assign(params[1, offset : offset + size].reshape(tuple(variable.shape)).numpy())
+        offset += size
+    outputs = network(batch.inputs.permute(0, 2, 3, 1).numpy(), training=False).numpy()
+    torch.testing.assert_close(model.predict(params[1], batch.inputs), torch.from_numpy(outputs))
+
+
+def test_layers_are_keras_layer_names(keras_mlp):
+    model = KerasModel(keras_mlp)
+    assert list(model.layers) == ["hidden0", "logits"]
+    assert model.layers["hidden0"] == slice(0, 784 * 200 + 200)
+    assert model.layers["logits"] == slice(784 * 200 + 200, 159_010)
+
+
+def test_initialisation_is_a_pure_function_of_the_seed(keras_mlp):
+    model = KerasModel(keras_mlp)
+    before = [v.numpy().copy() for v in keras_mlp.trainable_variables]
+    first = model.init_params(3)
+    assert torch.equal(first, model.init_params(3))
+    assert not torch.equal(first, model.init_params(4))
+    assert first[model.layers["hidden0"]].abs().max() <= 1 / 28 + 1e-7  # U(+-1/sqrt(784))
+    assert first[model.layers["logits"]].abs().max() <= 1 / math.sqrt(200) + 1e-7
+    for variable, old in zip(keras_mlp.trainable_variables, before):  # the model is not touched
+        assert (variable.numpy() == old).all()
+
+
+def test_non_trainable_state_is_refused_or_run_in_inference_mode(keras):
+    for network in (keras_factories.with_batch_norm(), keras_factories.with_dropout((12,), 3)):
+        with pytest.raises(ValueError, match="inference=True"):
+            KerasModel(network)
+    network = keras_factories.with_batch_norm()
+    model = KerasModel(network, inference=True, xla=False)
+    batch = image_batch((12,), classes=3)
+    params = perturbed(model, k=3)
+    torch.testing.assert_close(
+        model.losses(params, batch),
+        KerasModel(network, inference=True, vmap=False, xla=False).losses(params, batch),
+    )
+    offset = 0
+    for variable in network.trainable_variables:
+        size = math.prod(variable.shape)
+        variable.assign(params[2, offset : offset + size].reshape(tuple(variable.shape)).numpy())
+        offset += size
+    outputs = network(batch.inputs.numpy(), training=False)  # stored statistics, frozen
+    expected = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(
+        batch.targets.numpy(), outputs
+    )
+    torch.testing.assert_close(model.losses(params[2:], batch)[0], torch.tensor(float(expected)))
+
+
+def test_no_random_operation_in_any_graph(keras):
+    """Dropout in inference mode is not in the graph; nothing draws from a TensorFlow or Keras
+    generator (so no global random state is used)."""
+    model = KerasModel(keras_factories.with_dropout((12,), 3), inference=True, xla=False)
+    batch = image_batch((12,), classes=3)
+    params = perturbed(model, k=2)
+    model.losses(params, batch)
+    model.loss_and_grad(params, batch)
+    model.predict(params[0], batch.inputs)
+    assert len(model._graphs) == 3
+    for function in model._graphs.values():
+        for concrete in function._list_all_concrete_functions():
+            names = {op.type for op in concrete.graph.get_operations()}
+            for inner in concrete.graph._functions.values():
+                names |= {node.op for node in inner.definition.node_def}
+            assert not {n for n in names if "Random" in n or "Rng" in n}, names
+
+
+def test_losses_of_a_compiled_model_and_of_its_predictions(keras):
+    """A softmax output compiled with the sparse cross-entropy: the training loss and the
+    evaluation's ``loss_from_logits`` of ``predict``'s outputs agree."""
+    model = KerasModel(keras_factories.softmax_compiled((12,), 3), xla=False)
+    batch = image_batch((12,), classes=3)
+    params = perturbed(model, k=2)
+    outputs = model.predict(params[1], batch.inputs)
+    torch.testing.assert_close(outputs.sum(dim=1), torch.ones(8))  # probabilities
+    torch.testing.assert_close(
+        model.loss_from_logits(outputs.unsqueeze(0), batch.targets), model.losses(params, batch)[1:]
+    )
+    expected = torch.nn.functional.nll_loss(outputs.log(), batch.targets)
+    torch.testing.assert_close(model.losses(params, batch)[1], expected)
+
+
+def test_a_plain_loss_function_is_averaged_over_the_minibatch(keras):
+    def squared(targets, outputs):  # per example [B]
+        return tf.reduce_sum(tf.square(outputs), axis=-1) + 0.0 * tf.cast(targets, tf.float32)
+
+    network = keras_factories.tiny_mlp((12,), 3)
+    model = KerasModel(network, squared, xla=False)
+    batch = image_batch((12,), classes=3)
+    params = perturbed(model, k=2)
+    outputs = model.predict(params[0], batch.inputs)
+    torch.testing.assert_close(model.losses(params, batch)[0], outputs.square().sum(1).mean())
+
+
+def test_bad_models_are_refused(keras):
+    with pytest.raises(TypeError, match="needs a keras.Model, got Identity"):
+        KerasModel(torch.nn.Identity())
+    unbuilt = keras.Sequential([keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="no trainable weights: build it first"):
+        KerasModel(unbuilt)
+    with pytest.raises(TypeError, match="one loss of one output"):
+        KerasModel(keras_factories.tiny_mlp(), loss=["a", "b"])
+    with pytest.raises(ValueError, match=r"params must have shape \[K, 123\]"):
+        KerasModel(keras_factories.tiny_mlp()).losses(torch.zeros(123), image_batch((1, 4, 4)))
+
+
+def test_tensors_cross_without_a_copy_when_aligned():
+    block = torch.arange(12.0).reshape(3, 4)
+    assert tensorflow_runtime.shares_memory(block)
+    assert not tensorflow_runtime.shares_memory(block[1:2])  # 16 bytes in: TF would abort
+    for tensor in (block, block[1:2], block.t()):
+        crossed = tensorflow_runtime.to_tensorflow(tensor)
+        assert (crossed.numpy() == tensor.numpy()).all()
+    back = tensorflow_runtime.to_torch(tf.constant([[1.0, 2.0]]), torch.device("cpu"))
+    assert back.tolist() == [[1.0, 2.0]]
+
+
+def test_tensorflow_threads_follow_torch():
+    tensorflow_runtime.configure()
+    threads = torch.get_num_threads()
+    assert tf.config.threading.get_intra_op_parallelism_threads() == threads
+    assert tf.config.threading.get_inter_op_parallelism_threads() == threads
