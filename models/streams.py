@@ -23,6 +23,11 @@ SGLD_NOISE = 11
 RM_NOISE = 12
 ESGD_NOISE = 13  # Entropy-SGD's Langevin noise, one stream per (outer step, inner step)
 PERTURBATION = 14  # PLA/PLEA perturbations, one stream per step
+# probes of a trained point (sampler.flatness); numbers kept apart from the training streams
+PROBE_SET = 40  # the training examples a probe evaluates on
+LOCAL_ENERGY_NOISE = 41  # multiplicative weight noise z, one stream per noise sample
+LOCAL_ENTROPY_PROBE = 42  # importance-sampling proposals of the F_tau probe, one per tau
+HESSIAN_START = 43  # the start vector of the Lanczos iteration
 
 
 def stream_seed(seed: int, stream: int, step: int = 0, index: int = 0) -> int:

@@ -17,6 +17,7 @@ import sys
 import time
 import traceback
 
+from sampler.compare import command as compare_command
 from sampler.config import (
     DATA_ALIASES,
     FIELDS,
@@ -31,6 +32,7 @@ from sampler.config import (
     method_values,
     validate,
 )
+from sampler.flatness import command as flatness_command
 from sampler.run_directory import RunDirectory
 
 ABORT_GRACE_SECONDS = 1.0
@@ -52,6 +54,8 @@ HELP = {
     "seed": "seed of initialisation, minibatch order and all sampling noise",
     "eval_every": "test-set evaluation every N updates (0: only at the end)",
     "checkpoint_every": "checkpoint every N updates (0: only at the end)",
+    "signal_every": "log the per-layer training signal s_I (Musso) every N updates in "
+    "metrics.jsonl (0: never; see sampler flatness)",
     "out": "run directory (default: runs/<time>-<method>-<model>)",
     "device": "auto (cuda:{local_rank % n_gpus} if CUDA, else cpu), cpu, cuda or cuda:N",
     "quiet": "no progress bar",
@@ -113,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", metavar="DIR", help="continue the run in DIR")
     commands.add_parser("models", help="list the models and data sets with their options")
     commands.add_parser("methods", help="list the estimators and baselines with their options")
+    compare_command.add_parser(commands)
+    flatness_command.add_parser(commands)
     run_level = train.add_argument_group("run settings")
     for name, field in FIELDS.items():
         if name == "method_options":
@@ -250,6 +256,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(listing())
         return 0
+    if args.command in ("compare", "flatness"):
+        return args.handler(args)
     try:
         config, resume = resolve_config(args)
     except (ConfigError, FileNotFoundError) as error:

@@ -57,6 +57,7 @@ class RunConfig:
     seed: int = 0
     # where and what is written
     eval_every: int = 100
+    signal_every: int = 0
     checkpoint_every: int = 100
     out: str | None = None
     device: str = "auto"
@@ -72,7 +73,7 @@ class RunConfig:
 
 FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
 # Settings a resumed run may change; everything else must match the original run.
-RESUMABLE = {"steps", "eval_every", "checkpoint_every", "device", "quiet"}
+RESUMABLE = {"steps", "eval_every", "signal_every", "checkpoint_every", "device", "quiet"}
 # Option tables: field -> its repeatable KEY=VALUE flag (method options have a flag each).
 TABLES = {"model_options": "--model-opt", "data_options": "--data-opt"}
 # Old flags that name a data set's option: alias -> (data set, option).
@@ -258,6 +259,7 @@ def validate(config: RunConfig, resuming: bool = False) -> dict[str, Any]:
     for name in ("eval_every", "checkpoint_every"):
         value = getattr(c, name)
         _require(value >= 0, name, "0 (only at the end) or a positive integer", value)
+    _require(c.signal_every >= 0, "signal_every", "0 (never) or a positive integer", c.signal_every)
     _require(c.seed >= 0, "seed", "a non-negative integer", c.seed)
     _require(c.data_seed >= 0, "data_seed", "a non-negative integer", c.data_seed)
     _require(

@@ -23,6 +23,8 @@ from tqdm import tqdm
 
 from sampler.config import ConfigError, RunConfig, config_record
 from sampler.evaluation import evaluate
+from sampler.flatness.layer_signal import SIGNAL_EXAMPLES, signal_record
+from sampler.flatness.probe_set import probe_batch
 from sampler.models import DATASETS, DataOptions, model_spec
 from sampler.mpi import Comm, rank_device, share_cpu_threads
 from sampler.problem import Problem
@@ -124,6 +126,9 @@ def train(config: RunConfig, comm: Comm, resume: bool = False) -> RunResult:
                 }
             )
 
+    signal_batch = (
+        probe_batch(dataset, config.seed, SIGNAL_EXAMPLES) if config.signal_every else None
+    )
     clock = time.perf_counter()
     done = start
     last_eval: dict = {}
@@ -160,6 +165,8 @@ def train(config: RunConfig, comm: Comm, resume: bool = False) -> RunResult:
                 entry["test_loss"] = last_eval["loss"]
                 entry["test_errors"] = last_eval["errors"]
                 bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{last_eval['accuracy']:.3f}")
+            if signal_batch is not None and _due(k + 1, config.signal_every, config.steps):
+                entry.update(signal_record(model, new_params, signal_batch))
             if comm.rank == 0:
                 run_dir.append_metrics(entry)
             # the step counts as done once its metrics line is written: an interrupt before

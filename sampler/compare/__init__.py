@@ -1,0 +1,1 @@
+"""``sampler compare``: run directories side by side (table and plots)."""

@@ -1,0 +1,170 @@
+"""``sampler flatness RUN_DIR``: the flatness probes of the seed papers at a run's parameters.
+
+Reads ``config.json`` and ``checkpoint.pt`` of the run (an unfinished run is probed at its
+last checkpoint), rebuilds its model and data, and measures on ``--examples`` training examples
+(``sampler.flatness.probe_set``): the local energy of the loss and of the error over a grid of
+``--sigma`` (``local_energy``), the importance-sampling estimate of ``F_tau`` with its ESS over
+``--taus`` (``local_entropy``), the top ``--eigenvalues`` Hessian eigenvalues (``hessian``) and
+the per-layer signal ``s_I`` (``layer_signal``). Writes ``flatness.json`` and ``flatness.png``
+to the run directory (or ``--out``), where ``sampler compare`` finds them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from sampler.run_directory import write_json_atomic
+
+PROBES = ("local-energy", "local-entropy", "hessian", "signal")
+REPORT, FIGURE = "flatness.json", "flatness.png"
+
+
+def _numbers(flag: str, positive: bool = True):
+    def parse(text: str) -> list[float]:
+        try:
+            values = [float(part) for part in text.split(",") if part.strip()]
+        except ValueError:
+            values = []
+        if not values or not all(math.isfinite(v) and (v > 0 or not positive) for v in values):
+            raise argparse.ArgumentTypeError(
+                f"{flag}: must be a comma-separated list of positive numbers, got {text!r}"
+            )
+        return values
+
+    return parse
+
+
+def _positive(flag: str):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(f"{flag}: must be a positive number, got {text!r}")
+        return value
+
+    return parse
+
+
+def _at_least(flag: str, low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{flag}: must be an integer >= {low}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _probes(text: str) -> list[str]:
+    chosen = [part.strip() for part in text.split(",") if part.strip()]
+    if not chosen or any(p not in PROBES for p in chosen):
+        raise argparse.ArgumentTypeError(
+            f"--probes: must be a comma-separated subset of {','.join(PROBES)}, got {text!r}"
+        )
+    return chosen
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser(
+        "flatness", help="probe the flatness of a run's parameters (JSON and PNG)"
+    )
+    parser.add_argument("run", metavar="RUN_DIR", help="a run directory (sampler train --out)")
+    add = parser.add_argument
+    add(
+        "--sigma",
+        type=_numbers("--sigma"),
+        default=[0.05, 0.1, 0.2, 0.3, 0.4, 0.5],
+        help="noise levels of the local energy (default: 0.05,0.1,0.2,0.3,0.4,0.5)",
+    )
+    add(
+        "--noise-samples",
+        type=_at_least("--noise-samples", 2),
+        default=50,
+        help="Monte Carlo draws z per sigma (default: 50)",
+    )
+    add(
+        "--taus",
+        type=_numbers("--taus"),
+        default=[1e-4, 3e-4, 1e-3, 3e-3, 1e-2],
+        help="variances of the local entropy (default: 0.0001,0.0003,0.001,0.003,0.01)",
+    )
+    add(
+        "--samples",
+        type=_at_least("--samples", 2),
+        default=200,
+        help="importance samples J per tau (default: 200)",
+    )
+    add(
+        "--beta",
+        type=_positive("--beta"),
+        default=1.0,
+        help="inverse temperature of the local entropy (default: 1)",
+    )
+    add(
+        "--eigenvalues",
+        type=_at_least("--eigenvalues", 1),
+        default=3,
+        help="how many top Hessian eigenvalues (default: 3)",
+    )
+    add(
+        "--examples",
+        type=_at_least("--examples", 1),
+        default=1000,
+        help="training examples the probes evaluate on (default: 1000)",
+    )
+    add(
+        "--probes",
+        type=_probes,
+        default=list(PROBES),
+        help=f"which probes (default: {','.join(PROBES)})",
+    )
+    add("--seed", type=_at_least("--seed", 0), default=0, help="seed of every probe's noise")
+    add("--out", metavar="DIR", help="where to write flatness.json/.png (default: RUN_DIR)")
+    parser.set_defaults(handler=lambda args: run(args, parser))
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from sampler.flatness.report import HESSIAN_UNAVAILABLE, has_hessian, load_point, probe
+
+    try:
+        config, model, dataset, params, step = load_point(args.run)
+    except (ValueError, OSError) as error:
+        parser.error(str(error))
+    if "hessian" in args.probes and not has_hessian(model):
+        parser.error("--probes hessian: " + HESSIAN_UNAVAILABLE.format(type(model).__name__))
+    if "hessian" in args.probes and args.eigenvalues >= model.num_params:
+        parser.error(
+            f"--eigenvalues: must be less than the model's {model.num_params} parameters, "
+            f"got {args.eigenvalues}"
+        )
+    out = Path(args.out) if args.out else Path(args.run)
+    out.mkdir(parents=True, exist_ok=True)
+    report = probe(args, config, model, dataset, params, step)
+    write_json_atomic(out / REPORT, report)
+    from sampler.flatness.plot import plot_flatness
+
+    method = config.baseline or config.estimator
+    plot_flatness(report, out / FIGURE, f"{method} on {config.model}, update {step}: {args.run}")
+    print(summary_line(report))
+    print(f"wrote {out / REPORT} and {out / FIGURE}")
+    return 0
+
+
+def summary_line(report: dict) -> str:
+    parts = [f"update {report['step']}: train loss {report['train_loss']:.4f}"]
+    for point in report.get("local_energy", {}).get("loss", []):
+        parts.append(f"dE(sigma={point['sigma']:g}) {point['local_energy']:.4f}")
+    if "hessian" in report:
+        parts.append(f"lambda_max {report['hessian']['eigenvalues'][0]:.4g}")
+    if "signal" in report:
+        parts.append(
+            "s_I " + ", ".join(f"{name} {value:.3g}" for name, value in report["signal"].items())
+        )
+    return "; ".join(parts)

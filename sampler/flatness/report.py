@@ -1,0 +1,137 @@
+"""The flatness report of a run's trained point: the probes of ``sampler flatness`` in one
+dict (what flatness.json holds).
+
+Rebuilds the run's model and data from ``config.json``, takes the parameters of its last
+``checkpoint.pt`` (an unfinished run is probed where it stands), and evaluates on the probe
+examples (``sampler.flatness.probe_set``): ``E_train(w)`` and the training error, the local
+energy of both over the sigma grid (``local_energy``; the error of K perturbed networks is a
+loop of ``predict``, the loss one batched evaluation), ``F_tau`` and its ESS over the tau grid
+(``local_entropy``), the top Hessian eigenvalues (``hessian``) and ``s_I`` (``layer_signal``),
+with the seconds each probe took.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+
+from sampler.flatness.hessian import top_eigenvalues
+from sampler.flatness.layer_signal import layer_signal
+from sampler.flatness.local_energy import local_energy
+from sampler.flatness.local_entropy import local_entropy_curve
+from sampler.flatness.probe_set import probe_batch
+from sampler.problem import Problem
+from sampler.run_directory import CHECKPOINT, CONFIG, SUMMARY, RunDirectory
+
+HESSIAN_UNAVAILABLE = (
+    "the model {} has no differentiable loss (AutogradModel._losses); leave hessian out"
+)
+
+
+def has_hessian(model) -> bool:
+    """Whether the Hessian probe can differentiate the model's loss twice."""
+    return getattr(model, "_losses", None) is not None
+
+
+def load_point(run_dir: str):
+    """``(config, model, dataset, params [d], step)`` of the run's last checkpoint;
+    ``ValueError`` (one line) if the directory holds no run or no checkpoint yet."""
+    from sampler.config import _from_run_record, make_config
+    from sampler.models import DATASETS, model_spec
+    from sampler.run import data_options
+
+    directory = RunDirectory(run_dir)
+    if not (directory.path / CONFIG).is_file():
+        raise ValueError(f"RUN_DIR {run_dir}: not a run directory (no {CONFIG})")
+    if not (directory.path / CHECKPOINT).is_file():
+        raise ValueError(
+            f"RUN_DIR {run_dir}: no {CHECKPOINT} yet (a run writes one every --checkpoint-every "
+            "updates)"
+        )
+    config = make_config(_from_run_record(directory.read_config()))
+    dataset = DATASETS[config.data](data_options(config))
+    model = model_spec(config.model)(
+        dataset.input_shape, dataset.num_classes, **config.model_options
+    )
+    checkpoint = directory.load_checkpoint()
+    params = checkpoint["params"].to(torch.float32)
+    return config, model, dataset, params, int(checkpoint["step"])
+
+
+def _error_rates(model, batch):
+    """``[K, d] -> [K]``: the misclassified fraction of each network (a loop of predictions)."""
+
+    def evaluate(params: torch.Tensor) -> torch.Tensor:
+        wrong = [
+            (model.predict(p, batch.inputs).argmax(dim=1) != batch.targets).float().mean()
+            for p in params
+        ]
+        return torch.stack(wrong)
+
+    return evaluate
+
+
+def probe(args: argparse.Namespace, config, model, dataset, params, step) -> dict:
+    """Run the chosen probes (``args``: the flags of ``sampler flatness``)."""
+    batch = probe_batch(dataset, args.seed, args.examples)
+    problem = Problem(model, batch)
+    report: dict = {
+        "run": str(args.run),
+        "step": step,
+        "finished": _summary_steps(args.run) == step,
+        "examples": int(batch.targets.shape[0]),
+        "seed": args.seed,
+        "beta": args.beta,
+        "train_loss": float(model.losses(params.unsqueeze(0), batch)[0]),
+        "train_error": float(_error_rates(model, batch)(params.unsqueeze(0))[0]),
+        "seconds": {},
+    }
+    for name in args.probes:
+        tick = time.perf_counter()
+        if name == "local-energy":
+            report["local_energy"] = {
+                "loss": local_energy(
+                    lambda p: model.losses(p, batch),
+                    params,
+                    args.sigma,
+                    args.noise_samples,
+                    args.seed,
+                ),
+                "error": local_energy(
+                    _error_rates(model, batch), params, args.sigma, args.noise_samples, args.seed
+                ),
+            }
+        elif name == "local-entropy":
+            report["local_entropy"] = local_entropy_curve(
+                problem, params, args.taus, args.samples, args.seed, args.beta
+            )
+        elif name == "hessian":
+            report["hessian"] = top_eigenvalues(
+                differentiable_loss(model, batch), params, args.eigenvalues, args.seed
+            )
+        elif name == "signal":
+            _, gradient = model.loss_and_grad(params.unsqueeze(0), batch)
+            report["signal"] = layer_signal(gradient[0], model.layers)
+        report["seconds"][name] = time.perf_counter() - tick
+    return report
+
+
+def differentiable_loss(model, batch):
+    """``[d] -> []``: the mean loss on ``batch`` as a function torch.func can differentiate
+    twice (the graph-capable loss of every model of the zoo, ``AutogradModel._losses``)."""
+    losses = getattr(model, "_losses", None)
+    if losses is None:
+        raise ValueError(f"--probes hessian: {HESSIAN_UNAVAILABLE.format(type(model).__name__)}")
+    return lambda params: losses(params.unsqueeze(0), batch)[0]
+
+
+def _summary_steps(run_dir: str) -> int | None:
+    """The update count of the run's summary (None before it finishes)."""
+    directory = RunDirectory(run_dir)
+    try:
+        return json.loads((directory.path / SUMMARY).read_text()).get("steps")
+    except (OSError, ValueError, AttributeError):
+        return None
