@@ -25,6 +25,7 @@ from sampler.config import ConfigError, RunConfig, config_record
 from sampler.evaluation import evaluate
 from sampler.flatness.layer_signal import SIGNAL_EXAMPLES, signal_record
 from sampler.flatness.probe_set import probe_batch
+from sampler.mc_error import NoiseWatch
 from sampler.models import DATASETS, DataOptions, model_spec
 from sampler.mpi import Comm, rank_device, share_cpu_threads
 from sampler.problem import Problem
@@ -132,6 +133,9 @@ def train(config: RunConfig, comm: Comm, resume: bool = False) -> RunResult:
     clock = time.perf_counter()
     done = start
     last_eval: dict = {}
+    noise_watch = NoiseWatch(config.estimator) if config.baseline is None else None
+    warning = None
+    postfix: dict[str, str] = {}
     bar = tqdm(
         total=config.steps,
         initial=start,
@@ -164,9 +168,17 @@ def train(config: RunConfig, comm: Comm, resume: bool = False) -> RunResult:
                 entry["test_accuracy"] = last_eval["accuracy"]
                 entry["test_loss"] = last_eval["loss"]
                 entry["test_errors"] = last_eval["errors"]
-                bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{last_eval['accuracy']:.3f}")
+                postfix.update(loss=f"{train_loss:.3f}", acc=f"{last_eval['accuracy']:.3f}")
+                bar.set_postfix(postfix)
             if signal_batch is not None and _due(k + 1, config.signal_every, config.steps):
                 entry.update(signal_record(model, new_params, signal_batch))
+            if noise_watch is not None and warning is None:
+                warning = noise_watch.update(k + 1, entry)
+                if warning is not None:
+                    postfix["warning"] = "Monte Carlo error dominates"
+                    bar.set_postfix(postfix)
+                    if comm.rank == 0 and not config.quiet:
+                        tqdm.write(f"warning: {warning}", file=sys.stderr)
             if comm.rank == 0:
                 run_dir.append_metrics(entry)
             # the step counts as done once its metrics line is written: an interrupt before
@@ -201,6 +213,7 @@ def train(config: RunConfig, comm: Comm, resume: bool = False) -> RunResult:
         "device": str(device),
         **{f"total_{k}": v for k, v in totals.items()},
         **{f"dataset_{k}": v for k, v in dataset.info.items() if isinstance(v, (int, float))},
+        "warnings": [warning] if warning else [],
     }
     if comm.rank == 0:
         run_dir.write_summary(summary)

@@ -18,6 +18,8 @@ from typing import Any
 import torch
 
 from sampler.estimators import Estimator, StepKey
+from sampler.estimators.temperature import LOSS_SCALES, beta_check, is_auto
+from sampler.mc_error import error_record
 from sampler.models.options import Option, OptionError, within
 from sampler.mpi import Comm
 from sampler.outer import OPTIMIZERS, OuterOptimizer
@@ -46,9 +48,17 @@ OPTIONS = {
     "beta": Option(
         "any",
         "1",
-        "inverse temperature; a number or a schedule over updates",
-        check=schedule_check("--beta"),
-        label="schedule",
+        "inverse temperature: a number, a schedule over updates, or auto[:TARGET] (chosen by "
+        "the estimator every update: is, an ESS of TARGET * J)",
+        check=beta_check,
+        label="schedule or auto[:TARGET]",
+    ),
+    "loss_scale": Option(
+        "str",
+        "mean",
+        "the f in exp(-beta f): the mean of the minibatch's losses (the paper) or their sum "
+        "(beta times the batch size)",
+        choices=LOSS_SCALES,
     ),
     "lr": Option(
         "any",
@@ -84,7 +94,8 @@ def check_options(values: dict[str, Any], steps: int) -> None:
         tau = TauSchedule(values["tau"], "--tau")
         for layer, schedule in tau.schedules.items():
             check_range(schedule, "--tau" if layer == "*" else f"--tau ({layer})", steps)
-        check_range(parse_schedule(values["beta"], "--beta"), "--beta", steps)
+        if not is_auto(values["beta"]):
+            check_range(parse_schedule(values["beta"], "--beta"), "--beta", steps)
         if values["lr"] != LR_IS_TAU:
             check_range(parse_schedule(values["lr"], "--lr"), "--lr", steps)
     except ValueError as error:
@@ -120,21 +131,38 @@ class TwoStepTrainer:
     def init(self, params: torch.Tensor) -> dict:
         return {"estimator": self.estimator.init(params), "outer": self.optimizer.init(params)}
 
+    def _langevin_step(self, eta):
+        """The outer step as a Langevin step size (``sampler.mc_error``): ``eta``, over
+        ``1 - mu`` with momentum; ``None`` for Adam."""
+        if self.optimizer.name == "adam":
+            return None
+        if self.optimizer.name in ("momentum", "nesterov"):
+            return eta / (1.0 - self.optimizer.momentum)
+        return eta
+
     def step(self, step: int, params, state, problem: Problem, comm: Comm):
         tau = self.tau(step, device=params.device, dtype=params.dtype)
         target, estimator_state, info = self.estimator.step(
             StepKey(self.seed, step), state["estimator"], params, tau, problem, comm
         )
         outer = state.get("outer", {})
+        eta = tau if self.lr is None else self.lr(step)
         if self.lr is None and self.optimizer.name == "sgd":
             new_params = target  # x_{k+1} = m_k exactly
         else:
             gradient = (params - target) / tau
-            eta = tau if self.lr is None else self.lr(step)
             new_params, outer = self.optimizer.update(params, gradient, eta, outer)
+        diagnostics = info._asdict()
+        variance = diagnostics.pop("target_variance", None)
         # every estimator weighs its samples on the step's one minibatch (none without data)
-        examples = problem.batch_size if problem is not None else 0
-        record = {**self.tau.record(step), **info._asdict(), "examples_seen": examples}
+        examples = problem.batch_size if hasattr(problem, "batch_size") else 0
+        record = {**self.tau.record(step), **diagnostics, "examples_seen": examples}
         if self.lr is not None:
             record["lr"] = self.lr(step)
+        layers = getattr(getattr(problem, "model", None), "layers", None)
+        record.update(
+            error_record(
+                params, target, variance, tau, self._langevin_step(eta), record.get("beta"), layers
+            )
+        )
         return new_params, {"estimator": estimator_state, "outer": outer}, record

@@ -148,11 +148,13 @@ def test_sgld_chain_state_is_the_last_chain_position():
     state = estimator.init(CENTER)
     key = StepKey(1, 0)
     _, after_one, _ = estimator.step(key, state, CENTER, TAU_VECTOR, problem(), COMM)
-    _, last, _ = estimator.run_chains(key, state["chains"], [0, 1], CENTER, TAU_VECTOR, problem())
+    _, last, _, _ = estimator.run_chains(
+        key, state["chains"], [0, 1], CENTER, TAU_VECTOR, problem(), 1.0
+    )
     assert torch.allclose(after_one["chains"], last)
     assert not torch.allclose(after_one["chains"], state["chains"])
-    _, from_state, _ = estimator.run_chains(
-        StepKey(1, 1), after_one["chains"], [0, 1], CENTER, TAU_VECTOR, problem()
+    _, from_state, _, _ = estimator.run_chains(
+        StepKey(1, 1), after_one["chains"], [0, 1], CENTER, TAU_VECTOR, problem(), 1.0
     )
     _, after_two, _ = estimator.step(StepKey(1, 1), after_one, CENTER, TAU_VECTOR, problem(), COMM)
     assert torch.allclose(after_two["chains"], from_state)

@@ -23,7 +23,6 @@ import torch
 from sampler.models.options import Option
 from sampler.mpi import Comm
 from sampler.problem import Problem
-from sampler.schedules import Schedule
 
 
 class StepKey(NamedTuple):
@@ -60,10 +59,3 @@ class EstimatorSpec:
     summary: str
     options: Mapping[str, Option] = field(default_factory=dict)
     check: Callable[[dict[str, Any], int], None] | None = None
-
-
-def as_schedule(value: float | Schedule) -> Schedule:
-    """A number as a constant schedule (estimators evaluate ``beta`` at ``key.step``)."""
-    if isinstance(value, Schedule):
-        return value
-    return Schedule(str(value), lambda step: float(value), "const", (float(value),))

@@ -1,22 +1,34 @@
 """Importance-sampling estimate of the local-entropy target ``m = E_q[X]`` (Algorithm 4 of
-García Trillos, Kaplan, Sanz-Alonso, "From optimization to sampling through gradient flows").
+García Trillos, Kaplan, Sanz-Alonso, "Variational characterizations of local entropy and heat
+regularization in deep learning").
 
 Proposals ``x_j = x + sqrt(tau) e_j``, ``e_j ~ N(0, I)``, ``j = 1..J``, all weighted on the same
 minibatch with ``log w_j = -beta f(x_j)``; the self-normalised estimate is
 ``m = sum_j w_j x_j / sum_j w_j``. No gradient is ever evaluated. ``tau`` may be a ``[d]``
 vector (per-layer tau): ``x_j = x + sqrt(tau) * e_j`` coordinatewise; ``beta`` may follow a
-schedule over outer steps.
+schedule over updates, or be chosen every update (``--beta auto:TARGET``) so that the effective
+sample size is ``TARGET * J`` (``sampler.estimators.temperature``).
 
 Streaming and parallel: the J samples form blocks of ``block_size`` (the last may be shorter),
 block ``b`` drawing its noise from the counter-based stream ``(seed, IS_NOISE, step, b)``; rank
-``r`` owns the blocks with ``b mod R = r``. Each block yields, relative to its own largest log
-weight ``M_b``: ``s1 = sum w``, ``s2 = sum w^2`` and ``a = sum w x`` (float64). Blocks are merged
-by a running log-sum-exp, then ranks by one max and one sum reduction in float64, so memory does
-not grow with J and one seed gives the same update on any number of ranks.
-A sample whose loss is NaN or infinite gets weight 0; if all J fail, the step raises.
+``r`` owns the blocks with ``b mod R = r``. The weighted sums of the blocks are merged in
+float64 relative to the smallest loss (``sampler.estimators.tilted_sums``), then across ranks by
+one max and two sum reductions, so memory does not grow with J and one seed gives the same
+update on any number of ranks. A sample whose loss is NaN or infinite gets weight 0; if all J
+fail, the step raises.
 
-Diagnostics: ``ess = (sum w)^2 / sum w^2``, the largest normalised weight, and
-``free_energy = -log((1/J) sum_j exp(-beta f(x_j)))``, the IS estimate of ``F_tau(x)``.
+Automatic beta, in the update's one pass over the noise (``--beta-search grid``, default): the
+weighted sums are kept for the five betas ``beta_prev * 2^(i/4)``, ``i = -2..2`` (one
+``[5, rows] @ [rows, d]`` product per block instead of a ``[1, rows]`` one); the one whose ESS
+is closest to the target (in log) is taken and becomes the next grid's center. The estimate is
+then exactly the IS estimate at the chosen beta. ``--beta-search two-pass`` evaluates the losses
+first, solves ``ESS(beta) = TARGET * J`` by bisection on all J losses (gathered from the ranks),
+then draws the same counter-based noise again for the weighted sum: the ESS hits the target
+exactly, for a second noise draw.
+
+Diagnostics: ``ess = (sum w)^2 / sum w^2``, the largest normalised weight, the ``beta`` used,
+``free_energy = -log((1/J) sum_j exp(-beta f(x_j)))`` (the IS estimate of ``F_tau(x)``) and the
+batch-means variance of ``m`` per coordinate (``target_variance``; needs two blocks or more).
 """
 
 from __future__ import annotations
@@ -26,34 +38,78 @@ from typing import NamedTuple
 
 import torch
 
-from sampler.estimators.base import EstimatorSpec, StepKey, as_schedule
+from sampler.estimators.base import EstimatorSpec, StepKey
+from sampler.estimators.temperature import (
+    BETA_RANGE,
+    Temperature,
+    as_temperature,
+    candidate_betas,
+    clamp_beta,
+    temperature,
+)
+from sampler.estimators.tilted_sums import TiltedSums
 from sampler.models import streams
-from sampler.models.options import Option, at_least
+from sampler.models.options import Option, OptionError, at_least
 from sampler.mpi import Comm
 from sampler.problem import Problem
-from sampler.schedules import Schedule, parse_schedule
+from sampler.schedules import Schedule
+
+DEFAULT_ESS_FRACTION = 0.3
+BETA_SEARCHES = ("grid", "two-pass")
 
 
 class ISInfo(NamedTuple):
     ess: float
     max_weight: float
     free_energy: float
+    beta: float
     failed_samples: int
     loss_evals: int
     grad_evals: int
+    target_variance: torch.Tensor | None = None
 
 
 class NoFiniteSampleError(RuntimeError):
     pass
 
 
+def ess_of(beta: float, shifted: torch.Tensor) -> float:
+    """ESS of the weights ``exp(-beta shifted)`` (``shifted >= 0``, ``inf`` = failed)."""
+    w = torch.exp(-beta * shifted)
+    return float(w.sum() ** 2 / (w * w).sum())
+
+
+def solve_beta(shifted: torch.Tensor, ess_target: float, low: float, high: float) -> float:
+    """The beta in ``[low, high]`` where ``ESS(beta) = ess_target`` (ESS decreases with beta),
+    by bisection on ``log beta``; an end of the range if the target lies beyond it."""
+    if ess_of(low, shifted) <= ess_target:
+        return low
+    if ess_of(high, shifted) >= ess_target:
+        return high
+    lo, hi = math.log(low), math.log(high)
+    for _ in range(60):
+        middle = 0.5 * (lo + hi)
+        if ess_of(math.exp(middle), shifted) > ess_target:
+            lo = middle
+        else:
+            hi = middle
+    return math.exp(0.5 * (lo + hi))
+
+
 class ImportanceSampling:
     objective = "local-entropy"
 
-    def __init__(self, samples: int, beta: float | Schedule, block_size: int) -> None:
+    def __init__(
+        self,
+        samples: int,
+        beta: float | Schedule | Temperature,
+        block_size: int,
+        beta_search: str = "grid",
+    ) -> None:
         self.samples = samples
-        self.beta = as_schedule(beta)
+        self.temperature = as_temperature(beta)
         self.block_size = block_size
+        self.beta_search = beta_search
         self._buffer: torch.Tensor | None = None
 
     def init(self, center: torch.Tensor) -> dict:
@@ -64,78 +120,92 @@ class ImportanceSampling:
         count = math.ceil(self.samples / self.block_size)
         return [(b, min(self.block_size, self.samples - b * self.block_size)) for b in range(count)]
 
-    def _noise_buffer(self, rows: int, center: torch.Tensor) -> torch.Tensor:
+    def _points(self, key: StepKey, block: int, rows: int, center, scale) -> torch.Tensor:
+        """The block's proposals ``x_j = x + sqrt(tau) e_j`` in a reused buffer."""
         shape = (self.block_size, center.shape[0])
         buffer = self._buffer
         if buffer is None or buffer.shape != shape or buffer.device != center.device:
             buffer = self._buffer = torch.empty(shape, dtype=center.dtype, device=center.device)
-        return buffer[:rows]
-
-    def block_sums(
-        self, key: StepKey, block: int, rows: int, center: torch.Tensor, scale, problem: Problem
-    ) -> tuple[float, float, float, torch.Tensor, int]:
-        """``(M_b, s1, s2, a [d] float64, failed)`` of one block; ``M_b = -inf`` if all failed."""
         generator = streams.torch_generator(
             key.seed, streams.IS_NOISE, key.step, block, center.device
         )
-        points = self._noise_buffer(rows, center).normal_(generator=generator)
-        points.mul_(scale).add_(center)  # x_j = x + sqrt(tau) e_j, in place
-        log_w = -self.beta(key.step) * problem.losses(points).to(torch.float64)
-        finite = torch.isfinite(log_w)
-        failed = int(rows - finite.sum())
-        log_w = torch.where(finite, log_w, -math.inf)
-        top = float(log_w.max())
-        if top == -math.inf:
-            return top, 0.0, 0.0, torch.zeros_like(center, dtype=torch.float64), failed
-        w = torch.exp(log_w - top)
-        weighted = (w.to(points.dtype) @ points).to(torch.float64)
-        return top, float(w.sum()), float((w * w).sum()), weighted, failed
+        points = buffer[:rows].normal_(generator=generator)
+        return points.mul_(scale).add_(center)
+
+    def _pass(self, key, betas, center, scale, problem, comm, losses=None) -> TiltedSums:
+        """One pass over this rank's blocks; ``losses`` (block -> [rows]) skips the forward."""
+        sums = TiltedSums(betas, center.shape[0], center.device)
+        for block, rows in self.blocks()[comm.rank :: comm.size]:
+            points = self._points(key, block, rows, center, scale)
+            if losses is None:
+                block_losses = problem.losses(points).to(torch.float64)
+            else:
+                block_losses = losses[block]
+            sums.add(block_losses, points)
+        return sums
+
+    def _two_pass_beta(self, key, center, scale, problem, comm, factor, ess_target):
+        """Pass 1: every block's losses (gathered in block order on every rank) and the beta
+        solving ``ESS(beta) = ess_target`` on all of them."""
+        owned = {}
+        for block, rows in self.blocks()[comm.rank :: comm.size]:
+            points = self._points(key, block, rows, center, scale)
+            owned[block] = problem.losses(points).to(torch.float64).cpu()
+        gathered = {}
+        for part in comm.allgather(owned):
+            gathered.update(part)
+        losses = torch.cat([gathered[b] for b, _ in self.blocks()])
+        finite = torch.isfinite(losses)
+        owned = {b: v.to(center.device) for b, v in owned.items()}
+        if not bool(finite.any()):
+            return factor, owned
+        shifted = torch.where(finite, losses - losses[finite].min(), math.inf)
+        low, high = BETA_RANGE
+        beta = solve_beta(shifted, ess_target * int(finite.sum()), low * factor, high * factor)
+        return beta, owned
 
     def step(self, key, state, center, tau, problem: Problem, comm: Comm):
         scale = torch.sqrt(torch.as_tensor(tau, dtype=center.dtype, device=center.device))
-        top, s1, s2 = -math.inf, 0.0, 0.0
-        total = torch.zeros_like(center, dtype=torch.float64)
-        failed = 0
-        for block, rows in self.blocks()[comm.rank :: comm.size]:
-            b_top, b_s1, b_s2, b_sum, b_failed = self.block_sums(
-                key, block, rows, center, scale, problem
+        temp = self.temperature
+        factor = temp.factor(problem)
+        losses = None
+        if not temp.auto:
+            betas = [temp.fixed(key.step, problem)]
+        elif self.beta_search == "grid":
+            betas = [clamp_beta(b, factor) for b in candidate_betas(state.get("beta", factor))]
+        else:
+            beta, losses = self._two_pass_beta(
+                key, center, scale, problem, comm, factor, temp.auto_target
             )
-            failed += b_failed
-            if b_top == -math.inf:
-                continue
-            new_top = max(top, b_top)
-            old, new = math.exp(top - new_top), math.exp(b_top - new_top)
-            s1, s2 = s1 * old + b_s1 * new, s2 * old * old + b_s2 * new * new
-            total.mul_(old).add_(b_sum, alpha=new)
-            top = new_top
-        global_top = float(comm.allreduce_max(torch.tensor([top], dtype=torch.float64))[0])
-        if global_top == -math.inf:
+            betas = [beta]
+        target_fraction = temp.auto_target if temp.auto else None
+
+        def choose(s1, s2, failed):
+            if target_fraction is None or len(betas) == 1:
+                return 0
+            finite = self.samples - failed
+            distance = (torch.log(s1 * s1 / s2) - math.log(target_fraction * finite)).abs()
+            return int(torch.argmin(distance))
+
+        estimate = self._pass(key, betas, center, scale, problem, comm, losses).finish(comm, choose)
+        if estimate is None:
             raise NoFiniteSampleError(
                 f"update {key.step + 1}: all {self.samples} importance samples have a "
-                "non-finite loss; "
-                "lower --tau or check the model and data"
+                "non-finite loss; lower --tau or check the model and data"
             )
-        factor = math.exp(top - global_top) if top > -math.inf else 0.0
-        packed = torch.cat(
-            [
-                torch.tensor(
-                    [s1 * factor, s2 * factor * factor, float(failed)], dtype=torch.float64
-                ),
-                (total * factor).cpu(),
-            ]
-        )
-        packed = comm.allreduce_sum(packed).cpu()
-        s1, s2, failed = float(packed[0]), float(packed[1]), int(packed[2])
-        target = (packed[3:] / s1).to(device=center.device, dtype=center.dtype)
+        new_state = {"beta": estimate.beta} if temp.auto else state
         info = ISInfo(
-            ess=s1 * s1 / s2,
-            max_weight=1.0 / s1,
-            free_energy=-(global_top + math.log(s1 / self.samples)),
-            failed_samples=failed,
+            ess=estimate.s1 * estimate.s1 / estimate.s2,
+            max_weight=1.0 / estimate.s1,
+            free_energy=estimate.beta * estimate.min_loss - math.log(estimate.s1 / self.samples),
+            beta=estimate.beta,
+            failed_samples=estimate.failed,
             loss_evals=self.samples,
             grad_evals=0,
+            target_variance=estimate.variance,
         )
-        return target, state, info
+        target = estimate.target.to(device=center.device, dtype=center.dtype)
+        return target, new_state, info
 
 
 OPTIONS = {
@@ -146,12 +216,28 @@ OPTIONS = {
         "samples per noise block (fixed, independent of the number of ranks)",
         check=at_least(1),
     ),
+    "beta_search": Option(
+        "str",
+        "grid",
+        "how --beta auto finds its beta: grid (five betas in one pass) or two-pass (exact "
+        "ESS, the noise drawn twice)",
+        choices=BETA_SEARCHES,
+    ),
 }
+
+
+def check(values, steps: int) -> None:
+    if values["beta_search"] != OPTIONS["beta_search"].default and not temperature_of(values).auto:
+        raise OptionError("--beta-search: has no effect without --beta auto[:TARGET]")
+
+
+def temperature_of(values) -> Temperature:
+    return temperature(values, DEFAULT_ESS_FRACTION, (0.0, 1.0))
 
 
 def build(values) -> ImportanceSampling:
     return ImportanceSampling(
-        values["samples"], parse_schedule(values["beta"], "--beta"), values["block_size"]
+        values["samples"], temperature_of(values), values["block_size"], values["beta_search"]
     )
 
 
@@ -161,4 +247,5 @@ SPEC = EstimatorSpec(
     build=build,
     summary="importance sampling of E_q[X] (Algorithm 4), gradient-free",
     options=OPTIONS,
+    check=check,
 )

@@ -30,7 +30,15 @@ from typing import NamedTuple
 
 import torch
 
-from sampler.estimators.base import EstimatorSpec, StepKey, as_schedule
+from sampler.estimators.base import EstimatorSpec, StepKey
+from sampler.estimators.temperature import (
+    DEFAULT_BETA_EFF,
+    Temperature,
+    as_temperature,
+    effective_beta,
+    next_beta,
+    temperature,
+)
 from sampler.models import streams
 from sampler.models.options import Option, OptionError, at_least
 from sampler.mpi import Comm
@@ -42,8 +50,10 @@ class RMInfo(NamedTuple):
     iterations: int
     residual: float  # |h(x^J)| as last estimated
     step_last: float  # a_J
+    beta: float
     loss_evals: int
     grad_evals: int
+    target_variance: torch.Tensor | None = None
 
 
 class RMDivergedError(RuntimeError):
@@ -58,25 +68,25 @@ class RobbinsMonro:
         samples: int,
         iterations: int,
         step_size: Schedule,
-        beta: float | Schedule = 1.0,
+        beta: float | Schedule | Temperature = 1.0,
         stein: bool = False,
     ) -> None:
         self.samples = samples
         self.iterations = iterations
         self.step_size = step_size
-        self.beta = as_schedule(beta)
+        self.temperature = as_temperature(beta)
         self.stein = stein
 
     def init(self, center: torch.Tensor) -> dict:
         return {}
 
-    def local_sum(
+    def local_sums(
         self, key: StepKey, j: int, owned: list[int], x: torch.Tensor, scale, problem: Problem
     ) -> torch.Tensor:
-        """``[d]`` float64: the sum over the samples ``owned`` of iteration ``j`` of
-        ``grad f(z_m)`` (or of its Stein estimate), evaluated as one batch."""
+        """``[2, d]`` float64: the sums over the samples ``owned`` of iteration ``j`` of
+        ``g_m = grad f(z_m)`` (or of its Stein estimate) and of ``g_m^2``, one batch."""
         if not owned:
-            return torch.zeros_like(x, dtype=torch.float64)
+            return torch.zeros(2, x.shape[0], dtype=torch.float64, device=x.device)
         noise = torch.empty(len(owned), x.shape[0], dtype=x.dtype, device=x.device)
         for row, m in enumerate(owned):
             index = j * self.samples + m
@@ -86,42 +96,66 @@ class RobbinsMonro:
             noise[row].normal_(generator=generator)
         step = noise * scale
         if not self.stein:
-            _, grad = problem.loss_and_grad(x + step)
-            return grad.sum(dim=0, dtype=torch.float64)
-        rows = len(owned)
-        values = problem.losses(torch.cat([x + step, x - step])).to(torch.float64)
-        difference = (values[:rows] - values[rows:]) / 2
-        return (difference.to(x.dtype) @ noise).to(torch.float64) / scale.to(torch.float64)
+            _, grads = problem.loss_and_grad(x + step)
+        else:
+            rows = len(owned)
+            values = problem.losses(torch.cat([x + step, x - step])).to(torch.float64)
+            difference = ((values[:rows] - values[rows:]) / 2).to(x.dtype)
+            grads = noise.mul_(difference[:, None]).div_(scale)  # (f+ - f-) e / (2 s)
+        grads = grads.to(torch.float64)
+        return torch.stack([grads.sum(dim=0), (grads * grads).sum(dim=0)])
 
     def step(self, key: StepKey, state, center, tau, problem: Problem, comm: Comm):
-        beta = self.beta(key.step)
+        beta = self.current_beta(key, state, problem)
         tau = torch.as_tensor(tau, dtype=center.dtype, device=center.device)
         scale = torch.sqrt(tau)
+        tau64 = tau.to(torch.float64)
         owned = list(range(comm.rank, self.samples, comm.size))
         x = center.clone()
+        variance = torch.zeros_like(center, dtype=torch.float64)
         residual, a_j = math.nan, math.nan
         for j in range(self.iterations):
-            local = self.local_sum(key, j, owned, x, scale, problem)
-            mean_grad = comm.allreduce_sum(local).to(center.device) / self.samples
-            h = (x - center).to(torch.float64) + tau.to(torch.float64) * beta * mean_grad
+            sums = comm.allreduce_sum(self.local_sums(key, j, owned, x, scale, problem))
+            mean_grad, mean_square = sums.to(center.device) / self.samples
+            h = (x - center).to(torch.float64) + tau64 * beta * mean_grad
             if not bool(torch.isfinite(h).all()):
                 raise RMDivergedError(
                     f"update {key.step + 1}, iteration {j + 1}: the Robbins-Monro gradient "
-                    "estimate is "
-                    "non-finite; lower --tau or --rm-step"
+                    "estimate is non-finite; lower --tau or --rm-step"
                 )
             a_j = self.step_size(j)
             x = x - (a_j * h).to(center.dtype)
             residual = float(h.norm())
+            # Var(x^{j+1}) = (1 - a_j)^2 Var(x^j) + a_j^2 tau^2 beta^2 Var(g) / M
+            noise = (mean_square - mean_grad * mean_grad).clamp_min_(0.0) * (
+                self.samples / max(self.samples - 1, 1) / self.samples
+            )
+            variance = variance * (1 - a_j) ** 2 + (a_j * tau64 * beta) ** 2 * noise
+        if self.samples < 2:
+            variance = torch.full_like(variance, math.nan)
+        new_state = state
+        if self.temperature.auto:
+            beta_eff = effective_beta(beta, variance, tau)
+            new_state = {
+                **state,
+                "beta": next_beta(beta, beta_eff, self.temperature, problem, -1.0),
+            }
         evals = self.iterations * self.samples
         info = RMInfo(
             iterations=self.iterations,
             residual=residual,
             step_last=a_j,
+            beta=beta,
             loss_evals=2 * evals if self.stein else 0,
             grad_evals=0 if self.stein else evals,
+            target_variance=variance,
         )
-        return x, state, info
+        return x, new_state, info
+
+    def current_beta(self, key: StepKey, state, problem) -> float:
+        if self.temperature.auto:
+            return state.get("beta", self.temperature.factor(problem))
+        return self.temperature.fixed(key.step, problem)
 
 
 OPTIONS = {
@@ -160,7 +194,7 @@ def build_with(stein: bool):
             values["rm_samples"],
             values["rm_iterations"],
             parse_schedule(values["rm_step"], "--rm-step"),
-            parse_schedule(values["beta"], "--beta"),
+            temperature(values, DEFAULT_BETA_EFF, (0.0, math.inf)),
             stein=stein,
         )
 

@@ -28,7 +28,16 @@ from typing import NamedTuple
 
 import torch
 
-from sampler.estimators.base import EstimatorSpec, StepKey, as_schedule
+from sampler.estimators.base import EstimatorSpec, StepKey
+from sampler.estimators.batch_means import BatchMeans
+from sampler.estimators.temperature import (
+    DEFAULT_BETA_EFF,
+    Temperature,
+    as_temperature,
+    effective_beta,
+    next_beta,
+    temperature,
+)
 from sampler.models import streams
 from sampler.models.options import Option, OptionError, at_least
 from sampler.mpi import Comm
@@ -41,8 +50,10 @@ class SGLDInfo(NamedTuple):
     eps_first: float
     eps_last: float
     chain_loss: float  # mean over chains of f at the last gradient evaluation
+    beta: float
     loss_evals: int
     grad_evals: int
+    target_variance: torch.Tensor | None = None
 
 
 class ChainDivergedError(RuntimeError):
@@ -53,32 +64,42 @@ class SGLD:
     objective = "local-entropy"
 
     def __init__(
-        self, chains: int, steps: int, eps: Schedule, beta: float | Schedule = 1.0
+        self,
+        chains: int,
+        steps: int,
+        eps: Schedule,
+        beta: float | Schedule | Temperature = 1.0,
     ) -> None:
         self.chains = chains
         self.steps = steps
         self.eps = eps
-        self.beta = as_schedule(beta)
+        self.temperature = as_temperature(beta)
 
     def init(self, center: torch.Tensor) -> dict:
         """Every chain starts at the first center; ``chains: [C, d]`` on every rank."""
         return {"chains": center.detach().unsqueeze(0).repeat(self.chains, 1)}
 
     def run_chains(
-        self, key: StepKey, start: torch.Tensor, owned: list[int], center, tau, problem: Problem
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        self,
+        key: StepKey,
+        start: torch.Tensor,
+        owned: list[int],
+        center,
+        tau,
+        problem: Problem,
+        beta: float,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Run the chains ``owned`` from ``start: [c, d]``.
 
-        Returns ``(averages [c, d] float64, last states [c, d], last losses [c])``."""
-        beta = self.beta(key.step)
+        Returns ``(averages [c, d] float64, last states [c, d], last losses [c], variances of
+        the averages [c, d] float64)``, the variances by batch means (module docstring)."""
         generators = [
             streams.torch_generator(key.seed, streams.SGLD_NOISE, key.step, c, center.device)
             for c in owned
         ]
         x = start.clone()
         noise = torch.empty_like(x)
-        total = torch.zeros_like(x, dtype=torch.float64)
-        weight = 0.0
+        batches = BatchMeans(x.shape, self.steps, x.device)
         losses = torch.zeros(len(owned))
         for j in range(self.steps):
             eps = self.eps(j)
@@ -87,40 +108,55 @@ class SGLD:
                 noise[row].normal_(generator=generator)
             drift = grad.mul_(beta).add_((x - center) / tau)
             x = x.add_(drift, alpha=-0.5 * eps).add_(noise, alpha=math.sqrt(eps))
-            total.add_(x, alpha=eps)
-            weight += eps
-        return total / weight, x, losses
+            batches.add(j, x, eps)
+        averages, variances = batches.finish()
+        return averages, x, losses, variances
 
     def step(self, key: StepKey, state, center, tau, problem: Problem, comm: Comm):
         chains = state["chains"].to(device=center.device, dtype=center.dtype)
+        beta = self.current_beta(key, state, problem)
         d = center.shape[0]
         owned = list(range(comm.rank, self.chains, comm.size))
-        packed = torch.zeros(1 + d * (1 + self.chains), dtype=torch.float64)
+        packed = torch.zeros(1 + d * (2 + self.chains), dtype=torch.float64)
         if owned:
-            averages, last, losses = self.run_chains(
-                key, chains[owned], owned, center, tau, problem
+            averages, last, losses, variances = self.run_chains(
+                key, chains[owned], owned, center, tau, problem, beta
             )
             packed[0] = float(losses.to(torch.float64).sum())
             packed[1 : 1 + d] = averages.sum(dim=0).cpu()
-            states = packed[1 + d :].view(self.chains, d)
+            packed[1 + d : 1 + 2 * d] = variances.sum(dim=0).cpu()
+            states = packed[1 + 2 * d :].view(self.chains, d)
             states[owned] = last.to(torch.float64).cpu()
         packed = comm.allreduce_sum(packed).cpu()
         target = (packed[1 : 1 + d] / self.chains).to(device=center.device, dtype=center.dtype)
-        new_chains = packed[1 + d :].view(self.chains, d).to(center.dtype).to(center.device)
+        variance = (packed[1 + d : 1 + 2 * d] / self.chains**2).to(center.device)
+        new_chains = packed[1 + 2 * d :].view(self.chains, d).to(center.dtype).to(center.device)
         if not (bool(torch.isfinite(target).all()) and bool(torch.isfinite(new_chains).all())):
             raise ChainDivergedError(
                 f"update {key.step + 1}: an SGLD chain became non-finite; lower --sgld-eps or "
                 "raise --tau"
+            )
+        new_state = {"chains": new_chains}
+        if self.temperature.auto:
+            new_state["beta"] = next_beta(
+                beta, effective_beta(beta, variance, tau), self.temperature, problem, 1.0
             )
         info = SGLDInfo(
             chains=self.chains,
             eps_first=self.eps(0),
             eps_last=self.eps(self.steps - 1),
             chain_loss=float(packed[0]) / self.chains,
+            beta=beta,
             loss_evals=0,
             grad_evals=self.chains * self.steps,
+            target_variance=variance,
         )
-        return target, {"chains": new_chains}, info
+        return target, new_state, info
+
+    def current_beta(self, key: StepKey, state, problem) -> float:
+        if self.temperature.auto:
+            return state.get("beta", self.temperature.factor(problem))
+        return self.temperature.fixed(key.step, problem)
 
 
 OPTIONS = {
@@ -156,7 +192,7 @@ def build(values) -> SGLD:
         values["chains"],
         values["sgld_steps"],
         parse_schedule(values["sgld_eps"], "--sgld-eps"),
-        parse_schedule(values["beta"], "--beta"),
+        temperature(values, DEFAULT_BETA_EFF, (0.0, math.inf)),
     )
 
 

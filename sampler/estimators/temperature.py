@@ -1,0 +1,159 @@
+"""The inverse temperature ``beta`` of the tilted measure, its loss scale, and the engine's own
+choice of it.
+
+``q_{x,tau}(x') ∝ exp(-beta f(x') - |x - x'|^2 / (2 tau))`` with ``f`` the loss of the step's
+minibatch of ``B`` examples:
+
+* ``--loss-scale mean`` (default, the paper's text): ``f = (1/B) sum_i loss_i``;
+* ``--loss-scale sum``: ``f = sum_i loss_i``, i.e. ``beta B`` on the mean, the convention of
+  TensorFlow code of the paper's time (``reduce_sum`` over the minibatch).
+
+``--beta`` is a schedule over updates (``sampler.schedules``) or ``auto[:TARGET]``, chosen by the
+estimator every update:
+
+* ``is``: the effective sample size ``ESS(beta) = (sum_j w_j)^2 / sum_j w_j^2`` of the update's
+  ``J`` weights ``w_j = exp(-beta f(x_j))`` is decreasing in ``beta`` (its log-derivative is
+  ``2 (E_{2 beta}[f] - E_beta[f]) <= 0``), so ``ESS(beta) = TARGET * J`` has one root;
+  ``beta_search`` (``grid`` or ``two-pass``) says how it is found in the update's pass over the
+  noise (``sampler.estimators.importance_sampling``).
+* ``sgld``, ``rm``, ``rm-stein``: ``beta`` such that the Monte Carlo noise of the target leaves
+  the weights at the effective inverse temperature ``TARGET`` (``sampler.estimators.mc_error``):
+  ``beta_eff = 2 beta tau^2 / (eta SE^2)``, chosen from the previous update's standard error.
+
+A chosen ``beta`` is the estimator's state (checkpointed), so a resumed run is bit-identical.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from sampler.models.options import OptionError
+from sampler.schedules import Schedule, parse_schedule
+
+AUTO = "auto"
+LOSS_SCALES = ("mean", "sum")
+GRID_RATIO = 2.0**0.25  # spacing of the grid of candidate betas (19%)
+GRID_HALF_WIDTH = 2  # the grid is beta_prev * GRID_RATIO^i, i = -2..2
+BETA_RANGE = (1e-8, 1e8)  # where auto beta may go (per unit of loss scale)
+MAX_CHANGE = 4.0  # sgld/rm auto beta moves by at most this factor per update
+DEFAULT_BETA_EFF = 1000.0  # sgld/rm: the default TARGET of auto
+
+
+@dataclass(frozen=True)
+class Temperature:
+    """``--beta`` and ``--loss-scale`` of a run: a schedule, or ``auto`` with its target."""
+
+    schedule: Schedule | None  # None when auto
+    auto_target: float | None = None
+    loss_scale: str = "mean"
+
+    @property
+    def auto(self) -> bool:
+        return self.schedule is None
+
+    def factor(self, problem: Any) -> float:
+        """What multiplies ``beta`` for the loss scale: ``B`` for ``sum``, else 1."""
+        if self.loss_scale == "sum":
+            return float(problem.batch_size)
+        return 1.0
+
+    def fixed(self, step: int, problem: Any) -> float:
+        """The scheduled beta of update ``step`` on the mean scale times the loss-scale factor."""
+        assert self.schedule is not None
+        return self.schedule(step) * self.factor(problem)
+
+
+def is_auto(value: Any) -> bool:
+    return str(value).strip().split(":")[0].strip() == AUTO
+
+
+def parse_auto(value: Any, flag: str, default_target: float, bounds: tuple[float, float]) -> float:
+    """The TARGET of ``auto[:TARGET]`` (``default_target`` if omitted), inside ``bounds``
+    (open interval)."""
+    text = str(value).strip()
+    _, _, argument = text.partition(":")
+    if not argument.strip():
+        return default_target
+    low, high = bounds
+    try:
+        target = float(argument)
+    except ValueError:
+        target = math.nan
+    if not (math.isfinite(target) and low < target < high):
+        raise OptionError(f"{flag}: auto:TARGET needs TARGET in ({low:g}, {high:g}), got {text!r}")
+    return target
+
+
+def beta_check(value: Any) -> str:
+    """The ``beta`` option's check: a schedule, or ``auto[:TARGET]`` (the estimator checks the
+    target's range)."""
+    text = str(value).strip()
+    if is_auto(text):
+        _, _, argument = text.partition(":")
+        if argument.strip():
+            try:
+                float(argument)
+            except ValueError:
+                raise OptionError(
+                    f"--beta: auto:TARGET needs a number TARGET, got {text!r}"
+                ) from None
+        return text
+    try:
+        return parse_schedule(text, "--beta").spec
+    except ValueError as error:
+        raise OptionError(str(error)) from None
+
+
+def temperature(values: dict[str, Any], default_target: float, bounds) -> Temperature:
+    """The run's ``Temperature`` from its typed method options."""
+    beta, scale = values["beta"], values.get("loss_scale", "mean")
+    if is_auto(beta):
+        return Temperature(None, parse_auto(beta, "--beta", default_target, bounds), scale)
+    return Temperature(parse_schedule(beta, "--beta"), None, scale)
+
+
+def as_temperature(beta: float | Schedule | Temperature) -> Temperature:
+    """A number or a schedule as a fixed ``Temperature`` on the mean scale."""
+    if isinstance(beta, Temperature):
+        return beta
+    if isinstance(beta, Schedule):
+        return Temperature(beta)
+    value = float(beta)
+    return Temperature(Schedule(str(value), lambda step: value, "const", (value,)))
+
+
+def effective_beta(beta: float, variance: torch.Tensor, tau) -> float:
+    """``beta_eff = 2 beta / mean_i(SE_i^2 / tau_i)``: the inverse temperature at which the
+    target's Monte Carlo noise (variance ``SE_i^2`` per coordinate) alone would thermalise the
+    weights under the paper's outer step ``x <- m`` (``sampler.estimators.mc_error``)."""
+    ratio = float((variance / torch.as_tensor(tau, dtype=variance.dtype)).mean())
+    if not math.isfinite(ratio) or ratio <= 0:
+        return math.nan
+    return 2.0 * beta / ratio
+
+
+def next_beta(
+    beta: float, beta_eff: float, temp: Temperature, problem: Any, exponent: float
+) -> float:
+    """The next update's auto beta, from this one's ``beta_eff`` and how it scales with beta
+    (``beta_eff ∝ beta^exponent``): ``beta (TARGET / beta_eff)^(1 / exponent)``, changed by at
+    most ``MAX_CHANGE`` per update and kept in ``BETA_RANGE``."""
+    if not math.isfinite(beta_eff) or temp.auto_target is None:
+        return beta
+    change = (temp.auto_target / beta_eff) ** (1.0 / exponent)
+    change = min(max(change, 1.0 / MAX_CHANGE), MAX_CHANGE)
+    return clamp_beta(beta * change, temp.factor(problem))
+
+
+def candidate_betas(center: float) -> list[float]:
+    """The grid of betas an ``is`` update weighs its samples at, around ``center``."""
+    return [center * GRID_RATIO**i for i in range(-GRID_HALF_WIDTH, GRID_HALF_WIDTH + 1)]
+
+
+def clamp_beta(beta: float, factor: float) -> float:
+    low, high = BETA_RANGE
+    return min(max(beta, low * factor), high * factor)
