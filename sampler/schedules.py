@@ -14,6 +14,8 @@ iteration ``j`` (from 0, restarting at every outer step) for ``--sgld-eps`` and 
   (the paper's ``eps_j = 1/(1000 + j)`` is ``harmonic:1,1000``)
 * ``power:C,ALPHA``     ``v_i = C (i + 1)^-ALPHA``, the Robbins–Monro steps ``a_j = c j^-alpha``
   of Algorithm 5 (``j = i + 1`` counts from 1)
+* ``rising:C,ALPHA``    ``v_i = C (i + 1)^ALPHA``, growing: Algorithm 5's step as the paper prints
+  it, ``a^l = c l^alpha`` (no minus sign); an explicit opt-in of ``--rm-step``
 
 A schedule is a plain callable ``i -> float`` that keeps its ``spec`` text (stored in
 ``config.json`` and rebuilt from it), its form ``name`` and its ``values``. Every form is
@@ -73,6 +75,12 @@ def _power(c: float, alpha: float) -> Callable[[int], float]:
     return lambda step: c * (step + 1.0) ** (-alpha)
 
 
+def _rising(c: float, alpha: float) -> Callable[[int], float]:
+    if alpha < 0:
+        raise ValueError("rising:C,ALPHA needs ALPHA >= 0")
+    return lambda step: c * (step + 1.0) ** alpha
+
+
 SCHEDULES: dict[str, tuple[int, Callable[..., Callable[[int], float]], str]] = {
     "const": (1, _const, "const:V"),
     "scoping": (2, _scoping, "scoping:T0,T1 (T0 / (1 + T1)^i)"),
@@ -80,6 +88,7 @@ SCHEDULES: dict[str, tuple[int, Callable[..., Callable[[int], float]], str]] = {
     "exp": (2, _exp, "exp:V0,R (V0 exp(-R i))"),
     "harmonic": (2, _harmonic, "harmonic:A,B (A / (B + i))"),
     "power": (2, _power, "power:C,ALPHA (C (i + 1)^-ALPHA)"),
+    "rising": (2, _rising, "rising:C,ALPHA (C (i + 1)^ALPHA)"),
 }
 
 

@@ -10,6 +10,7 @@ from sampler.estimators import StepKey
 from sampler.estimators.importance_sampling import ImportanceSampling
 from sampler.estimators.robbins_monro import RobbinsMonro
 from sampler.estimators.sgld import SGLD
+from sampler.estimators.temperature import Temperature
 from sampler.models.gaussian_mixture import make_gaussian_mixture
 from sampler.models.zoo import build_mlp
 from sampler.problem import Problem
@@ -17,11 +18,18 @@ from sampler.schedules import parse_schedule
 from tests.quadratic import QuadraticProblem
 from tests.thread_comm import run_on_ranks
 
+AUTO = Temperature(None, 1000.0)
+
 ESTIMATORS = {
     "is": lambda: ImportanceSampling(samples=50, beta=1.0, block_size=8),
     "sgld": lambda: SGLD(chains=3, steps=7, eps=parse_schedule("harmonic:1,100", "--sgld-eps")),
     "rm": lambda: RobbinsMonro(7, 4, parse_schedule("power:1,1", "--rm-step")),
     "rm-stein": lambda: RobbinsMonro(7, 4, parse_schedule("power:1,0.7", "--rm-step"), stein=True),
+    # the engine's own beta: chosen from sums over all ranks, the same on any number of them
+    "is-auto": lambda: ImportanceSampling(50, Temperature(None, 0.3), 8),
+    "is-auto-two-pass": lambda: ImportanceSampling(50, Temperature(None, 0.3), 8, "two-pass"),
+    "sgld-auto": lambda: SGLD(3, 7, parse_schedule("harmonic:1,100", "--sgld-eps"), AUTO),
+    "rm-auto": lambda: RobbinsMonro(7, 4, parse_schedule("power:1,1", "--rm-step"), AUTO),
 }
 
 
@@ -51,8 +59,10 @@ def test_same_update_on_one_two_three_ranks(name):
     for per_rank in results[1:]:
         for target, state in per_rank:
             assert torch.allclose(target, reference, rtol=1e-5, atol=1e-6)
-            if name == "sgld":
+            if name.startswith("sgld"):
                 assert torch.allclose(state["chains"], reference_state["chains"], atol=1e-6)
+            if name.endswith(("auto", "two-pass")):
+                assert state["beta"] == pytest.approx(reference_state["beta"], rel=1e-5)
 
 
 def test_thread_comm_sums_in_float64():

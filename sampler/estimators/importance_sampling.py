@@ -227,7 +227,8 @@ OPTIONS = {
 
 
 def check(values, steps: int) -> None:
-    if values["beta_search"] != OPTIONS["beta_search"].default and not temperature_of(values).auto:
+    auto = temperature_of(values).auto  # refuses an auto TARGET outside (0, 1)
+    if values["beta_search"] != OPTIONS["beta_search"].default and not auto:
         raise OptionError("--beta-search: has no effect without --beta auto[:TARGET]")
 
 

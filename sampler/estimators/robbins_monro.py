@@ -21,6 +21,17 @@ Parallel: sample ``m`` of iteration ``j`` draws its noise from the counter-based
 keeps all R ranks busy: rank ``r`` evaluates the samples ``m = r mod R`` as one batch. The
 per-rank gradient sums are combined by one float64 sum reduction per iteration, so one seed
 gives the same update on any number of ranks up to summation order.
+
+Monte Carlo error of the target: from the ``M`` per-sample gradients ``g_m`` of iteration ``j``,
+the variance of ``G_j`` per coordinate is ``s_j^2 / M`` (``s_j^2`` their sample variance);
+propagated through the iterations with the Jacobian of ``h`` taken as the identity (``tau beta
+H`` small, the paper's regime for most directions)::
+
+    Var(x^{j+1}) = (1 - a_j)^2 Var(x^j) + a_j^2 tau^2 beta^2 s_j^2 / M,    Var(x^1) = 0.
+
+With ``a_j = 1/j`` this is the variance of the average of the J iterations' gradient means.
+``--beta auto[:TARGET]`` picks beta from this variance (``sampler.estimators.temperature``):
+the gradient noise grows with beta, so ``beta_eff`` falls as ``1 / beta``.
 """
 
 from __future__ import annotations
@@ -169,7 +180,9 @@ OPTIONS = {
     "rm_step": Option(
         "any",
         "power:1,1",
-        "step schedule a_j over j = 0..J-1, power:C,ALPHA = C (j+1)^-ALPHA with ALPHA in (1/2, 1]",
+        "step schedule a_j over j = 0..J-1: power:C,ALPHA = C (j+1)^-ALPHA with ALPHA in "
+        "(1/2, 1] (Robbins-Monro), or rising:C,ALPHA = C (j+1)^ALPHA, the paper's printed "
+        "a^l = c l^alpha",
         check=schedule_check("--rm-step"),
         label="schedule",
     ),
@@ -177,6 +190,7 @@ OPTIONS = {
 
 
 def check(values, steps: int) -> None:
+    temperature(values, DEFAULT_BETA_EFF, (0.0, math.inf))  # refuses a bad auto TARGET
     step = parse_schedule(values["rm_step"], "--rm-step")
     if step.name == "power" and not 0.5 < step.values[1] <= 1.0:
         raise OptionError(

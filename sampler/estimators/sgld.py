@@ -179,6 +179,7 @@ OPTIONS = {
 
 
 def check(values, steps: int) -> None:
+    temperature(values, DEFAULT_BETA_EFF, (0.0, math.inf))  # refuses a bad auto TARGET
     try:
         check_range(
             parse_schedule(values["sgld_eps"], "--sgld-eps"), "--sgld-eps", values["sgld_steps"]
