@@ -97,3 +97,15 @@ def test_signal_every_must_not_be_negative(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["train", *TINY, "--signal-every", "-1", "--out", str(tmp_path / "x")])
     assert "--signal-every: must be 0 (never) or a positive integer" in capsys.readouterr().err
+
+
+def test_an_out_that_is_a_file_stops_before_any_work(run, tmp_path, capsys):
+    existing = tmp_path / "report.json"
+    existing.write_text("{}")
+    with pytest.raises(SystemExit) as stopped:
+        main(["flatness", str(run), *PROBES, "--out", str(existing)])
+    assert stopped.value.code == 2
+    printed = capsys.readouterr()
+    errors = [line for line in printed.err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and f"--out {existing}: exists and is not a folder" in errors[0]
+    assert printed.out == "" and existing.read_text() == "{}"
