@@ -28,7 +28,13 @@ once per network, or make the loss random: a silently wrong answer.
 The loss: ``loss`` (a Keras loss object, a name such as ``"sparse_categorical_crossentropy"``,
 or a function ``(targets [B], outputs [B, C]) -> [B] or scalar``), else the loss the model was
 compiled with, else ``SparseCategoricalCrossentropy(from_logits=True)`` (the zoo's mean
-cross-entropy). A per-example result is averaged over the minibatch.
+cross-entropy). A per-example result is averaged over the minibatch. The losses the model
+adds itself (``model.losses``: ``kernel_regularizer`` and other weight regularizers, activity
+regularizers, ``add_loss``) are part of each network's training loss, added to that minibatch
+loss as Keras' ``fit`` adds them: ``stateless_call(..., return_losses=True)`` returns them for
+the network's own variables, inside the vectorized map, and the gradient is taken through them.
+The test loss (``loss_from_logits``, a function of the outputs alone) is the minibatch loss
+without them, as the zoo models' test loss has no penalty either.
 
 Images: a ``[B, C, H, W]`` batch is handed to Keras channels-last, ``[B, H, W, C]`` (Keras'
 default layout), unless ``channels_last=False``.
@@ -179,6 +185,18 @@ class KerasModel:
         outputs, _ = self.model.stateless_call(variables, self._frozen, inputs, training=False)
         return outputs
 
+    def _objective(self, variables: list, inputs: Any, targets: Any) -> Any:
+        """One network's training loss: the minibatch loss of its outputs plus the sum of the
+        losses the model adds (``model.losses``: weight regularizers of ``variables``, activity
+        regularizers and ``add_loss`` terms of this call), as Keras' own ``fit`` adds them."""
+        outputs, _, added = self.model.stateless_call(
+            variables, self._frozen, inputs, training=False, return_losses=True
+        )
+        loss = self._network_loss(outputs, targets)
+        for term in added:
+            loss = loss + self._tf.cast(self._tf.reduce_sum(term), loss.dtype)
+        return loss
+
     def _split(self, params: Any) -> list:
         """``[K, d] -> [[K, *shape] per variable]`` (one copy: TensorFlow has no strided views)."""
         parts = self._tf.split(params, self._sizes, axis=1)
@@ -188,7 +206,7 @@ class KerasModel:
         """``[K, d] -> [K]``: one vectorized computation, or (loop) the network of ``[1, d]``."""
 
         def one(variables):
-            return self._network_loss(self._outputs(list(variables), inputs), targets)
+            return self._objective(list(variables), inputs, targets)
 
         if not self.batched:
             return self._tf.reshape(one([v[0] for v in self._split(params)]), (1,))
@@ -202,7 +220,7 @@ class KerasModel:
             variables = list(variables)
             with tf.GradientTape() as tape:
                 tape.watch(variables)
-                loss = self._network_loss(self._outputs(variables, inputs), targets)
+                loss = self._objective(variables, inputs, targets)
             grads = tape.gradient(
                 loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO
             )

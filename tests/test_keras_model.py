@@ -93,6 +93,60 @@ def test_batched_equals_the_loop(keras):
     torch.testing.assert_close(grads, loop_grads, rtol=1e-5, atol=1e-6 * float(grads.abs().max()))
 
 
+def _assign(network, row: torch.Tensor) -> None:
+    """Sets the Keras model's own variables to the flat vector ``row: [d]``."""
+    offset = 0
+    for variable in network.trainable_variables:
+        size = math.prod(variable.shape)
+        variable.assign(row[offset : offset + size].reshape(tuple(variable.shape)).numpy())
+        offset += size
+
+
+@pytest.mark.parametrize("xla", [False, True])
+def test_regularization_losses_are_part_of_the_loss_and_its_gradient(keras, xla):
+    """A model with an L2 kernel regularizer (strength 100) and an L1 activity regularizer: the
+    batched loss and gradient of each network equal the model's own ``model(x)`` loss plus
+    ``sum(model.losses)`` (and its gradient by a tape around that call), and equal the loop."""
+    network = keras_factories.regularised_mlp((12,), 3)
+    model = KerasModel(network, xla=xla)
+    looped = KerasModel(network, vmap=False, xla=False)
+    batch = image_batch((12,), classes=3)
+    params = perturbed(model, k=3, scale=0.5)
+    values, grads = model.loss_and_grad(params, batch)
+    torch.testing.assert_close(model.losses(params, batch), values)
+    cross_entropy = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    inputs, targets = batch.inputs.numpy(), batch.targets.numpy()
+    before = [v.numpy().copy() for v in network.trainable_variables]
+    expected, expected_grads, penalties, data_losses = [], [], [], []
+    for row in params:
+        _assign(network, row)
+        with tf.GradientTape() as tape:
+            data_loss = cross_entropy(targets, network(inputs, training=False))
+            penalty = tf.add_n(network.losses)
+            loss = data_loss + penalty
+        grad = tape.gradient(loss, network.trainable_variables)
+        expected.append(float(loss))
+        penalties.append(float(penalty))
+        data_losses.append(float(data_loss))
+        expected_grads.append(torch.cat([torch.from_numpy(g.numpy()).reshape(-1) for g in grad]))
+    for variable, old in zip(network.trainable_variables, before):
+        variable.assign(old)
+    assert len(network.losses) == 2 and min(penalties) > 100  # the penalty dominates the loss
+    expected, expected_grads = torch.tensor(expected), torch.stack(expected_grads)
+    torch.testing.assert_close(values, expected, rtol=1e-5, atol=0)
+    scale = float(expected_grads.abs().max())
+    torch.testing.assert_close(grads, expected_grads, rtol=1e-5, atol=1e-6 * scale)
+    loop_values, loop_grads = looped.loss_and_grad(params, batch)
+    torch.testing.assert_close(values, loop_values, rtol=1e-5, atol=0)
+    torch.testing.assert_close(grads, loop_grads, rtol=1e-5, atol=1e-6 * scale)
+    torch.testing.assert_close(looped.losses(params, batch), loop_values)
+    # the test loss of the predictions is the cross-entropy alone, without the penalty
+    logits = torch.stack([model.predict(row, batch.inputs) for row in params])
+    torch.testing.assert_close(
+        model.loss_from_logits(logits, batch.targets), torch.tensor(data_losses)
+    )
+
+
 def test_channels_last_images_and_the_keras_model_itself(keras):
     """A conv net: the adapter's [B, C, H, W] -> [B, H, W, C] gives what Keras computes on the
     channels-last batch with the same weights assigned; batched equals the loop."""
