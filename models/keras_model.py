@@ -153,6 +153,23 @@ class KerasModel:
             tensorflow_runtime.to_torch(grads, device),
         )
 
+    def hessian_vector_product(self, params: torch.Tensor, batch: Batch):
+        """``params: [d]`` -> ``v [d] -> H v [d]``, the Hessian of the network's training loss
+        (``losses``' loss) on ``batch`` at ``params`` times ``v``, exactly, without forming H:
+        forward-over-backward, a ``tf.autodiff.ForwardAccumulator`` (tangent ``v``) around the
+        gradient's ``GradientTape``, one compiled graph traced once (about the cost of a few
+        gradients per product)."""
+        check_params(params.unsqueeze(0), self.num_params)
+        inputs, targets = self._batch(batch)
+        graph = self._graph("hessian", inputs)
+        point = self._params(params.unsqueeze(0))
+
+        def product(vector: torch.Tensor) -> torch.Tensor:
+            result = graph(point, self._params(vector.unsqueeze(0)), inputs, targets)
+            return tensorflow_runtime.to_torch(result, vector.device).to(vector.dtype)
+
+        return product
+
     def _row_blocks(self, params: torch.Tensor) -> list[torch.Tensor]:
         """All K rows at once when batched, else one row at a time (the loop)."""
         if self.batched:
@@ -231,6 +248,21 @@ class KerasModel:
             return tf.reshape(loss, (1,)), grad[None]
         return tf.vectorized_map(one, self._split(params))
 
+    def _hessian_product(self, params: Any, vector: Any, inputs: Any, targets: Any) -> Any:
+        """``[1, d], [1, d] -> [d]``: the directional derivative along ``vector`` of the
+        gradient at ``params``."""
+        tf = self._tf
+        variables = [v[0] for v in self._split(params)]
+        tangents = [t[0] for t in self._split(vector)]
+        zero = tf.UnconnectedGradients.ZERO
+        with tf.autodiff.ForwardAccumulator(variables, tangents) as accumulator:
+            with tf.GradientTape() as tape:
+                tape.watch(variables)
+                loss = self._objective(variables, inputs, targets)
+            grads = tape.gradient(loss, variables, unconnected_gradients=zero)
+        products = accumulator.jvp(grads, unconnected_gradients=zero)
+        return tf.concat([tf.reshape(p, (-1,)) for p in products], 0)
+
     def _single_outputs(self, params: Any, inputs: Any) -> Any:
         return self._outputs([v[0] for v in self._split(params)], inputs)
 
@@ -243,13 +275,14 @@ class KerasModel:
                 "losses": self._losses_graph,
                 "loss_and_grad": self._loss_and_grad,
                 "outputs": self._single_outputs,
+                "hessian": self._hessian_product,
             }[kind]
-            signature = [
-                tf.TensorSpec([None, self.num_params], tf.float32),
-                tf.TensorSpec([None, *inputs.shape[1:]], inputs.dtype),
-            ]
+            params = tf.TensorSpec([None, self.num_params], tf.float32)
+            signature = [params, tf.TensorSpec([None, *inputs.shape[1:]], inputs.dtype)]
             if kind != "outputs":
                 signature.append(tf.TensorSpec([None], tf.int64))
+            if kind == "hessian":
+                signature.insert(1, params)  # the vector
             self._graphs[key] = tf.function(
                 function, input_signature=signature, jit_compile=self.xla
             )
