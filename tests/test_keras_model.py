@@ -196,6 +196,35 @@ def test_hessian_vector_products_include_the_regularizer(keras):
     torch.testing.assert_close(difference, expected, rtol=1e-5, atol=1e-3)
 
 
+@pytest.mark.parametrize("xla", [False, True])
+def test_one_minibatch_per_network_equals_the_loop(keras, xla):
+    """``loss_and_grad_each`` of a conv net on [K, B, C, H, W] images (channels-last inside),
+    one vectorized map, equals ``loss_and_grad`` of each network on its own minibatch, and the
+    ``vmap=false`` loop."""
+    from sampler.models import keras_examples
+    from sampler.models.interface import stack_batches
+
+    network = keras_examples.conv((8, 8, 2), 3)
+    model = KerasModel(network, xla=xla)
+    looped = KerasModel(network, vmap=False, xla=False)
+    params = perturbed(model, k=3)
+    batches = [image_batch((2, 8, 8), n=4, classes=3, seed=s) for s in range(3)]
+    values, grads = model.loss_and_grad_each(params, stack_batches(batches))
+    singles = [looped.loss_and_grad(params[k : k + 1], b) for k, b in enumerate(batches)]
+    expected, expected_grads = (
+        torch.cat([v for v, _ in singles]),
+        torch.cat([g for _, g in singles]),
+    )
+    scale = float(expected_grads.abs().max())
+    torch.testing.assert_close(values, expected, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(grads, expected_grads, rtol=1e-5, atol=1e-5 * scale)
+    loop_values, loop_grads = looped.loss_and_grad_each(params, stack_batches(batches))
+    torch.testing.assert_close(loop_values, expected, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(loop_grads, expected_grads, rtol=1e-5, atol=1e-5 * scale)
+    shared, _ = model.loss_and_grad(params, batches[0])
+    assert not torch.allclose(shared[1:], values[1:], rtol=1e-3)
+
+
 def test_channels_last_images_and_the_keras_model_itself(keras):
     """A conv net: the adapter's [B, C, H, W] -> [B, H, W, C] gives what Keras computes on the
     channels-last batch with the same weights assigned; batched equals the loop."""

@@ -128,9 +128,7 @@ class ReplicatedSGD:
             if self.shared_batch:
                 values, grads = problem.loss_and_grad(replicas[rows])
             else:
-                pairs = [problem.loss_and_grad(replicas[a].unsqueeze(0), stream=a) for a in mine]
-                values = torch.cat([v for v, _ in pairs])
-                grads = torch.cat([g for _, g in pairs])
+                values, grads = problem.loss_and_grad_streams(replicas[rows], mine)
             losses[rows] = values.to(torch.float64)
         focusing = state["focusing"]
         if focusing is None:
