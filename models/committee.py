@@ -20,7 +20,12 @@ import math
 import torch
 
 from sampler.models import streams
-from sampler.models.interface import AutogradModel, Batch, check_params
+from sampler.models.interface import (
+    AutogradModel,
+    Batch,
+    check_params,
+    loss_and_grad_by_autograd,
+)
 from sampler.models.margin_loss import check_binary, margin_logits, mean_margin_loss
 
 
@@ -58,11 +63,18 @@ class Committee(AutogradModel):
     def init_params(self, seed: int) -> torch.Tensor:
         return torch.randn(self.num_params, generator=streams.torch_generator(seed, streams.INIT))
 
-    def fields(self, params: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
-        """``params: [K, d], inputs: [B, ...] -> h: [K, B, hidden]`` normalised per unit."""
-        k, b, n = params.shape[0], inputs.shape[0], self.fan_in
+    def fields(self, params: torch.Tensor, inputs: torch.Tensor, each: bool = False):
+        """``params: [K, d], inputs: [B, ...] -> h: [K, B, hidden]`` normalised per unit; with
+        ``each``, ``inputs: [K, B, ...]``, network k on ``inputs[k]``."""
+        k, n = params.shape[0], self.fan_in
+        b = inputs.shape[1] if each else inputs.shape[0]
         weights = params.reshape(k, self.hidden, n)
-        if self.tree:
+        if each and self.tree:
+            blocks = inputs.reshape(k, b, self.hidden, n)
+            h = torch.einsum("kbun,kun->kbu", blocks, weights)
+        elif each:
+            h = torch.bmm(inputs.reshape(k, b, n), weights.transpose(1, 2))
+        elif self.tree:
             blocks = inputs.reshape(b, self.hidden, n).transpose(0, 1)  # [hidden, B, n]
             h = torch.bmm(blocks, weights.permute(1, 2, 0)).permute(2, 1, 0)  # [K, B, hidden]
         else:
@@ -72,9 +84,9 @@ class Committee(AutogradModel):
             h = h.transpose(0, 1)
         return h / weights.norm(dim=2).unsqueeze(1)
 
-    def outputs(self, params: torch.Tensor, inputs: torch.Tensor, smooth: bool) -> torch.Tensor:
+    def outputs(self, params, inputs, smooth: bool, each: bool = False) -> torch.Tensor:
         """``-> s: [K, B]``, ``(1/sqrt K) sum_u act(h_u)``."""
-        h = self.fields(params, inputs)
+        h = self.fields(params, inputs, each)
         act = torch.tanh(self.beta * h) if smooth else torch.sign(h)
         return act.sum(dim=2) / math.sqrt(self.hidden)
 
@@ -88,6 +100,15 @@ class Committee(AutogradModel):
     def _losses(self, params: torch.Tensor, batch: Batch) -> torch.Tensor:
         """The smooth (tanh) loss that ``loss_and_grad`` differentiates."""
         return self._loss(params, batch, smooth=True)
+
+    def _losses_each(self, params: torch.Tensor, batch: Batch) -> torch.Tensor:
+        s = self.outputs(params, batch.inputs, smooth=True, each=True)
+        return mean_margin_loss(s, batch.targets, self.omega)
+
+    def loss_and_grad_each(self, params: torch.Tensor, batch: Batch):
+        """``params: [K, d]``, ``batch``: inputs ``[K, B, ...]``, targets ``[K, B]``."""
+        check_params(params, self.num_params)
+        return loss_and_grad_by_autograd(self._losses_each, params, batch)
 
     def losses(self, params: torch.Tensor, batch: Batch) -> torch.Tensor:
         check_params(params, self.num_params)

@@ -5,7 +5,8 @@ batched product ``baddbmm(b, H [K, B, n_in], W^T [K, n_in, n_out])``, reading th
 place from the ``[K, d]`` block (the minibatch is broadcast, not copied). Measured on 2 CPU
 cores for the 784-200-10 first layer with K = 100, B = 20: 8 ms, against 38 ms for stacking
 the K weight matrices into one ``[K * n_out, n_in]`` GEMM operand (which needs a copy, since the
-K rows of a ``[K, d]`` block are ``d`` apart). The paper's networks (García Trillos, Kaplan,
+K rows of a ``[K, d]`` block are ``d`` apart). The same products take one minibatch per network,
+``H [K, B, n_in]`` (``loss_and_grad_each``). The paper's networks (García Trillos, Kaplan,
 Sanz-Alonso, section 6): ``linear`` 784-10 (7,850 parameters) and ``mlp`` 784-200-10
 (159,010 parameters).
 Initialisation is PyTorch's ``nn.Linear`` default, ``U(-1/sqrt(n_in), 1/sqrt(n_in))``, drawn
@@ -22,6 +23,8 @@ from sampler.models import streams
 from sampler.models.interface import (
     AutogradModel,
     Batch,
+    check_params,
+    loss_and_grad_by_autograd,
     mean_cross_entropy,
 )
 
@@ -67,10 +70,14 @@ class DenseNet(AutogradModel):
             params[weight.start : bias.stop].uniform_(-bound, bound, generator=generator)
         return params
 
-    def logits(self, params: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
-        """``params: [K, d], inputs: [B, ...] -> [K, B, C]``."""
+    def logits(self, params: torch.Tensor, inputs: torch.Tensor, each: bool = False):
+        """``params: [K, d], inputs: [B, ...] -> [K, B, C]``; with ``each``, ``inputs:
+        [K, B, ...]``, network k on ``inputs[k]`` (the same batched products)."""
         k = params.shape[0]
-        hidden = inputs.reshape(inputs.shape[0], -1).expand(k, -1, -1)  # [K, B, n_in], no copy
+        if each:
+            hidden = inputs.reshape(k, inputs.shape[1], -1)
+        else:
+            hidden = inputs.reshape(inputs.shape[0], -1).expand(k, -1, -1)  # no copy
         for i, (n_in, n_out, weight, bias) in enumerate(self._dense):
             w = params[:, weight].view(k, n_out, n_in)
             z = torch.baddbmm(params[:, bias].unsqueeze(1), hidden, w.transpose(1, 2))
@@ -79,6 +86,14 @@ class DenseNet(AutogradModel):
 
     def _losses(self, params: torch.Tensor, batch: Batch) -> torch.Tensor:
         return mean_cross_entropy(self.logits(params, batch.inputs), batch.targets)
+
+    def _losses_each(self, params: torch.Tensor, batch: Batch) -> torch.Tensor:
+        return mean_cross_entropy(self.logits(params, batch.inputs, each=True), batch.targets)
+
+    def loss_and_grad_each(self, params: torch.Tensor, batch: Batch):
+        """``params: [K, d]``, ``batch``: inputs ``[K, B, ...]``, targets ``[K, B]``."""
+        check_params(params, self.num_params)
+        return loss_and_grad_by_autograd(self._losses_each, params, batch)
 
     def predict(self, params: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():

@@ -9,11 +9,17 @@ A model whose loss is not the cross-entropy (the binary perceptron and committee
 use the ``f_gamma`` loss of Baldassi et al.) owns it: ``losses``/``loss_and_grad`` compute it, and
 an optional ``loss_from_logits(logits [K, B, C], targets [B]) -> [K]`` gives the same loss from
 ``predict``'s logits for test-set evaluation (default: ``mean_cross_entropy``).
+
+One minibatch per network (Replicated-SGD's replicas, each on its own minibatch stream): the
+optional ``loss_and_grad_each(params [K, d], Batch(inputs [K, B, ...], targets [K, B]))`` gives
+network k's loss and gradient on minibatch k as one batched computation; ``loss_and_grad_each``
+below uses it where the model has it and loops over ``loss_and_grad`` where it has not (the same
+numbers up to float rounding).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple, Protocol, runtime_checkable
 
 import torch
@@ -50,12 +56,39 @@ class Model(Protocol):
 
 
 def mean_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """``logits: [K, B, C], targets: [B] -> [K]`` mean cross-entropy of each of the K networks."""
+    """``logits: [K, B, C], targets: [B]`` (one minibatch for all) or ``[K, B]`` (network k's
+    own) ``-> [K]`` mean cross-entropy of each of the K networks."""
     k, b, c = logits.shape
+    labels = targets.reshape(k * b) if targets.dim() == 2 else targets.repeat(k)
     per_sample = torch.nn.functional.cross_entropy(
-        logits.reshape(k * b, c), targets.repeat(k), reduction="none"
+        logits.reshape(k * b, c), labels, reduction="none"
     )
     return per_sample.view(k, b).mean(dim=1)
+
+
+def stack_batches(batches: Sequence[Batch]) -> Batch:
+    """K minibatches of one shape ``-> Batch(inputs [K, B, ...], targets [K, B])``."""
+    return Batch(
+        torch.stack([b.inputs for b in batches]), torch.stack([b.targets for b in batches])
+    )
+
+
+def loss_and_grad_each(
+    model, params: torch.Tensor, batches: Sequence[Batch]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Network k on its own minibatch ``batches[k]``: ``params: [K, d] -> ([K], [K, d])``. One
+    batched call of the model's ``loss_and_grad_each`` where it has one, K > 1 and the
+    minibatches have one shape; otherwise (and for one network, so that it is exactly
+    ``loss_and_grad``) a loop of ``loss_and_grad`` over the K networks."""
+    check_params(params, model.num_params)
+    if len(batches) != params.shape[0]:
+        raise ValueError(f"{params.shape[0]} networks need as many minibatches, got {len(batches)}")
+    own = getattr(model, "loss_and_grad_each", None)
+    shapes = {(tuple(b.inputs.shape), tuple(b.targets.shape)) for b in batches}
+    if own is not None and len(batches) > 1 and len(shapes) == 1:
+        return own(params, stack_batches(batches))
+    pairs = [model.loss_and_grad(params[k : k + 1], b) for k, b in enumerate(batches)]
+    return torch.cat([v for v, _ in pairs]), torch.cat([g for _, g in pairs])
 
 
 def loss_from_logits(model, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

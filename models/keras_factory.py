@@ -117,7 +117,8 @@ def check_shapes(name: str, model: Any, input_shape: tuple, num_classes: int) ->
 
 def keras_spec(name: str):
     """The ``ModelSpec`` of ``keras:MODULE:FACTORY`` (checks that the factory exists)."""
-    from sampler.models.keras_model import KerasModel, keras_input_shape
+    from sampler.models.keras_layout import keras_input_shape
+    from sampler.models.keras_model import KerasModel
     from sampler.models.zoo import ModelSpec
 
     factory = load_factory(name)

@@ -12,12 +12,16 @@ into batched kernels, compiled with XLA unless ``xla=False``; ``vmap=False`` loo
 networks instead (the same numbers). Gradients: a ``GradientTape`` per network inside the same
 map (TensorFlow's per-example gradients). One tape around the whole map gives the same numbers
 but, under XLA, folds the parameters in as constants and recompiles on every call (measured:
-6 s instead of 0.24 s for K = 100 on the 784-200-10 network).
+6 s instead of 0.24 s for K = 100 on the 784-200-10 network). One minibatch per network
+(``loss_and_grad_each``, inputs ``[K, B, ...]``): the same map over parameters and minibatches
+together. Hessian-vector products (``hessian_vector_product``, for ``sampler flatness``):
+forward-over-backward, a ``ForwardAccumulator`` around the gradient's tape.
 Nothing here draws a random number: the Keras model's own variables are neither read for
 parameters nor changed (``init_params`` draws from the project's counter-based streams).
 
 Layers (per-layer tau): a variable's layer is its Keras path without the variable name and
-without the outer model's name (``sequential/hidden/kernel`` -> ``hidden``).
+without the outer model's name (``sequential/hidden/kernel`` -> ``hidden``;
+``models.keras_layout``).
 
 Non-trainable state (BatchNorm moving statistics, the seed of a Dropout or GaussianNoise layer)
 is refused unless ``inference=True``: then every network runs in inference mode
@@ -28,7 +32,13 @@ once per network, or make the loss random: a silently wrong answer.
 The loss: ``loss`` (a Keras loss object, a name such as ``"sparse_categorical_crossentropy"``,
 or a function ``(targets [B], outputs [B, C]) -> [B] or scalar``), else the loss the model was
 compiled with, else ``SparseCategoricalCrossentropy(from_logits=True)`` (the zoo's mean
-cross-entropy). A per-example result is averaged over the minibatch.
+cross-entropy). A per-example result is averaged over the minibatch. The losses the model
+adds itself (``model.losses``: ``kernel_regularizer`` and other weight regularizers, activity
+regularizers, ``add_loss``) are part of each network's training loss, added to that minibatch
+loss as Keras' ``fit`` adds them: ``stateless_call(..., return_losses=True)`` returns them for
+the network's own variables, inside the vectorized map, and the gradient is taken through them.
+The test loss (``loss_from_logits``, a function of the outputs alone) is the minibatch loss
+without them, as the zoo models' test loss has no penalty either.
 
 Images: a ``[B, C, H, W]`` batch is handed to Keras channels-last, ``[B, H, W, C]`` (Keras'
 default layout), unless ``channels_last=False``.
@@ -43,6 +53,7 @@ import torch
 
 from sampler.models import streams, tensorflow_runtime
 from sampler.models.interface import Batch, check_params
+from sampler.models.keras_layout import layer_slices, resolve_loss
 
 # 1-d variables of normalisation layers (LayerNormalization, GroupNormalization, BatchNorm):
 # their name -> initial value (no fan-in of their own)
@@ -95,10 +106,8 @@ class KerasModel:
         self._sizes = [math.prod(shape) for shape in self._shapes]
         self._names = [v.name for v in variables]
         self.num_params = sum(self._sizes)
-        self.layers = _layer_slices(model.name, [v.path for v in variables], self._sizes)
-        self._loss = _resolve_loss(
-            keras, loss if loss is not None else getattr(model, "loss", None)
-        )
+        self.layers = layer_slices(model.name, [v.path for v in variables], self._sizes)
+        self._loss = resolve_loss(keras, loss if loss is not None else getattr(model, "loss", None))
         self._graphs: dict[tuple, Any] = {}
 
     # --- the model interface -------------------------------------------------------------
@@ -147,6 +156,42 @@ class KerasModel:
             tensorflow_runtime.to_torch(grads, device),
         )
 
+    def loss_and_grad_each(
+        self, params: torch.Tensor, batch: Batch
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``params: [K, d]``, ``batch``: inputs ``[K, B, ...]``, targets ``[K, B]`` -> network
+        k's loss and gradient on minibatch k: one vectorized map over both (or the loop)."""
+        check_params(params, self.num_params)
+        inputs = self._inputs(batch.inputs, each=True)
+        targets = tensorflow_runtime.to_tensorflow(batch.targets.long())
+        graph = self._graph("loss_and_grad_each", inputs)
+        rows = [slice(None)] if self.batched else [slice(k, k + 1) for k in range(len(params))]
+        pairs = [graph(self._params(params[r]), inputs[r], targets[r]) for r in rows]
+        values = self._tf.concat([value for value, _ in pairs], 0)
+        grads = self._tf.concat([grad for _, grad in pairs], 0)
+        device = params.device
+        return (
+            tensorflow_runtime.to_torch(values, device),
+            tensorflow_runtime.to_torch(grads, device),
+        )
+
+    def hessian_vector_product(self, params: torch.Tensor, batch: Batch):
+        """``params: [d]`` -> ``v [d] -> H v [d]``, the Hessian of the network's training loss
+        (``losses``' loss) on ``batch`` at ``params`` times ``v``, exactly, without forming H:
+        forward-over-backward, a ``tf.autodiff.ForwardAccumulator`` (tangent ``v``) around the
+        gradient's ``GradientTape``, one compiled graph traced once (about the cost of a few
+        gradients per product)."""
+        check_params(params.unsqueeze(0), self.num_params)
+        inputs, targets = self._batch(batch)
+        graph = self._graph("hessian", inputs)
+        point = self._params(params.unsqueeze(0))
+
+        def product(vector: torch.Tensor) -> torch.Tensor:
+            result = graph(point, self._params(vector.unsqueeze(0)), inputs, targets)
+            return tensorflow_runtime.to_torch(result, vector.device).to(vector.dtype)
+
+        return product
+
     def _row_blocks(self, params: torch.Tensor) -> list[torch.Tensor]:
         """All K rows at once when batched, else one row at a time (the loop)."""
         if self.batched:
@@ -179,6 +224,18 @@ class KerasModel:
         outputs, _ = self.model.stateless_call(variables, self._frozen, inputs, training=False)
         return outputs
 
+    def _objective(self, variables: list, inputs: Any, targets: Any) -> Any:
+        """One network's training loss: the minibatch loss of its outputs plus the sum of the
+        losses the model adds (``model.losses``: weight regularizers of ``variables``, activity
+        regularizers and ``add_loss`` terms of this call), as Keras' own ``fit`` adds them."""
+        outputs, _, added = self.model.stateless_call(
+            variables, self._frozen, inputs, training=False, return_losses=True
+        )
+        loss = self._network_loss(outputs, targets)
+        for term in added:
+            loss = loss + self._tf.cast(self._tf.reduce_sum(term), loss.dtype)
+        return loss
+
     def _split(self, params: Any) -> list:
         """``[K, d] -> [[K, *shape] per variable]`` (one copy: TensorFlow has no strided views)."""
         parts = self._tf.split(params, self._sizes, axis=1)
@@ -188,50 +245,83 @@ class KerasModel:
         """``[K, d] -> [K]``: one vectorized computation, or (loop) the network of ``[1, d]``."""
 
         def one(variables):
-            return self._network_loss(self._outputs(list(variables), inputs), targets)
+            return self._objective(list(variables), inputs, targets)
 
         if not self.batched:
             return self._tf.reshape(one([v[0] for v in self._split(params)]), (1,))
         return self._tf.vectorized_map(one, self._split(params))
 
+    def _network_loss_and_grad(self, variables: list, inputs: Any, targets: Any):
+        """One network's loss and flat gradient, by a tape."""
+        tf = self._tf
+        with tf.GradientTape() as tape:
+            tape.watch(variables)
+            loss = self._objective(variables, inputs, targets)
+        grads = tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return loss, tf.concat([tf.reshape(grad, (-1,)) for grad in grads], 0)
+
     def _loss_and_grad(self, params: Any, inputs: Any, targets: Any) -> tuple[Any, Any]:
         """``[K, d] -> ([K], [K, d])``: a tape per network inside the vectorized map."""
-        tf = self._tf
 
         def one(variables):
-            variables = list(variables)
-            with tf.GradientTape() as tape:
-                tape.watch(variables)
-                loss = self._network_loss(self._outputs(variables, inputs), targets)
-            grads = tape.gradient(
-                loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO
-            )
-            return loss, tf.concat([tf.reshape(grad, (-1,)) for grad in grads], 0)
+            return self._network_loss_and_grad(list(variables), inputs, targets)
 
         if not self.batched:
             loss, grad = one([v[0] for v in self._split(params)])
-            return tf.reshape(loss, (1,)), grad[None]
-        return tf.vectorized_map(one, self._split(params))
+            return self._tf.reshape(loss, (1,)), grad[None]
+        return self._tf.vectorized_map(one, self._split(params))
+
+    def _loss_and_grad_each(self, params: Any, inputs: Any, targets: Any) -> tuple[Any, Any]:
+        """``[K, d], [K, B, ...], [K, B] -> ([K], [K, d])``: network k on minibatch k, the map
+        running over parameters and minibatches together."""
+
+        def one(network):
+            variables, x, y = network
+            return self._network_loss_and_grad(list(variables), x, y)
+
+        if not self.batched:
+            loss, grad = one(([v[0] for v in self._split(params)], inputs[0], targets[0]))
+            return self._tf.reshape(loss, (1,)), grad[None]
+        return self._tf.vectorized_map(one, (self._split(params), inputs, targets))
+
+    def _hessian_product(self, params: Any, vector: Any, inputs: Any, targets: Any) -> Any:
+        """``[1, d], [1, d] -> [d]``: the directional derivative along ``vector`` of the
+        gradient at ``params``."""
+        tf = self._tf
+        variables = [v[0] for v in self._split(params)]
+        tangents = [t[0] for t in self._split(vector)]
+        zero = tf.UnconnectedGradients.ZERO
+        with tf.autodiff.ForwardAccumulator(variables, tangents) as accumulator:
+            with tf.GradientTape() as tape:
+                tape.watch(variables)
+                loss = self._objective(variables, inputs, targets)
+            grads = tape.gradient(loss, variables, unconnected_gradients=zero)
+        products = accumulator.jvp(grads, unconnected_gradients=zero)
+        return tf.concat([tf.reshape(p, (-1,)) for p in products], 0)
 
     def _single_outputs(self, params: Any, inputs: Any) -> Any:
         return self._outputs([v[0] for v in self._split(params)], inputs)
 
     def _graph(self, kind: str, inputs: Any) -> Any:
         """The compiled function of ``kind`` for inputs of this shape (traced once per shape)."""
-        key = (kind, tuple(inputs.shape[1:]))
+        each = kind.endswith("_each")  # inputs [K, B, ...], targets [K, B]
+        key = (kind, tuple(inputs.shape[2 if each else 1 :]))
         if key not in self._graphs:
             tf = self._tf
             function = {
                 "losses": self._losses_graph,
                 "loss_and_grad": self._loss_and_grad,
                 "outputs": self._single_outputs,
+                "hessian": self._hessian_product,
+                "loss_and_grad_each": self._loss_and_grad_each,
             }[kind]
-            signature = [
-                tf.TensorSpec([None, self.num_params], tf.float32),
-                tf.TensorSpec([None, *inputs.shape[1:]], inputs.dtype),
-            ]
+            params = tf.TensorSpec([None, self.num_params], tf.float32)
+            lead = [None, None] if each else [None]
+            signature = [params, tf.TensorSpec([*lead, *key[1]], inputs.dtype)]
             if kind != "outputs":
-                signature.append(tf.TensorSpec([None], tf.int64))
+                signature.append(tf.TensorSpec(lead, tf.int64))
+            if kind == "hessian":
+                signature.insert(1, params)  # the vector
             self._graphs[key] = tf.function(
                 function, input_signature=signature, jit_compile=self.xla
             )
@@ -242,49 +332,12 @@ class KerasModel:
     def _params(self, params: torch.Tensor) -> Any:
         return tensorflow_runtime.to_tensorflow(params.to(torch.float32))
 
-    def _inputs(self, inputs: torch.Tensor) -> Any:
-        if self.channels_last and inputs.dim() == 4:
-            inputs = inputs.permute(0, 2, 3, 1)
+    def _inputs(self, inputs: torch.Tensor, each: bool = False) -> Any:
+        """``[B, ...]`` (with ``each``, ``[K, B, ...]``) as Keras takes it: images
+        channels-last."""
+        if self.channels_last and inputs.dim() == 4 + each:
+            inputs = inputs.permute(*range(1 + each), 2 + each, 3 + each, 1 + each)
         return tensorflow_runtime.to_tensorflow(inputs.to(torch.float32).contiguous())
 
     def _batch(self, batch: Batch) -> tuple[Any, Any]:
         return self._inputs(batch.inputs), tensorflow_runtime.to_tensorflow(batch.targets.long())
-
-
-def keras_input_shape(input_shape: tuple[int, ...], channels_last: bool = True) -> tuple:
-    """The data's ``[C, H, W]`` shape as Keras receives it: ``[H, W, C]`` when channels-last."""
-    if channels_last and len(input_shape) == 3:
-        return (*input_shape[1:], input_shape[0])
-    return tuple(input_shape)
-
-
-def _layer_slices(model_name: str, paths: list[str], sizes: list[int]) -> dict[str, slice]:
-    """``{layer: slice}`` in variable order; a layer's variables must be adjacent."""
-    layers: dict[str, slice] = {}
-    offset = 0
-    for path, size in zip(paths, sizes):
-        parts = path.split("/")
-        if len(parts) > 1 and parts[0] == model_name:
-            parts = parts[1:]
-        layer = "/".join(parts[:-1]) or parts[0]
-        if layer in layers and layers[layer].stop != offset:
-            raise ValueError(
-                f"layer {layer!r}: its variables are not adjacent in trainable_variables"
-            )
-        start = layers[layer].start if layer in layers else offset
-        layers[layer] = slice(start, offset + size)
-        offset += size
-    return layers
-
-
-def _resolve_loss(keras: Any, loss: Any) -> Any:
-    if loss is None:
-        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    if isinstance(loss, str):
-        return keras.losses.get(loss)
-    if not callable(loss):
-        raise TypeError(
-            "the loss must be a Keras loss, its name, or a function (targets, outputs) -> "
-            f"loss; got {type(loss).__name__} (one loss of one output: no lists or dicts)"
-        )
-    return loss

@@ -16,7 +16,12 @@ import math
 import torch
 
 from sampler.models import streams
-from sampler.models.interface import AutogradModel, Batch
+from sampler.models.interface import (
+    AutogradModel,
+    Batch,
+    check_params,
+    loss_and_grad_by_autograd,
+)
 from sampler.models.margin_loss import check_binary, margin_logits, mean_margin_loss
 
 
@@ -35,9 +40,14 @@ class Perceptron(AutogradModel):
     def init_params(self, seed: int) -> torch.Tensor:
         return torch.randn(self.num_params, generator=streams.torch_generator(seed, streams.INIT))
 
-    def outputs(self, params: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
-        """``params: [K, N], inputs: [B, ...] -> s: [K, B]``."""
-        s = (inputs.reshape(inputs.shape[0], -1) @ params.T).T
+    def outputs(self, params: torch.Tensor, inputs: torch.Tensor, each: bool = False):
+        """``params: [K, N], inputs: [B, ...] -> s: [K, B]``; with ``each``, ``inputs:
+        [K, B, ...]``, network k on ``inputs[k]`` (one batched product)."""
+        if each:
+            k, b = inputs.shape[:2]
+            s = torch.bmm(inputs.reshape(k, b, -1), params.unsqueeze(2)).squeeze(2)
+        else:
+            s = (inputs.reshape(inputs.shape[0], -1) @ params.T).T
         if self.normalize:
             return s / params.norm(dim=1, keepdim=True)
         return s / math.sqrt(self.num_params)
@@ -48,6 +58,15 @@ class Perceptron(AutogradModel):
 
     def _losses(self, params: torch.Tensor, batch: Batch) -> torch.Tensor:
         return mean_margin_loss(self.outputs(params, batch.inputs), batch.targets, self.gamma)
+
+    def _losses_each(self, params: torch.Tensor, batch: Batch) -> torch.Tensor:
+        s = self.outputs(params, batch.inputs, each=True)
+        return mean_margin_loss(s, batch.targets, self.gamma)
+
+    def loss_and_grad_each(self, params: torch.Tensor, batch: Batch):
+        """``params: [K, N]``, ``batch``: inputs ``[K, B, ...]``, targets ``[K, B]``."""
+        check_params(params, self.num_params)
+        return loss_and_grad_by_autograd(self._losses_each, params, batch)
 
     def predict(self, params: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():

@@ -7,6 +7,7 @@ says how to treat them: in training mode every one of the K networks would updat
 silently wrong answer), so ``buffers="eval"`` evaluates a copy of the module in evaluation mode
 (the stored statistics are used as they are, and vmap then works); a per-network batch
 statistic needs ``track_running_stats=False`` (no buffers; see ``models.resnet``).
+One minibatch per network (``loss_and_grad_each``): the same vmap over parameters and inputs.
 Layers are the module's parameter-owning submodules, in registration order. A module may be
 built on the ``meta`` device: only its parameter shapes are read.
 """
@@ -23,6 +24,8 @@ from sampler.models import streams
 from sampler.models.interface import (
     AutogradModel,
     Batch,
+    check_params,
+    loss_and_grad_by_autograd,
     mean_cross_entropy,
 )
 
@@ -101,6 +104,19 @@ class TorchModuleModel(AutogradModel):
 
     def _losses(self, params: torch.Tensor, batch: Batch) -> torch.Tensor:
         return mean_cross_entropy(self.logits(params, batch.inputs), batch.targets)
+
+    def _losses_each(self, params: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """Network k on ``inputs[k]``: ``vmap`` over parameters and inputs (or the loop)."""
+        if self.batched:
+            logits = vmap(self._single_logits, in_dims=(0, 0))(params, batch.inputs)
+        else:
+            logits = torch.stack([self._single_logits(p, u) for p, u in zip(params, batch.inputs)])
+        return mean_cross_entropy(logits, batch.targets)
+
+    def loss_and_grad_each(self, params: torch.Tensor, batch: Batch):
+        """``params: [K, d]``, ``batch``: inputs ``[K, B, ...]``, targets ``[K, B]``."""
+        check_params(params, self.num_params)
+        return loss_and_grad_by_autograd(self._losses_each, params, batch)
 
     def predict(self, params: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():

@@ -10,11 +10,12 @@ minibatch), gradient evaluations, and the training examples of the distinct mini
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
 from sampler.models import Batch, Model
+from sampler.models.interface import loss_and_grad_each
 
 
 class Problem:
@@ -65,3 +66,14 @@ class Problem:
         self._used.add(stream)
         self.grad_evals += params.shape[0]
         return self.model.loss_and_grad(params, batch)
+
+    def loss_and_grad_streams(
+        self, params: torch.Tensor, streams: Sequence[int]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``params: [K, d] -> ([K], [K, d])``, network k on minibatch stream ``streams[k]``: one
+        batched call where the model takes one minibatch per network, else a loop
+        (``models.interface.loss_and_grad_each``)."""
+        batches = [self.minibatch(stream) for stream in streams]
+        self._used.update(streams)
+        self.grad_evals += params.shape[0]
+        return loss_and_grad_each(self.model, params, batches)

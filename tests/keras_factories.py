@@ -44,6 +44,33 @@ def small_mlp(input_shape, num_classes) -> Any:
     return keras.Sequential([*layers, _dense(num_classes, "logits")], name="small")
 
 
+def regularised_mlp(input_shape=(4, 4, 1), num_classes=3, strength=100.0) -> Any:
+    """``tiny_mlp`` with an L2 kernel regularizer on ``hidden`` and an L1 activity regularizer
+    on ``logits``: ``model.losses`` holds both."""
+    keras = keras_module()
+    seeded = keras.initializers.GlorotUniform(seed=0)
+    return keras.Sequential(
+        [
+            keras.Input(input_shape),
+            keras.layers.Flatten(),
+            keras.layers.Dense(
+                6,
+                "tanh",
+                name="hidden",
+                kernel_initializer=seeded,
+                kernel_regularizer=keras.regularizers.L2(strength),
+            ),
+            keras.layers.Dense(
+                num_classes,
+                name="logits",
+                kernel_initializer=seeded,
+                activity_regularizer=keras.regularizers.L1(0.01),
+            ),
+        ],
+        name="regularised",
+    )
+
+
 def with_dropout(input_shape, num_classes) -> Any:
     keras = keras_module()
     return keras.Sequential(

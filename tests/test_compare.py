@@ -210,3 +210,18 @@ def test_a_run_without_updates_and_a_run_of_the_earlier_layout(runs, tmp_path):
     rows = _csv_rows(out)
     assert rows[0]["updates"] == "0*" and rows[0]["final_accuracy"] == ""
     assert rows[1]["runs"] == "2 (seeds 0,1)"  # the legacy record is a repetition of is-1
+
+
+@pytest.mark.parametrize("under", [False, True])
+def test_an_out_that_is_a_file_stops_before_any_work(runs, tmp_path, capsys, under):
+    """``--out FILE`` (or a path under a file): one line naming ``--out``, no table printed."""
+    existing = tmp_path / "table.txt"
+    existing.write_text("not a folder\n")
+    out = existing / "sub" if under else existing
+    with pytest.raises(SystemExit) as stopped:
+        main(["compare", str(runs / "sgd"), "--out", str(out)])
+    assert stopped.value.code == 2
+    printed = capsys.readouterr()
+    errors = [line for line in printed.err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "--out" in errors[0] and "is not a folder" in errors[0]
+    assert printed.out == "" and existing.read_text() == "not a folder\n"

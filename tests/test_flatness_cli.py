@@ -97,3 +97,41 @@ def test_signal_every_must_not_be_negative(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["train", *TINY, "--signal-every", "-1", "--out", str(tmp_path / "x")])
     assert "--signal-every: must be 0 (never) or a positive integer" in capsys.readouterr().err
+
+
+def test_an_out_that_is_a_file_stops_before_any_work(run, tmp_path, capsys):
+    existing = tmp_path / "report.json"
+    existing.write_text("{}")
+    with pytest.raises(SystemExit) as stopped:
+        main(["flatness", str(run), *PROBES, "--out", str(existing)])
+    assert stopped.value.code == 2
+    printed = capsys.readouterr()
+    errors = [line for line in printed.err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and f"--out {existing}: exists and is not a folder" in errors[0]
+    assert printed.out == "" and existing.read_text() == "{}"
+
+
+def test_every_probe_of_a_keras_run(tmp_path):
+    """The default probes, Hessian included, on a Keras model's run: its eigenvalues come from the
+    adapter's own Hessian-vector products."""
+    pytest.importorskip("tensorflow")
+    out = tmp_path / "keras-run"
+    model = ["--model", "keras:tests.keras_factories:tiny_mlp", "--model-opt", "xla=false"]
+    argv = ["train", *TINY, *model, "--steps", "2", "--batch-size", "10", "--samples", "20"]
+    assert main([*argv, "--quiet", "--out", str(out)]) == 0
+    assert main(["flatness", str(out), *PROBES]) == 0
+    report = json.loads((out / "flatness.json").read_text())
+    first, second = report["hessian"]["eigenvalues"]
+    assert first >= second and report["hessian"]["matvecs"] > 0
+    assert set(report["signal"]) == {"hidden", "logits"}
+    assert {"local_energy", "local_entropy"} <= set(report)
+
+
+def test_a_model_without_hessian_vector_products_is_told_which_probes_work():
+    from sampler.flatness.report import HESSIAN_UNAVAILABLE, has_hessian
+
+    class ForwardOnly:  # the model interface without a differentiable graph of its own
+        num_params, layers = 3, {"w": slice(0, 3)}
+
+    assert not has_hessian(ForwardOnly())
+    assert "--probes local-energy,local-entropy,signal" in HESSIAN_UNAVAILABLE

@@ -93,6 +93,138 @@ def test_batched_equals_the_loop(keras):
     torch.testing.assert_close(grads, loop_grads, rtol=1e-5, atol=1e-6 * float(grads.abs().max()))
 
 
+def _assign(network, row: torch.Tensor) -> None:
+    """Sets the Keras model's own variables to the flat vector ``row: [d]``."""
+    offset = 0
+    for variable in network.trainable_variables:
+        size = math.prod(variable.shape)
+        variable.assign(row[offset : offset + size].reshape(tuple(variable.shape)).numpy())
+        offset += size
+
+
+@pytest.mark.parametrize("xla", [False, True])
+def test_regularization_losses_are_part_of_the_loss_and_its_gradient(keras, xla):
+    """A model with an L2 kernel regularizer (strength 100) and an L1 activity regularizer: the
+    batched loss and gradient of each network equal the model's own ``model(x)`` loss plus
+    ``sum(model.losses)`` (and its gradient by a tape around that call), and equal the loop."""
+    network = keras_factories.regularised_mlp((12,), 3)
+    model = KerasModel(network, xla=xla)
+    looped = KerasModel(network, vmap=False, xla=False)
+    batch = image_batch((12,), classes=3)
+    params = perturbed(model, k=3, scale=0.5)
+    values, grads = model.loss_and_grad(params, batch)
+    torch.testing.assert_close(model.losses(params, batch), values)
+    cross_entropy = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    inputs, targets = batch.inputs.numpy(), batch.targets.numpy()
+    before = [v.numpy().copy() for v in network.trainable_variables]
+    expected, expected_grads, penalties, data_losses = [], [], [], []
+    for row in params:
+        _assign(network, row)
+        with tf.GradientTape() as tape:
+            data_loss = cross_entropy(targets, network(inputs, training=False))
+            penalty = tf.add_n(network.losses)
+            loss = data_loss + penalty
+        grad = tape.gradient(loss, network.trainable_variables)
+        expected.append(float(loss))
+        penalties.append(float(penalty))
+        data_losses.append(float(data_loss))
+        expected_grads.append(torch.cat([torch.from_numpy(g.numpy()).reshape(-1) for g in grad]))
+    for variable, old in zip(network.trainable_variables, before):
+        variable.assign(old)
+    assert len(network.losses) == 2 and min(penalties) > 100  # the penalty dominates the loss
+    expected, expected_grads = torch.tensor(expected), torch.stack(expected_grads)
+    torch.testing.assert_close(values, expected, rtol=1e-5, atol=0)
+    scale = float(expected_grads.abs().max())
+    torch.testing.assert_close(grads, expected_grads, rtol=1e-5, atol=1e-6 * scale)
+    loop_values, loop_grads = looped.loss_and_grad(params, batch)
+    torch.testing.assert_close(values, loop_values, rtol=1e-5, atol=0)
+    torch.testing.assert_close(grads, loop_grads, rtol=1e-5, atol=1e-6 * scale)
+    torch.testing.assert_close(looped.losses(params, batch), loop_values)
+    # the test loss of the predictions is the cross-entropy alone, without the penalty
+    logits = torch.stack([model.predict(row, batch.inputs) for row in params])
+    torch.testing.assert_close(
+        model.loss_from_logits(logits, batch.targets), torch.tensor(data_losses)
+    )
+
+
+TINY_SHAPES = [(12, 6), (6,), (6, 3), (3,)]
+
+
+@pytest.mark.parametrize("xla", [False, True])
+def test_hessian_vector_products_equal_the_torch_networks(keras, xla):
+    """Keras' forward-over-backward products of the tanh 12-6-3 network equal torch's double
+    backward of the same network (the zoo's DenseNet) with equal weights, and so do the top
+    eigenvalues that ``sampler flatness`` reports."""
+    from sampler.flatness.hessian import hessian_vector_product
+    from sampler.flatness.report import differentiable_loss, has_hessian, hessian_report
+    from sampler.models.dense import DenseNet
+
+    model = KerasModel(keras_factories.tiny_mlp((12,), 3), xla=xla)
+    torch_model = DenseNet(12, (6,), 3, activation="tanh")
+    assert has_hessian(model) and model.num_params == torch_model.num_params
+    batch = image_batch((12,), n=16, classes=3)
+    params = perturbed(model, k=1, scale=0.5)
+    same = to_torch_layout(params, TINY_SHAPES)[0]
+    vectors = torch.randn(2, model.num_params, generator=torch_generator(3, 95))
+    product = model.hessian_vector_product(params[0], batch)
+    torch_product = hessian_vector_product(differentiable_loss(torch_model, batch), same)
+    for vector in vectors:
+        found = to_torch_layout(product(vector).unsqueeze(0), TINY_SHAPES)[0]
+        expected = torch_product(to_torch_layout(vector.unsqueeze(0), TINY_SHAPES)[0])
+        torch.testing.assert_close(
+            found, expected, rtol=1e-4, atol=1e-5 * float(expected.abs().max())
+        )
+    keras_top = hessian_report(model, batch, params[0], 3, seed=0)["eigenvalues"]
+    torch_top = hessian_report(torch_model, batch, same, 3, seed=0)["eigenvalues"]
+    assert keras_top == pytest.approx(torch_top, rel=1e-3, abs=1e-5)
+
+
+def test_hessian_vector_products_include_the_regularizer(keras):
+    """An L2 kernel regularizer of strength s adds 2 s to the Hessian on that kernel's
+    coordinates (the L1 activity term has no curvature): H(s) v - H(0) v = 2 s v there, 0
+    elsewhere."""
+    strong = KerasModel(keras_factories.regularised_mlp((12,), 3, strength=100.0), xla=False)
+    plain = KerasModel(keras_factories.regularised_mlp((12,), 3, strength=0.0), xla=False)
+    batch = image_batch((12,), classes=3)
+    params = perturbed(strong, k=1, scale=0.5)[0]
+    vector = torch.randn(strong.num_params, generator=torch_generator(4, 95))
+    difference = strong.hessian_vector_product(params, batch)(vector)
+    difference -= plain.hessian_vector_product(params, batch)(vector)
+    kernel = slice(0, 12 * 6)
+    expected = torch.zeros_like(vector)
+    expected[kernel] = 200.0 * vector[kernel]
+    torch.testing.assert_close(difference, expected, rtol=1e-5, atol=1e-3)
+
+
+@pytest.mark.parametrize("xla", [False, True])
+def test_one_minibatch_per_network_equals_the_loop(keras, xla):
+    """``loss_and_grad_each`` of a conv net on [K, B, C, H, W] images (channels-last inside),
+    one vectorized map, equals ``loss_and_grad`` of each network on its own minibatch, and the
+    ``vmap=false`` loop."""
+    from sampler.models import keras_examples
+    from sampler.models.interface import stack_batches
+
+    network = keras_examples.conv((8, 8, 2), 3)
+    model = KerasModel(network, xla=xla)
+    looped = KerasModel(network, vmap=False, xla=False)
+    params = perturbed(model, k=3)
+    batches = [image_batch((2, 8, 8), n=4, classes=3, seed=s) for s in range(3)]
+    values, grads = model.loss_and_grad_each(params, stack_batches(batches))
+    singles = [looped.loss_and_grad(params[k : k + 1], b) for k, b in enumerate(batches)]
+    expected, expected_grads = (
+        torch.cat([v for v, _ in singles]),
+        torch.cat([g for _, g in singles]),
+    )
+    scale = float(expected_grads.abs().max())
+    torch.testing.assert_close(values, expected, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(grads, expected_grads, rtol=1e-5, atol=1e-5 * scale)
+    loop_values, loop_grads = looped.loss_and_grad_each(params, stack_batches(batches))
+    torch.testing.assert_close(loop_values, expected, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(loop_grads, expected_grads, rtol=1e-5, atol=1e-5 * scale)
+    shared, _ = model.loss_and_grad(params, batches[0])
+    assert not torch.allclose(shared[1:], values[1:], rtol=1e-3)
+
+
 def test_channels_last_images_and_the_keras_model_itself(keras):
     """A conv net: the adapter's [B, C, H, W] -> [B, H, W, C] gives what Keras computes on the
     channels-last batch with the same weights assigned; batched equals the loop."""

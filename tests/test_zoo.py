@@ -11,6 +11,7 @@ import torch
 
 from sampler.models import MODELS, Batch, Model, OptionError
 from sampler.models.committee import Committee
+from sampler.models.interface import loss_and_grad_each, stack_batches
 from sampler.models.margin_loss import f_gamma
 from sampler.models.perceptron import Perceptron
 from sampler.models.streams import torch_generator
@@ -189,6 +190,51 @@ def bn_module(track: bool) -> torch.nn.Module:
                 fc=torch.nn.Linear(4 * 4 * 4, 3),
             )
         )
+
+
+@pytest.mark.parametrize("key", sorted(SMALL))
+def test_one_minibatch_per_network_equals_the_loop(key):
+    """``loss_and_grad_each``: network k on its own minibatch k, one batched call, equals
+    ``loss_and_grad`` of each network on its minibatch (every zoo model has it)."""
+    model = build(key)
+    assert callable(getattr(model, "loss_and_grad_each", None))
+    params = perturbed(model)
+    batches = [random_batch(key, seed=s) for s in range(3)]
+    values, grads = model.loss_and_grad_each(params, stack_batches(batches))
+    singles = [model.loss_and_grad(params[k : k + 1], b) for k, b in enumerate(batches)]
+    loop_values, loop_grads = torch.cat([v for v, _ in singles]), torch.cat([g for _, g in singles])
+    torch.testing.assert_close(values, loop_values, rtol=1e-5, atol=1e-5)
+    scale = max(1.0, float(loop_grads.abs().max()))
+    torch.testing.assert_close(grads, loop_grads, rtol=1e-4, atol=1e-5 * scale)
+    # the networks do see different minibatches: the shared minibatch 0 gives other numbers
+    shared, _ = model.loss_and_grad(params, batches[0])
+    assert not torch.allclose(shared[1:], values[1:], rtol=1e-3, atol=1e-5)
+    through, _ = loss_and_grad_each(model, params, batches)
+    torch.testing.assert_close(through, values, rtol=0, atol=0)
+
+
+class _WithoutEach:
+    """A model of the interface without ``loss_and_grad_each``."""
+
+    def __init__(self, model):
+        self.model, self.num_params = model, model.num_params
+
+    def loss_and_grad(self, params, batch):
+        return self.model.loss_and_grad(params, batch)
+
+
+def test_a_model_without_it_is_looped_and_one_network_is_loss_and_grad():
+    model = build("mlp")
+    params = perturbed(model)
+    batches = [random_batch("mlp", seed=s) for s in range(3)]
+    values, grads = loss_and_grad_each(_WithoutEach(model), params, batches)
+    for k, batch in enumerate(batches):
+        value, grad = model.loss_and_grad(params[k : k + 1], batch)
+        assert torch.equal(values[k : k + 1], value) and torch.equal(grads[k : k + 1], grad)
+    one = loss_and_grad_each(model, params[:1], batches[:1])
+    assert all(map(torch.equal, one, model.loss_and_grad(params[:1], batches[0])))
+    with pytest.raises(ValueError, match="3 networks need as many minibatches, got 2"):
+        loss_and_grad_each(model, params, batches[:2])
 
 
 def test_vmapped_batch_norm_equals_a_loop_of_train_mode_torch_networks():

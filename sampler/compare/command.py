@@ -6,7 +6,8 @@ and test loss, seconds per update, costs, the differing settings) aligned, and w
 ``--out`` (default ``comparison/``) ``table.md``, ``table.csv``, one PNG per plot
 (``sampler.compare.plots``) and ``plots.json`` with the plotted numbers. Runs that differ only
 by ``--seed`` are one row (mean ± sd) and one line with a band. Unfinished runs are read as far
-as they got; a directory that is not a run stops the command before any work, with one line.
+as they got; a directory that is not a run, or an ``--out`` that cannot be a folder (an
+existing file), stops the command before any work, with one line.
 """
 
 from __future__ import annotations
@@ -87,14 +88,18 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         render_markdown,
         render_terminal,
     )
+    from sampler.output_folder import out_folder_error
 
+    out = Path(args.out)
+    problem = out_folder_error(out)
+    if problem:
+        parser.error(problem)
     try:
         runs = [read_run(path) for path in args.runs]
     except NotARunError as error:
         parser.error(str(error))
     if len({run.path.resolve() for run in runs}) < len(runs):
         parser.error("RUN_DIR: a run directory is given twice")
-    out = Path(args.out)
     if out.resolve() in {run.path.resolve() for run in runs}:
         parser.error(f"--out {out}: is one of the runs; choose another folder")
     groups = group_runs(runs)

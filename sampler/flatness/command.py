@@ -132,7 +132,12 @@ def add_parser(commands) -> None:
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from sampler.flatness.report import HESSIAN_UNAVAILABLE, has_hessian, load_point, probe
+    from sampler.output_folder import out_folder_error
 
+    out = Path(args.out) if args.out else Path(args.run)
+    problem = out_folder_error(out) if args.out else None
+    if problem:
+        parser.error(problem)
     try:
         config, model, dataset, params, step = load_point(args.run)
     except (ValueError, OSError) as error:
@@ -144,7 +149,6 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             f"--eigenvalues: must be less than the model's {model.num_params} parameters, "
             f"got {args.eigenvalues}"
         )
-    out = Path(args.out) if args.out else Path(args.run)
     out.mkdir(parents=True, exist_ok=True)
     report = probe(args, config, model, dataset, params, step)
     write_json_atomic(out / REPORT, report)

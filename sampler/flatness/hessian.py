@@ -11,6 +11,8 @@ deprecation. ``scipy.sparse.linalg.eigsh`` (implicitly restarted Lanczos, ARPACK
 eigenvalues ``lambda_1 >= ... >= lambda_k``: the sharpest directions of the minimum (Keskar
 et al. 2017; Pittorino et al. 2021 compare them with the local energy). The Lanczos start
 vector is drawn from the stream ``(seed, HESSIAN_START)``, not from numpy's global generator.
+A model that is not a torch graph gives its own exact products instead (the Keras adapter's
+``hessian_vector_product``, forward-over-backward in TensorFlow), passed as ``product``.
 """
 
 from __future__ import annotations
@@ -43,18 +45,22 @@ def hessian_vector_product(
 
 
 def top_eigenvalues(
-    loss: Callable[[torch.Tensor], torch.Tensor],
+    loss: Callable[[torch.Tensor], torch.Tensor] | None,
     params: torch.Tensor,
     k: int = 3,
     seed: int = 0,
     tol: float = 1e-4,
+    product: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> dict:
     """The ``k`` largest Hessian eigenvalues of ``loss`` at ``params: [d]``, descending, with
-    the number of Hessian-vector products spent (``{"eigenvalues", "matvecs"}``)."""
+    the number of Hessian-vector products spent (``{"eigenvalues", "matvecs"}``). ``product``
+    (``v [d] -> H v [d]`` at ``params``), where given, replaces the double backward of
+    ``loss`` (which may then be None)."""
     d = params.shape[0]
     if not 1 <= k < d:
         raise ValueError(f"the number of eigenvalues must be in [1, {d - 1}], got {k}")
-    product = hessian_vector_product(loss, params.detach())
+    if product is None:
+        product = hessian_vector_product(loss, params.detach())
     count = [0]
 
     def matvec(vector: np.ndarray) -> np.ndarray:

@@ -11,9 +11,16 @@ examples (``sampler.flatness.probe_set``); logged during training with ``--signa
 (keys ``signal_<layer>`` of metrics.jsonl; these gradients are diagnostics and are not counted
 in ``grad_evals``) and at the final point by ``sampler flatness``.
 
-Note: the paper's own text could not be read from this project's reference store when this
-module was written; the formula above is the definition implemented here (the mean absolute
-gradient per layer), to be checked against Eq. 2 of the paper.
+Unverified against Eq. 2. Checked again (the project's stored-page search, queries on the title,
+arXiv 2007.09091, Phys. Rev. E 103, 042303, "training signal", "layer temperature"): the store
+holds only the abstract and the first paragraphs of the introduction (ar5iv.arxiv.org/html/
+2007.09091, tomesphere.com/paper/2007.09091, aitopics.org), none of Section 2 or its equations,
+and no public code of the paper was found in the stored repositories. The abstract speaks of a
+"temperature" of each layer that follows a common cooling law late in training; whether that
+quantity, or Eq. 2, is this mean absolute gradient or, e.g., a mean square, a norm or a
+noise-to-signal ratio of minibatch gradients could not be read. The formula above is what is
+implemented and tested (``tests/test_flatness_probes.py``); treat it as this project's
+definition until it is checked against the paper's text.
 """
 
 from __future__ import annotations

@@ -27,13 +27,19 @@ from sampler.problem import Problem
 from sampler.run_directory import CHECKPOINT, CONFIG, SUMMARY, RunDirectory
 
 HESSIAN_UNAVAILABLE = (
-    "the model {} has no differentiable loss (AutogradModel._losses); leave hessian out"
+    "the model {} gives no Hessian-vector products (neither a twice-differentiable torch loss "
+    "nor a hessian_vector_product method); the other probes work for it: --probes "
+    "local-energy,local-entropy,signal"
 )
 
 
 def has_hessian(model) -> bool:
-    """Whether the Hessian probe can differentiate the model's loss twice."""
-    return getattr(model, "_losses", None) is not None
+    """Whether the Hessian probe has Hessian-vector products of the model's loss: its own
+    (``hessian_vector_product``, the Keras adapter) or by double backward of its graph-capable
+    torch loss (``_losses``, every torch model of the zoo)."""
+    return any(
+        getattr(model, name, None) is not None for name in ("hessian_vector_product", "_losses")
+    )
 
 
 def load_point(run_dir: str):
@@ -109,14 +115,21 @@ def probe(args: argparse.Namespace, config, model, dataset, params, step) -> dic
                 problem, params, args.taus, args.samples, args.seed, args.beta
             )
         elif name == "hessian":
-            report["hessian"] = top_eigenvalues(
-                differentiable_loss(model, batch), params, args.eigenvalues, args.seed
-            )
+            report["hessian"] = hessian_report(model, batch, params, args.eigenvalues, args.seed)
         elif name == "signal":
             _, gradient = model.loss_and_grad(params.unsqueeze(0), batch)
             report["signal"] = layer_signal(gradient[0], model.layers)
         report["seconds"][name] = time.perf_counter() - tick
     return report
+
+
+def hessian_report(model, batch, params, k: int, seed: int) -> dict:
+    """The top ``k`` Hessian eigenvalues of the model's training loss on ``batch`` at ``params``:
+    from the model's own Hessian-vector products where it has them, else by double backward."""
+    own = getattr(model, "hessian_vector_product", None)
+    if own is not None:
+        return top_eigenvalues(None, params, k, seed, product=own(params, batch))
+    return top_eigenvalues(differentiable_loss(model, batch), params, k, seed)
 
 
 def differentiable_loss(model, batch):
