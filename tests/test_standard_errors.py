@@ -116,3 +116,13 @@ def test_error_record_per_layer_and_effective_temperature():
     # with eta = 0.01 and tau = 0.01, beta_eff = 2 beta tau / SE^2 for a single SE
     uniform = error_record(params, target, torch.full((6,), 1e-4), 0.01, 0.01, 1.0, None)
     assert math.isclose(uniform["beta_eff"], 200.0, rel_tol=1e-6)
+
+
+def test_importance_sampling_error_does_not_vanish_when_one_sample_dominates():
+    """At a huge beta one proposal holds nearly all the weight: batch means see no spread, but
+    the estimate is about one proposal, so its error is at least of order tau / ESS."""
+    problem = QuadraticProblem(CURVATURE, MINIMUM, allow_grad=False)
+    estimator = ImportanceSampling(samples=400, beta=1e4, block_size=40)
+    _, _, info = estimator.step(StepKey(0, 0), {}, CENTER, torch.tensor(0.5), problem, COMM)
+    assert info.ess < 2
+    assert torch.all(info.target_variance >= 0.5 / info.ess * (1 - 1e-9))

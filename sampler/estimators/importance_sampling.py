@@ -29,6 +29,9 @@ exactly, for a second noise draw.
 Diagnostics: ``ess = (sum w)^2 / sum w^2``, the largest normalised weight, the ``beta`` used,
 ``free_energy = -log((1/J) sum_j exp(-beta f(x_j)))`` (the IS estimate of ``F_tau(x)``) and the
 batch-means variance of ``m`` per coordinate (``target_variance``; needs two blocks or more).
+Batch means see no spread when one sample holds a block's weight, so with fewer effective
+samples than blocks the variance is at least ``tau / ESS`` (Kong's rule of thumb
+``Var_q(X) / ESS`` with the proposal's variance for ``Var_q``).
 """
 
 from __future__ import annotations
@@ -194,15 +197,23 @@ class ImportanceSampling:
                 "non-finite loss; lower --tau or check the model and data"
             )
         new_state = {"beta": estimate.beta} if temp.auto else state
+        ess = estimate.s1 * estimate.s1 / estimate.s2
+        variance = estimate.variance
+        if ess < len(self.blocks()):
+            # fewer effective samples than blocks: a block's sums are dominated by one sample
+            # and batch means see no spread (zero when one weight holds everything); the
+            # estimate is then about one proposal, whose error is of order tau / ESS
+            floor = torch.as_tensor(tau, dtype=torch.float64, device=variance.device) / ess
+            variance = torch.maximum(variance, floor.expand_as(variance))
         info = ISInfo(
-            ess=estimate.s1 * estimate.s1 / estimate.s2,
+            ess=ess,
             max_weight=1.0 / estimate.s1,
             free_energy=estimate.beta * estimate.min_loss - math.log(estimate.s1 / self.samples),
             beta=estimate.beta,
             failed_samples=estimate.failed,
             loss_evals=self.samples,
             grad_evals=0,
-            target_variance=estimate.variance,
+            target_variance=variance,
         )
         target = estimate.target.to(device=center.device, dtype=center.dtype)
         return target, new_state, info
