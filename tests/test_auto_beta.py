@@ -16,7 +16,7 @@ from sampler.estimators import StepKey
 from sampler.estimators.importance_sampling import ImportanceSampling
 from sampler.estimators.robbins_monro import RobbinsMonro
 from sampler.estimators.sgld import SGLD
-from sampler.estimators.temperature import GRID_RATIO, Temperature
+from sampler.estimators.temperature import GRID_RATIO, Temperature, summed_loss_temperature
 from sampler.mc_error import error_record
 from sampler.models.gaussian_mixture import make_gaussian_mixture
 from sampler.models.zoo import build_mlp
@@ -85,15 +85,10 @@ def test_the_grid_estimate_is_the_plain_estimate_at_the_chosen_beta():
     assert torch.allclose(info.target_variance, plain_info.target_variance, rtol=1e-4)
 
 
-@pytest.mark.parametrize("name", ["sgld", "rm", "rm-stein"])
-def test_gradient_estimators_steer_beta_eff_to_the_target(name):
+def test_sgld_steers_beta_eff_to_the_target():
     problem = QuadraticProblem([1.0, 3.0, 0.5, 2.0], [0.4, -0.3, 0.2, 0.0])
     tau, target = torch.tensor(0.01, dtype=torch.float64), 300.0
-    if name == "sgld":
-        estimator = SGLD(1, 200, parse_schedule("0.002", "--sgld-eps"), auto(target))
-    else:
-        step = parse_schedule("power:1,1", "--rm-step")
-        estimator = RobbinsMonro(6, 10, step, auto(target), stein=name == "rm-stein")
+    estimator = SGLD(1, 200, parse_schedule("0.002", "--sgld-eps"), auto(target))
     center = torch.tensor([0.1, 0.2, -0.3, 0.3], dtype=torch.float64)
     state = estimator.init(center)
     reached = []
@@ -104,6 +99,19 @@ def test_gradient_estimators_steer_beta_eff_to_the_target(name):
     median = values[len(values) // 2]
     trace = [r["beta_eff"] for r in reached]
     assert abs(math.log(median / target)) < math.log(1.5), (median, trace)
+
+
+def test_robbins_monro_auto_is_the_summed_loss():
+    data = make_gaussian_mixture(dim=5, train_size=60, test_size=10, data_seed=1)
+    model = build_mlp(data.input_shape, data.num_classes, widths=(4,))
+    problem = Problem(model, data.minibatch(0, 0, 20))
+    step = parse_schedule("power:1,1", "--rm-step")
+    automatic = RobbinsMonro(4, 3, step, summed_loss_temperature({"beta": "auto"}))
+    explicit = RobbinsMonro(4, 3, step, 20.0)
+    center, key, tau = model.init_params(0), StepKey(1, 0), torch.tensor(0.05)
+    a, _, info = automatic.step(key, {}, center, tau, problem, COMM)
+    b, _, _ = explicit.step(key, {}, center, tau, problem, COMM)
+    assert info.beta == 20.0 and torch.equal(a, b)
 
 
 def test_the_sum_loss_scale_is_beta_times_the_batch_size():

@@ -29,7 +29,6 @@ ESTIMATORS = {
     "is-auto": lambda: ImportanceSampling(50, Temperature(None, 0.3), 8),
     "is-auto-two-pass": lambda: ImportanceSampling(50, Temperature(None, 0.3), 8, "two-pass"),
     "sgld-auto": lambda: SGLD(3, 7, parse_schedule("harmonic:1,100", "--sgld-eps"), AUTO),
-    "rm-auto": lambda: RobbinsMonro(7, 4, parse_schedule("power:1,1", "--rm-step"), AUTO),
 }
 
 

@@ -42,7 +42,6 @@ def test_every_update_records_the_error_of_its_target_per_layer(tmp_path):
         ("is", ["--beta", "auto:0.3", "--samples", 64, "--block-size", 16]),
         ("is", ["--beta", "auto", "--beta-search", "two-pass", "--samples", 64, "--block-size", 8]),
         ("sgld", ["--beta", "auto:500", "--sgld-steps", 20]),
-        ("rm", ["--beta", "auto", "--rm-samples", 4, "--rm-iterations", 3]),
     ],
 )
 def test_resume_with_an_automatic_beta_is_bit_exact(tmp_path, estimator, flags):
@@ -58,6 +57,13 @@ def test_resume_with_an_automatic_beta_is_bit_exact(tmp_path, estimator, flags):
     betas = [m["beta"] for m in metrics(whole)]
     assert betas == [m["beta"] for m in metrics(split)]
     assert len(set(betas)) > 1  # it did move
+
+
+def test_robbins_monro_auto_beta_is_the_batch_size(tmp_path):
+    out = tmp_path / "rm"
+    flags = ["--rm-samples", 4, "--rm-iterations", 3, "--batch-size", 25, "--steps", 2]
+    assert train("--estimator", "rm", "--beta", "auto", *flags, "--out", out) == 0
+    assert [m["beta"] for m in metrics(out)] == [25.0, 25.0]
 
 
 def test_a_run_dominated_by_monte_carlo_error_is_flagged(tmp_path, capsys):
@@ -81,6 +87,7 @@ def test_a_run_dominated_by_monte_carlo_error_is_flagged(tmp_path, capsys):
         (["--beta-search", "two-pass"], "--beta-search: has no effect without --beta auto"),
         (["--beta-search", "twice"], "--beta-search: must be one of grid, two-pass"),
         (["--loss-scale", "median"], "--loss-scale: must be one of mean, sum"),
+        (["--estimator", "rm", "--beta", "auto:5"], "auto of rm and rm-stein takes no TARGET"),
         (["--baseline", "sgd", "--loss-scale", "sum"], "--loss-scale: an option of --estimator"),
     ],
 )

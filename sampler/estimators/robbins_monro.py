@@ -30,8 +30,11 @@ H`` small, the paper's regime for most directions)::
     Var(x^{j+1}) = (1 - a_j)^2 Var(x^j) + a_j^2 tau^2 beta^2 s_j^2 / M,    Var(x^1) = 0.
 
 With ``a_j = 1/j`` this is the variance of the average of the J iterations' gradient means.
-``--beta auto[:TARGET]`` picks beta from this variance (``sampler.estimators.temperature``):
-the gradient noise grows with beta, so ``beta_eff`` falls as ``1 / beta``.
+This noise is far too small to choose beta by (``beta_eff`` about 2e9 at beta = 1 on the
+MNIST ``mlp``, ``sampler.mc_error``): ``tau beta`` is the step of an implicit gradient step on
+the heat-smoothed minibatch loss, and ``--beta auto`` takes the minibatch's summed loss
+(``beta = B`` on the mean), the loss scale at which ``exp(-beta f)`` is the minibatch's
+likelihood (``sampler.estimators.temperature``).
 """
 
 from __future__ import annotations
@@ -43,12 +46,9 @@ import torch
 
 from sampler.estimators.base import EstimatorSpec, StepKey
 from sampler.estimators.temperature import (
-    DEFAULT_BETA_EFF,
     Temperature,
     as_temperature,
-    effective_beta,
-    next_beta,
-    temperature,
+    summed_loss_temperature,
 )
 from sampler.models import streams
 from sampler.models.options import Option, OptionError, at_least
@@ -145,12 +145,6 @@ class RobbinsMonro:
         if self.samples < 2:
             variance = torch.full_like(variance, math.nan)
         new_state = state
-        if self.temperature.auto:
-            beta_eff = effective_beta(beta, variance, tau)
-            new_state = {
-                **state,
-                "beta": next_beta(beta, beta_eff, self.temperature, problem, -1.0),
-            }
         evals = self.iterations * self.samples
         info = RMInfo(
             iterations=self.iterations,
@@ -164,8 +158,6 @@ class RobbinsMonro:
         return x, new_state, info
 
     def current_beta(self, key: StepKey, state, problem) -> float:
-        if self.temperature.auto:
-            return state.get("beta", self.temperature.factor(problem))
         return self.temperature.fixed(key.step, problem)
 
 
@@ -190,7 +182,7 @@ OPTIONS = {
 
 
 def check(values, steps: int) -> None:
-    temperature(values, DEFAULT_BETA_EFF, (0.0, math.inf))  # refuses a bad auto TARGET
+    summed_loss_temperature(values)  # refuses auto:TARGET
     step = parse_schedule(values["rm_step"], "--rm-step")
     if step.name == "power" and not 0.5 < step.values[1] <= 1.0:
         raise OptionError(
@@ -208,7 +200,7 @@ def build_with(stein: bool):
             values["rm_samples"],
             values["rm_iterations"],
             parse_schedule(values["rm_step"], "--rm-step"),
-            temperature(values, DEFAULT_BETA_EFF, (0.0, math.inf)),
+            summed_loss_temperature(values),
             stein=stein,
         )
 

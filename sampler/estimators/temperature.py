@@ -16,9 +16,16 @@ estimator every update:
   ``2 (E_{2 beta}[f] - E_beta[f]) <= 0``), so ``ESS(beta) = TARGET * J`` has one root;
   ``beta_search`` (``grid`` or ``two-pass``) says how it is found in the update's pass over the
   noise (``sampler.estimators.importance_sampling``).
-* ``sgld``, ``rm``, ``rm-stein``: ``beta`` such that the Monte Carlo noise of the target leaves
-  the weights at the effective inverse temperature ``TARGET`` (``sampler.estimators.mc_error``):
-  ``beta_eff = 2 beta tau^2 / (eta SE^2)``, chosen from the previous update's standard error.
+* ``sgld``: ``beta`` such that the Monte Carlo noise of the target leaves the weights at the
+  effective inverse temperature ``TARGET`` (``sampler.mc_error``): ``beta_eff = 2 beta tau /
+  SE^2 = 2 beta n_eff`` under ``x <- m``, where the chain's effective samples per update
+  ``n_eff = tau / SE^2`` hardly depend on beta (the proposal's ``1/tau`` dominates the chain's
+  curvature), so the next update takes ``beta TARGET / beta_eff`` from this one's standard
+  error (at most 4x up or down per update).
+* ``rm``, ``rm-stein``: their Monte Carlo noise is too small to set beta (``beta_eff`` about 2e9
+  at beta = 1 on the MNIST ``mlp``); ``auto`` is the minibatch's summed loss (beta = B on the
+  mean): ``tau beta`` is then the step of an implicit gradient step on the minibatch's
+  smoothed log-likelihood.
 
 A chosen ``beta`` is the estimator's state (checkpointed), so a resumed run is bit-identical.
 """
@@ -40,7 +47,7 @@ GRID_RATIO = 2.0**0.25  # spacing of the grid of candidate betas (19%)
 GRID_HALF_WIDTH = 2  # the grid is beta_prev * GRID_RATIO^i, i = -2..2
 BETA_RANGE = (1e-8, 1e8)  # where auto beta may go (per unit of loss scale)
 MAX_CHANGE = 4.0  # sgld/rm auto beta moves by at most this factor per update
-DEFAULT_BETA_EFF = 1000.0  # sgld/rm: the default TARGET of auto
+DEFAULT_BETA_EFF = 1000.0  # sgld: the default TARGET of auto
 
 
 @dataclass(frozen=True)
@@ -114,6 +121,20 @@ def temperature(values: dict[str, Any], default_target: float, bounds) -> Temper
     if is_auto(beta):
         return Temperature(None, parse_auto(beta, "--beta", default_target, bounds), scale)
     return Temperature(parse_schedule(beta, "--beta"), None, scale)
+
+
+def summed_loss_temperature(values: dict[str, Any]) -> Temperature:
+    """``rm``/``rm-stein``: ``auto`` is the minibatch's summed loss, beta = 1 on the sum;
+    a schedule keeps its ``--loss-scale``."""
+    beta = values["beta"]
+    if is_auto(beta):
+        if str(beta).strip() != AUTO:
+            raise OptionError(
+                f"--beta: auto of rm and rm-stein takes no TARGET (it is the minibatch's summed "
+                f"loss, beta = batch size on the mean), got {beta!r}"
+            )
+        return Temperature(parse_schedule("1", "--beta"), None, "sum")
+    return Temperature(parse_schedule(beta, "--beta"), None, values.get("loss_scale", "mean"))
 
 
 def as_temperature(beta: float | Schedule | Temperature) -> Temperature:
