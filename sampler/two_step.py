@@ -8,7 +8,8 @@ local entropy ``g_k = grad F_tau(x_k)``) to an outer optimizer (``sampler.outer`
 (``sgd`` with ``eta_k = tau_k``) ``x_{k+1} = m_k``: the paper's algorithm, a
 majorization-minimization scheme (``F_tau(x_k)`` non-increasing for an exact target, Thm 3.2).
 
-``OPTIONS`` are the scheme's own settings, shared by every estimator (``sampler.methods``).
+``OPTIONS`` are the scheme's own settings, shared by every estimator (``sampler.methods``);
+each estimator declares its own ``--beta`` (its default and what its ``auto`` means).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import torch
 
 from sampler.estimators import Estimator, StepKey
-from sampler.estimators.temperature import LOSS_SCALES, beta_check, is_auto
+from sampler.estimators.temperature import LOSS_SCALES, is_auto
 from sampler.mc_error import error_record
 from sampler.models.options import Option, OptionError, within
 from sampler.mpi import Comm
@@ -44,14 +45,6 @@ OPTIONS = {
         "exp:V0,R, ...) or per layer LAYER=SCHEDULE,... with * for the other layers",
         check=tau_check,
         label="tau",
-    ),
-    "beta": Option(
-        "any",
-        "1",
-        "inverse temperature: a number, a schedule over updates, or auto[:TARGET] (chosen by "
-        "the estimator every update: is, an ESS of TARGET * J)",
-        check=beta_check,
-        label="schedule or auto[:TARGET]",
     ),
     "loss_scale": Option(
         "str",
@@ -89,6 +82,11 @@ def check_options(values: dict[str, Any], steps: int) -> None:
         raise OptionError(
             "--momentum: the two-step --optimizer sgd has none; use --optimizer momentum, "
             "nesterov or adam (or --baseline sgd)"
+        )
+    if is_auto(values["beta"]) and values["loss_scale"] != "mean":
+        raise OptionError(
+            "--loss-scale: has no effect with --beta auto (it chooses beta on either scale); "
+            "give a number or schedule to --beta, or drop --loss-scale"
         )
     try:
         tau = TauSchedule(values["tau"], "--tau")

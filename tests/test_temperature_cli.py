@@ -68,7 +68,7 @@ def test_robbins_monro_auto_beta_is_the_batch_size(tmp_path):
 
 def test_a_run_dominated_by_monte_carlo_error_is_flagged(tmp_path, capsys):
     noisy, clean = tmp_path / "noisy", tmp_path / "clean"
-    sgld = ["--estimator", "sgld", "--sgld-steps", 10, "--steps", 25]
+    sgld = ["--estimator", "sgld", "--beta", 1, "--sgld-steps", 10, "--steps", 25]
     assert train(*sgld, "--out", noisy, "--no-quiet") == 0
     warnings = summary(noisy)["warnings"]
     assert len(warnings) == 1 and "Monte Carlo error dominates" in warnings[0]
@@ -84,7 +84,8 @@ def test_a_run_dominated_by_monte_carlo_error_is_flagged(tmp_path, capsys):
         (["--beta", "auto:1.5"], "--beta: auto:TARGET needs TARGET in (0, 1)"),
         (["--beta", "auto:x"], "--beta: auto:TARGET needs a number TARGET"),
         (["--beta", "auto:-3", "--estimator", "sgld"], "--beta: auto:TARGET needs TARGET in (0,"),
-        (["--beta-search", "two-pass"], "--beta-search: has no effect without --beta auto"),
+        (["--beta", 1, "--beta-search", "two-pass"], "--beta-search: has no effect without"),
+        (["--loss-scale", "sum"], "--loss-scale: has no effect with --beta auto"),
         (["--beta-search", "twice"], "--beta-search: must be one of grid, two-pass"),
         (["--loss-scale", "median"], "--loss-scale: must be one of mean, sum"),
         (["--estimator", "rm", "--beta", "auto:5"], "auto of rm and rm-stein takes no TARGET"),

@@ -46,6 +46,7 @@ from sampler.estimators.temperature import (
     BETA_RANGE,
     Temperature,
     as_temperature,
+    beta_option,
     candidate_betas,
     clamp_beta,
     temperature,
@@ -220,6 +221,10 @@ class ImportanceSampling:
 
 
 OPTIONS = {
+    "beta": beta_option(
+        f"auto:{DEFAULT_ESS_FRACTION}",
+        "auto[:TARGET], chosen every update so that the ESS is TARGET * J (TARGET in (0, 1))",
+    ),
     "samples": Option("int", 1000, "samples J per update", check=at_least(1)),
     "block_size": Option(
         "int",

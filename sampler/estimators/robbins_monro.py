@@ -48,6 +48,7 @@ from sampler.estimators.base import EstimatorSpec, StepKey
 from sampler.estimators.temperature import (
     Temperature,
     as_temperature,
+    beta_option,
     summed_loss_temperature,
 )
 from sampler.models import streams
@@ -162,6 +163,7 @@ class RobbinsMonro:
 
 
 OPTIONS = {
+    "beta": beta_option("auto", "auto: the minibatch's summed loss (beta = batch size)"),
     "rm_samples": Option(
         "int",
         30,

@@ -34,6 +34,7 @@ from sampler.estimators.temperature import (
     DEFAULT_BETA_EFF,
     Temperature,
     as_temperature,
+    beta_option,
     effective_beta,
     next_beta,
     temperature,
@@ -160,6 +161,11 @@ class SGLD:
 
 
 OPTIONS = {
+    "beta": beta_option(
+        "auto",
+        f"auto[:TARGET], chosen every update so that the Monte Carlo noise of the target leaves "
+        f"the weights at the inverse temperature TARGET (beta_eff; default {DEFAULT_BETA_EFF:g})",
+    ),
     "chains": Option(
         "int",
         1,

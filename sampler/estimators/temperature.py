@@ -95,6 +95,20 @@ def parse_auto(value: Any, flag: str, default_target: float, bounds: tuple[float
     return target
 
 
+def beta_option(default: str, auto_help: str):
+    """An estimator's own ``--beta`` (its default and what its ``auto`` means); the shared
+    one of the two-step scheme (``sampler.two_step``) has default 1."""
+    from sampler.models.options import Option
+
+    return Option(
+        "any",
+        default,
+        "inverse temperature: a number, a schedule over updates, or " + auto_help,
+        check=beta_check,
+        label="schedule or auto",
+    )
+
+
 def beta_check(value: Any) -> str:
     """The ``beta`` option's check: a schedule, or ``auto[:TARGET]`` (the estimator checks the
     target's range)."""
