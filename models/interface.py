@@ -9,6 +9,10 @@ A model whose loss is not the cross-entropy (the binary perceptron and committee
 use the ``f_gamma`` loss of Baldassi et al.) owns it: ``losses``/``loss_and_grad`` compute it, and
 an optional ``loss_from_logits(logits [K, B, C], targets [B]) -> [K]`` gives the same loss from
 ``predict``'s logits for test-set evaluation (default: ``mean_cross_entropy``).
+
+An optional ``state_dict(params [d]) -> {name: tensor}`` names the pieces of a flat vector the
+way the network's own framework does (an ``nn.Module``'s ``state_dict``, ``fc0.weight`` of a
+``DenseNet``); ``model_state_dict`` falls back to one flat tensor per layer.
 """
 
 from __future__ import annotations
@@ -73,6 +77,17 @@ def loss_and_grad_by_autograd(losses_fn, params: torch.Tensor, batch: Batch):
         values = losses_fn(leaf, batch)
         (grad,) = torch.autograd.grad(values.sum(), leaf)
     return values.detach(), grad
+
+
+def model_state_dict(model, params: torch.Tensor) -> dict[str, torch.Tensor]:
+    """``params: [d]`` as named tensors: the model's ``state_dict`` hook, else one flat tensor
+    per layer (its slice of the vector). The tensors are copies, detached from ``params``."""
+    if params.shape != (model.num_params,):
+        raise ValueError(f"params must have shape [{model.num_params}], got {tuple(params.shape)}")
+    hook = getattr(model, "state_dict", None)
+    if hook is not None:
+        return {name: tensor.detach().clone() for name, tensor in hook(params).items()}
+    return {name: params[part].detach().clone() for name, part in model.layers.items()}
 
 
 def check_params(params: torch.Tensor, num_params: int) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from sampler.estimators import Estimator, StepKey
+from sampler.models.naming import setting
 from sampler.models.options import Option, OptionError, within
 from sampler.mpi import Comm
 from sampler.outer import OPTIMIZERS, OuterOptimizer
@@ -74,11 +75,13 @@ def check_options(values: dict[str, Any], steps: int) -> None:
     """Settings that only make sense together, and schedules over the run's ``steps``."""
     optimizer, momentum = values["optimizer"], values["momentum"]
     if optimizer in ("momentum", "nesterov") and momentum == 0:
-        raise OptionError(f"--optimizer {optimizer}: needs --momentum in (0, 1), e.g. 0.9")
+        raise OptionError(
+            f"{setting('optimizer', optimizer)}: needs {setting('momentum')} in (0, 1), e.g. 0.9"
+        )
     if optimizer == "sgd" and momentum > 0:
         raise OptionError(
-            "--momentum: the two-step --optimizer sgd has none; use --optimizer momentum, "
-            "nesterov or adam (or --baseline sgd)"
+            f"{setting('momentum')}: the two-step {setting('optimizer', 'sgd')} has none; use "
+            f"{setting('optimizer')} momentum, nesterov or adam (or {setting('baseline', 'sgd')})"
         )
     try:
         tau = TauSchedule(values["tau"], "--tau")
