@@ -49,16 +49,17 @@ def _git(root: Path, *args: str) -> str | None:
     return result.stdout.strip() if result.returncode == 0 else None
 
 
-def checkout_root() -> Path | None:
-    """The git checkout that holds the imported package (its ``.git`` beside ``sampler/``),
-    else ``None``: an installed copy in a virtual environment inside some checkout does not
-    count."""
-    root = Path(sampler.__file__).resolve().parent.parent
+def checkout_root(package_dir: Path | None = None) -> Path | None:
+    """The git checkout that holds the package (its ``.git`` beside ``sampler/``), else
+    ``None``: an installed copy in a virtual environment inside some checkout does not
+    count. ``package_dir``: the ``sampler`` folder (default: the imported one)."""
+    package = Path(package_dir or Path(sampler.__file__).parent).resolve()
+    root = package.parent
     return root if (root / ".git").exists() else None
 
 
-def git_state() -> dict:
-    root = checkout_root()
+def git_state(package_dir: Path | None = None) -> dict:
+    root = checkout_root(package_dir)
     if root is None:
         return {"git_commit": None, "git_dirty": None}
     commit = _git(root, "rev-parse", "HEAD")

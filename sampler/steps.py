@@ -124,9 +124,17 @@ def _parameters(module: Any) -> list[torch.Tensor]:
 
 
 def _drawer(algorithm: Algorithm, draw: Callable[[int], Any] | None):
-    if draw is None:
-        return None
-    return lambda stream: algorithm._batch(draw(stream))
+    if draw is not None:
+        return lambda stream: algorithm._batch(draw(stream))
+    method = algorithm.config.baseline or algorithm.config.estimator
+
+    def missing(stream: int):
+        raise api_parts.ArgumentError(
+            f"step(draw=): {method} asks for minibatch stream {stream} within one update; pass "
+            "draw=lambda s: (inputs, targets), a further minibatch for each s = 1, 2, ..."
+        )
+
+    return missing
 
 
 def build(

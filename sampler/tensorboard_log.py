@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from pathlib import Path
 
 SUBDIRECTORY = "tensorboard"
@@ -36,6 +37,7 @@ def scalars(entry: dict) -> dict[str, float]:
 
 class Board:
     def __init__(self, run_dir: Path, purge_step: int | None = None) -> None:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # tensorboard may import TensorFlow
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError as error:

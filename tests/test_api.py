@@ -228,3 +228,22 @@ def test_export_of_a_python_model_run(tmp_path):
     state = sampler.export_state_dict(tmp_path / "r", Net(), out=tmp_path / "again.pt")
     assert all(torch.equal(v, torch.load(tmp_path / "r" / "state_dict.pt")[k])
                for k, v in state.items())
+
+
+def test_a_zoo_name_on_the_callers_tensors():
+    x, y = tensors(100)
+    result = sampler.train("mlp", (x, y), model_options={"widths": 4}, baseline="sgd", steps=2,
+                           quiet=True)
+    assert result.module is None and result.model.num_params == 6 * 4 + 4 + 4 * 2 + 2
+    assert list(result.state_dict()) == ["fc0.weight", "fc0.bias", "fc1.weight", "fc1.bias"]
+
+
+def test_a_step_that_needs_more_minibatches_asks_for_draw():
+    x, y = tensors(100)
+    algorithm = sampler.build(Net(), baseline="esgd", esgd_steps=2)
+    state = algorithm.init()
+    with pytest.raises(ValueError, match=r"step\(draw=\): esgd asks for minibatch stream 1"):
+        algorithm.step(state, (x[:10], y[:10]))
+    state, info = algorithm.step(state, (x[:10], y[:10]), draw=lambda s: (x[10 * s :][:10],
+                                                                          y[10 * s :][:10]))
+    assert info["grad_evals"] == 2 and state.k == 1

@@ -1,5 +1,6 @@
 """Importance-sampling estimate of the local-entropy target ``m = E_q[X]`` (Algorithm 4 of
-García Trillos, Kaplan, Sanz-Alonso, "From optimization to sampling through gradient flows").
+García Trillos, Kaplan, Sanz-Alonso, "Variational characterizations of local entropy and heat
+regularization in deep learning").
 
 Proposals ``x_j = x + sqrt(tau) e_j``, ``e_j ~ N(0, I)``, ``j = 1..J``, all weighted on the same
 minibatch with ``log w_j = -beta f(x_j)``; the self-normalised estimate is
