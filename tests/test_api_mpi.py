@@ -49,8 +49,11 @@ def test_the_readme_example_runs_serially_and_under_mpiexec(tmp_path):
     assert two.stdout.count("test accuracy") == 1  # rank 0 alone prints
     assert accuracy_1 == accuracy_2
     a, b = (torch.load(d / "net.pt") for d in (serial, parallel))
-    for name in a:  # the importance-sampling sums are reduced in float64 across ranks
-        assert torch.allclose(a[name], b[name], rtol=0, atol=1e-6 * float(a[name].abs().max()))
+    # the importance-sampling sums are reduced across ranks in float64, but each rank's block
+    # sums and the update are float32: rounding of order float32's eps (6e-8) per update, over
+    # 200 updates
+    for name in a:
+        assert torch.allclose(a[name], b[name], rtol=0, atol=1e-5 * float(a[name].abs().max()))
 
 
 @requires_mpi
