@@ -108,6 +108,7 @@ def train(
             raise api_parts.ArgumentError("resume=: continues the run in out=; give out=")
         adapter = api_parts.as_model(model, dict(model_options or {}))
         dataset = api_parts.as_dataset(data, test, num_classes)
+        api_parts.check_data_arguments(data, data_options, data_dir, num_classes)
         parts = (("model", adapter), ("data", dataset))
         supplied = frozenset(name for name, part in parts if part is not None)
         every = _DEFAULT.checkpoint_every if out is not None else 0

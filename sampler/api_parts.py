@@ -162,6 +162,19 @@ def as_dataset(data: Any, test: Any, num_classes: int | None) -> Dataset | None:
     return Dataset(label, train_x, train_y, test_x, test_y, classes, info)
 
 
+def check_data_arguments(data: Any, options: Any, data_dir: Any, num_classes: Any) -> None:
+    """``data_options=`` and ``data_dir=`` belong to a named data set, ``num_classes=`` to
+    tensors; given with the other kind they would be ignored, so they are refused."""
+    named = isinstance(data, str)
+    for name, value in (("data_options", options), ("data_dir", data_dir)):
+        if value and not named:
+            raise ArgumentError(
+                f"{setting(name)}: only for a data set given by name (data='mnist')"
+            )
+    if num_classes is not None and named:
+        raise ArgumentError(f"{setting('num_classes')}: only for data given as tensors")
+
+
 def check_outputs(model: Model, dataset: Dataset) -> None:
     """One forward pass: the network must give at least ``num_classes`` logits per example."""
     probe = model.init_params(0)

@@ -170,6 +170,10 @@ def test_bad_data_and_models_are_named():
         sampler.train(Net(), (x, torch.arange(50) % 3))
     with pytest.raises(ValueError, match=r"^model=: must be a zoo name"):
         sampler.train(object(), (x, y))
+    with pytest.raises(ValueError, match=r"^data_options=: only for a data set given by name"):
+        sampler.train(Net(), (x, y), data_options={"dim": 3})
+    with pytest.raises(ValueError, match=r"^num_classes=: only for data given as tensors"):
+        sampler.train("linear", "gaussian-mixture", num_classes=3)
     with pytest.raises(ValueError, match=r"^model='mlp': unknown option 'width'"):
         sampler.train("mlp", "gaussian-mixture", model_options={"width": 3})
 
