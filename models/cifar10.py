@@ -17,6 +17,7 @@ import torch
 
 from sampler.models.dataset import Dataset
 from sampler.models.idx import DataFileError
+from sampler.models.naming import setting
 
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_FILE = "test_batch"
@@ -34,7 +35,9 @@ def find_cifar10_dir(data_dir: str | None) -> Path:
         directory = directory / FOLDER
     missing = [name for name in (*TRAIN_FILES, TEST_FILE) if not (directory / name).is_file()]
     if missing:
-        raise DataFileError(f"--data-dir {data_dir}: CIFAR-10 files missing: {', '.join(missing)}")
+        raise DataFileError(
+            f"{setting('data_dir', data_dir)}: CIFAR-10 files missing: {', '.join(missing)}"
+        )
     return directory
 
 

@@ -18,6 +18,7 @@ from sampler.models.dataset import Dataset
 from sampler.models.gaussian_mixture import make_gaussian_mixture
 from sampler.models.idx import DataFileError
 from sampler.models.mnist import load_mnist
+from sampler.models.naming import setting
 from sampler.models.options import Option, at_least, parse_options, within
 from sampler.models.synthetic_images import make_synthetic_images
 
@@ -38,7 +39,7 @@ class DatasetSpec:
     reads_data_dir: bool = False
 
     def parse(self, options: Mapping[str, Any]) -> dict[str, Any]:
-        return parse_options(f"--data {self.name}", self.options, options)
+        return parse_options(setting("data", self.name), self.options, options)
 
     def __call__(self, options: DataOptions) -> Dataset:
         return self.load(options, **self.parse(options.extra))

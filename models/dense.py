@@ -84,6 +84,15 @@ class DenseNet(AutogradModel):
             hidden = self.activation(z) if i < len(self._dense) - 1 else z
         return hidden
 
+    def state_dict(self, params: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``params: [d]`` as ``fc{i}.weight [n_out, n_in]`` and ``fc{i}.bias [n_out]``: the
+        layout of ``nn.Linear`` (views of ``params``)."""
+        tensors = {}
+        for i, (n_in, n_out, weight, bias) in enumerate(self._dense):
+            tensors[f"fc{i}.weight"] = params[weight].view(n_out, n_in)
+            tensors[f"fc{i}.bias"] = params[bias]
+        return tensors
+
     def _losses(self, params: torch.Tensor, batch: Batch) -> torch.Tensor:
         return mean_cross_entropy(self.logits(params, batch.inputs), batch.targets)
 

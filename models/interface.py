@@ -15,6 +15,10 @@ optional ``loss_and_grad_each(params [K, d], Batch(inputs [K, B, ...], targets [
 network k's loss and gradient on minibatch k as one batched computation; ``loss_and_grad_each``
 below uses it where the model has it and loops over ``loss_and_grad`` where it has not (the same
 numbers up to float rounding).
+
+An optional ``state_dict(params [d]) -> {name: tensor}`` names the pieces of a flat vector the
+way the network's own framework does (an ``nn.Module``'s ``state_dict``, ``fc0.weight`` of a
+``DenseNet``); ``model_state_dict`` falls back to one flat tensor per layer.
 """
 
 from __future__ import annotations
@@ -106,6 +110,17 @@ def loss_and_grad_by_autograd(losses_fn, params: torch.Tensor, batch: Batch):
         values = losses_fn(leaf, batch)
         (grad,) = torch.autograd.grad(values.sum(), leaf)
     return values.detach(), grad
+
+
+def model_state_dict(model, params: torch.Tensor) -> dict[str, torch.Tensor]:
+    """``params: [d]`` as named tensors: the model's ``state_dict`` hook, else one flat tensor
+    per layer (its slice of the vector). The tensors are copies, detached from ``params``."""
+    if params.shape != (model.num_params,):
+        raise ValueError(f"params must have shape [{model.num_params}], got {tuple(params.shape)}")
+    hook = getattr(model, "state_dict", None)
+    if hook is not None:
+        return {name: tensor.detach().clone() for name, tensor in hook(params).items()}
+    return {name: params[part].detach().clone() for name, part in model.layers.items()}
 
 
 def check_params(params: torch.Tensor, num_params: int) -> None:

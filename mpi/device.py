@@ -6,8 +6,6 @@ more ranks than GPUs, ranks share them round-robin. ``--device`` overrides the c
 
 from __future__ import annotations
 
-import os
-
 import torch
 
 ACCEPTED = "auto, cpu, cuda or cuda:N"
@@ -32,13 +30,3 @@ def rank_device(local_rank: int, requested: str = "auto") -> torch.device:
             )
         return torch.device(requested)
     raise ValueError(f"--device must be {ACCEPTED}, got {requested!r}")
-
-
-def share_cpu_threads(local_size: int) -> int:
-    """Give each of the ``local_size`` ranks of a node an equal share of its cores for torch's
-    intra-op threads (ranks beat threads here: DESIGN.md section 4), unless the user chose
-    ``OMP_NUM_THREADS``. Returns the thread count in force."""
-    if local_size > 1 and "OMP_NUM_THREADS" not in os.environ:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-        torch.set_num_threads(max(1, (cores or os.cpu_count() or 1) // local_size))
-    return torch.get_num_threads()

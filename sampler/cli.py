@@ -1,6 +1,8 @@
 """The command line: ``sampler train`` (flags, or ``--config FILE.toml``, or ``--resume DIR``),
-``sampler models`` (the zoo and the data sets with their options) and ``sampler methods`` (the
-estimators and baselines with theirs).
+``sampler models`` (the zoo and the data sets with their options), ``sampler methods`` (the
+estimators and baselines with theirs), ``sampler compare``, ``sampler flatness`` and ``sampler
+export`` (a run's parameters as a state_dict); ``sampler --version``. The Python API
+(``sampler.api``) is the same run loop without the flags.
 
 A flag is a run-level field of ``sampler.config.RunConfig``, an option of a training method
 (``sampler.methods``: one flag per option name, refused for a method that lacks it) or an old
@@ -17,6 +19,7 @@ import sys
 import time
 import traceback
 
+from sampler import __version__, export
 from sampler.compare import command as compare_command
 from sampler.config import (
     DATA_ALIASES,
@@ -56,9 +59,20 @@ HELP = {
     "checkpoint_every": "checkpoint every N updates (0: only at the end)",
     "signal_every": "log the per-layer training signal s_I (Musso) every N updates in "
     "metrics.jsonl (0: never; see sampler flatness)",
-    "out": "run directory (default: runs/<time>-<method>-<model>)",
+    "out": "run directory",
     "device": "auto (cuda:{local_rank % n_gpus} if CUDA, else cpu), cpu, cuda or cuda:N",
+    "threads": "torch intra-op threads per process (0: OMP_NUM_THREADS if set, else 1)",
+    "tensorboard": "also log the metrics as TensorBoard scalars in RUN_DIR/tensorboard "
+    "(needs the tensorboard package)",
     "quiet": "no progress bar",
+}
+METAVARS = {"data_dir": "DIR", "init_from": "DIR", "out": "DIR", "threads": "N"}
+# What a setting without a default value does when not given (one default shown per flag).
+UNSET = {
+    "data_dir": "the embedded images",
+    "baseline": "none, the two-step scheme",
+    "init_from": "a fresh initialisation from --seed",
+    "out": "runs/<time>-<method>-<model>",
 }
 
 
@@ -87,18 +101,30 @@ def _choices(name: str) -> list[str] | None:
     return None
 
 
+def _default_text(value) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value))
+    return str(value)
+
+
 def _method_flag_help(owners) -> str:
-    """One help text for a flag that several methods declare, with each one's default."""
+    """One help text for a flag that several methods declare: each distinct help once, with
+    the methods that share it, then one default (naming the methods where they differ)."""
     from sampler.methods import _owner_labels
 
-    groups: dict[int, tuple] = {}
+    helps: dict[str, list] = {}
+    defaults: dict[str, list] = {}
     for owner, option in owners:
-        groups.setdefault(id(option), (option, []))[1].append(owner)
-    parts = [
-        f"{_owner_labels(methods)}: {option.help} (default: {option.default})"
-        for option, methods in groups.values()
-    ]
-    return "; ".join(parts).replace("%", "%%")  # argparse formats %
+        helps.setdefault(option.help, []).append(owner)
+        defaults.setdefault(_default_text(option.default), []).append(owner)
+    text = "; ".join(f"{_owner_labels(methods)}: {help}" for help, methods in helps.items())
+    if len(defaults) == 1:
+        default = next(iter(defaults))
+    else:
+        default = ", ".join(f"{v} for {_owner_labels(m)}" for v, m in defaults.items())
+    return f"{text} (default: {default})".replace("%", "%%")  # argparse formats %
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,18 +133,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sampler", description="Gradient-free sampling training of neural networks."
     )
+    parser.add_argument("--version", action="version", version=f"sampler {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="train a network", argument_default=argparse.SUPPRESS)
     train.add_argument(
         "--config",
         metavar="FILE",
-        help="settings: a TOML file or a run's config.json; flags override it",
+        help="settings: a TOML file or a run's config.json; flags override it (default: "
+        "none, the defaults below)",
     )
-    train.add_argument("--resume", metavar="DIR", help="continue the run in DIR")
+    train.add_argument(
+        "--resume", metavar="DIR", help="continue the run in DIR (default: none, a new run)"
+    )
     commands.add_parser("models", help="list the models and data sets with their options")
     commands.add_parser("methods", help="list the estimators and baselines with their options")
     compare_command.add_parser(commands)
     flatness_command.add_parser(commands)
+    export.add_parser(commands)
     run_level = train.add_argument_group("run settings")
     for name, field in FIELDS.items():
         if name == "method_options":
@@ -126,21 +157,29 @@ def build_parser() -> argparse.ArgumentParser:
         option = flag(name)
         if name in TABLES:
             run_level.add_argument(
-                option, dest=name, action="append", metavar="KEY=VALUE", help=HELP[name]
+                option,
+                dest=name,
+                action="append",
+                metavar="KEY=VALUE",
+                help=HELP[name] + " (default: none, the defaults of sampler models)",
             )
             continue
         default = field.default
+        shown = f" (default: {UNSET[name] if default is None else _default_text(default)})"
         if isinstance(default, bool):  # --quiet / --no-quiet: a flag can undo the file
-            run_level.add_argument(option, action=argparse.BooleanOptionalAction, help=HELP[name])
+            run_level.add_argument(
+                option,
+                action=argparse.BooleanOptionalAction,
+                help=HELP[name].replace("%", "%%") + shown,
+            )
             continue
         kind = type(default) if default is not None else str
         choices = _choices(name)
         extra = {"choices": choices} if choices else {}
-        shown = f" (default: {default})" if default is not None else ""
         run_level.add_argument(
             option,
             type=kind,
-            metavar=name.upper() if not choices else None,
+            metavar=METAVARS.get(name, name.upper()) if not choices else None,
             help=HELP[name].replace("%", "%%") + shown,
             **extra,
         )
@@ -152,9 +191,15 @@ def build_parser() -> argparse.ArgumentParser:
         kind = {"action": argparse.BooleanOptionalAction} if boolean else {"metavar": "VALUE"}
         methods.add_argument(flag(name), dest=name, help=_method_flag_help(owners), **kind)
     aliases = train.add_argument_group("data set options kept as flags (also --data-opt KEY=VALUE)")
+    from sampler.models import DATASETS
+
     for name, (data, option) in DATA_ALIASES.items():
+        default = _default_text(DATASETS[data].options[option].default)
         aliases.add_argument(
-            flag(name), dest=name, metavar="VALUE", help=f"--data {data}: --data-opt {option}=VALUE"
+            flag(name),
+            dest=name,
+            metavar="VALUE",
+            help=f"--data {data}: --data-opt {option}=VALUE (default: {default})",
         )
     return parser
 
@@ -233,13 +278,13 @@ def _refuse_changes(original: RunConfig, changed: RunConfig) -> None:
             for key in sorted(set(before) | set(after)):
                 if before.get(key) != after.get(key):
                     raise ConfigError(
-                        f"{flag(key)}: cannot change on --resume (run has {before.get(key)!r}); "
-                        f"only {allowed} may change"
+                        f"{flag(key)}: cannot change on {flag('resume')} (run has "
+                        f"{before.get(key)!r}); only {allowed} may change"
                     )
         elif before != after:
             raise ConfigError(
-                f"{flag(name)}: cannot change on --resume (run has {before!r}); only {allowed} "
-                "may change"
+                f"{flag(name)}: cannot change on {flag('resume')} (run has {before!r}); only "
+                f"{allowed} may change"
             )
 
 
@@ -256,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print(listing())
         return 0
-    if args.command in ("compare", "flatness"):
+    if args.command in ("compare", "flatness", "export"):
         return args.handler(args)
     try:
         config, resume = resolve_config(args)

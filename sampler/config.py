@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sampler.models.naming import TABLE_FLAGS, setting
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -61,6 +63,8 @@ class RunConfig:
     checkpoint_every: int = 100
     out: str | None = None
     device: str = "auto"
+    threads: int = 0  # intra-op threads per process; 0: OMP_NUM_THREADS if set, else 1
+    tensorboard: bool = False
     quiet: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -74,8 +78,9 @@ class RunConfig:
 FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
 # Settings a resumed run may change; everything else must match the original run.
 RESUMABLE = {"steps", "eval_every", "signal_every", "checkpoint_every", "device", "quiet"}
+RESUMABLE |= {"threads", "tensorboard"}  # how it runs, not what it trains
 # Option tables: field -> its repeatable KEY=VALUE flag (method options have a flag each).
-TABLES = {"model_options": "--model-opt", "data_options": "--data-opt"}
+TABLES = dict(TABLE_FLAGS)
 # Old flags that name a data set's option: alias -> (data set, option).
 DATA_ALIASES = {
     "gm_dim": ("gaussian-mixture", "dim"),
@@ -90,7 +95,9 @@ RUN_RECORD_KEYS = ("objective", "num_params", "out")
 
 
 def flag(name: str) -> str:
-    return TABLES.get(name) or "--" + name.replace("_", "-")
+    """How messages name the setting ``name``: ``--batch-size``, or ``batch_size=`` inside the
+    Python API (``sampler.models.naming``)."""
+    return setting(name)
 
 
 def _method_option_names() -> set[str]:
@@ -214,7 +221,10 @@ def make_config(*layers: dict[str, Any]) -> RunConfig:
     for alias in aliases.values():
         owner = DATA_ALIASES[alias][0]
         if owner != data:
-            raise ConfigError(f"{flag(alias)}: an option of --data {owner}, not of --data {data}")
+            raise ConfigError(
+                f"{flag(alias)}: an option of {setting('data', owner)}, not of "
+                f"{setting('data', data)}"
+            )
     return RunConfig(**merged)
 
 
@@ -236,24 +246,32 @@ def method_values(config: RunConfig) -> dict[str, Any]:
         raise ConfigError(str(error)) from None
 
 
-def validate(config: RunConfig, resuming: bool = False) -> dict[str, Any]:
+def validate(
+    config: RunConfig, resuming: bool = False, supplied: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     """Check every setting against the registries (imported here: ``models`` never imports
-    us); returns the method's typed option values."""
+    us); returns the method's typed option values. ``supplied`` names the parts (``"model"``,
+    ``"data"``) that the caller built itself (the Python API): their names are labels, not
+    registry entries, and are not looked up."""
     from sampler.models import DATASETS, OptionError, model_spec
     from sampler.mpi.device import ACCEPTED as DEVICES
 
     c = config
-    _require(c.data in DATASETS, "data", "one of " + ", ".join(DATASETS), c.data)
+    if "data" not in supplied:
+        _require(c.data in DATASETS, "data", "one of " + ", ".join(DATASETS), c.data)
     try:
-        model_spec(c.model).parse(c.model_options)  # a keras: model's factory is looked up
-        DATASETS[c.data].parse(c.data_options)
+        if "model" not in supplied:
+            model_spec(c.model).parse(c.model_options)  # a keras: model's factory is looked up
+        if "data" not in supplied:
+            DATASETS[c.data].parse(c.data_options)
     except OptionError as error:
         raise ConfigError(str(error)) from None
-    if c.data_dir is not None:
+    if c.data_dir is not None and "data" not in supplied:
         if not DATASETS[c.data].reads_data_dir:
-            raise ConfigError(f"--data-dir: --data {c.data} reads no files; drop --data-dir")
+            name = flag("data_dir")
+            raise ConfigError(f"{name}: {setting('data', c.data)} reads no files; drop {name}")
         if not Path(c.data_dir).is_dir():
-            raise ConfigError(f"--data-dir: {c.data_dir!r} is not a directory")
+            raise ConfigError(f"{flag('data_dir')}: {c.data_dir!r} is not a directory")
     for name in ("steps", "batch_size"):
         _require(getattr(c, name) >= 1, name, "a positive integer", getattr(c, name))
     for name in ("eval_every", "checkpoint_every"):
@@ -262,6 +280,14 @@ def validate(config: RunConfig, resuming: bool = False) -> dict[str, Any]:
     _require(c.signal_every >= 0, "signal_every", "0 (never) or a positive integer", c.signal_every)
     _require(c.seed >= 0, "seed", "a non-negative integer", c.seed)
     _require(c.data_seed >= 0, "data_seed", "a non-negative integer", c.data_seed)
+    _require(c.threads >= 0, "threads", "0 (automatic) or a positive integer", c.threads)
+    if c.tensorboard:
+        from sampler.tensorboard_log import INSTALL_HINT, available
+
+        if not available():
+            raise ConfigError(
+                f"{flag('tensorboard')}: needs the tensorboard package; {INSTALL_HINT}"
+            )
     _require(
         c.device == "auto" or c.device == "cpu" or c.device.startswith("cuda"),
         "device",
@@ -275,22 +301,26 @@ def validate(config: RunConfig, resuming: bool = False) -> dict[str, Any]:
         and not resuming
         and not (Path(c.init_from) / "checkpoint.pt").is_file()
     ):
-        raise ConfigError(f"--init-from: {c.init_from!r} is not a run directory (no checkpoint.pt)")
+        raise ConfigError(
+            f"{flag('init_from')}: {c.init_from!r} is not a run directory (no checkpoint.pt)"
+        )
     return values
 
 
-def config_record(config: RunConfig) -> dict[str, Any]:
+def config_record(config: RunConfig, supplied: frozenset[str] = frozenset()) -> dict[str, Any]:
     """What ``config.json`` holds: every run setting, the model's and data set's given options
     typed, and all of the method's options (defaults included, so a rerun does not depend on
-    the defaults of a later version)."""
+    the defaults of a later version; a Python function given as a schedule is recorded by its
+    name). A ``supplied`` part (see ``validate``) keeps its options as given."""
     from sampler.models import DATASETS, model_spec
+    from sampler.schedules import recorded
 
-    return {
-        **config.to_dict(),
-        "model_options": model_spec(config.model).parse(config.model_options),
-        "data_options": DATASETS[config.data].parse(config.data_options),
-        "method_options": method_values(config),
-    }
+    record = {**recorded(config.to_dict()), "method_options": recorded(method_values(config))}
+    if "model" not in supplied:
+        record["model_options"] = model_spec(config.model).parse(config.model_options)
+    if "data" not in supplied:
+        record["data_options"] = DATASETS[config.data].parse(config.data_options)
+    return record
 
 
 def replace(config: RunConfig, **changes: Any) -> RunConfig:

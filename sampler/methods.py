@@ -9,7 +9,8 @@ own alone (``BASELINES[name].options``). A run keeps the given ones in one table
 ``method_options``; each option is also a flag of its own (``--samples``, ``--tau``, ...) and a
 key of a TOML file. ``resolve`` types them, fills the defaults and applies the method's checks;
 an option of a method that is not selected is refused, naming the flag and the methods that
-have it.
+have it. Messages name settings through ``sampler.models.naming`` (flags, or the Python API's
+arguments).
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from typing import Any
 from sampler import two_step, warm_start
 from sampler.baselines import BASELINES
 from sampler.estimators import ESTIMATORS
+from sampler.models.naming import setting
 from sampler.models.options import Option, OptionError
 
 
 def option_flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
+    """How messages name the option ``name`` (``--rm-step``, or ``rm_step=`` in the API)."""
+    return setting(name)
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,7 @@ class Method:
 
     @property
     def label(self) -> str:
-        return f"--{self.kind} {self.name}"
+        return setting(self.kind, self.name)
 
 
 def _spec_check(spec) -> Callable[[dict[str, Any], int, set[str]], None]:
@@ -53,12 +56,14 @@ def method(estimator: str, baseline: str | None) -> Method:
     if baseline is not None:
         if baseline not in BASELINES:
             raise OptionError(
-                f"--baseline: must be one of {', '.join(BASELINES)}, got {baseline!r}"
+                f"{setting('baseline')}: must be one of {', '.join(BASELINES)}, got {baseline!r}"
             )
         spec = BASELINES[baseline]
         return Method("baseline", baseline, dict(spec.options), (_spec_check(spec),))
     if estimator not in ESTIMATORS:
-        raise OptionError(f"--estimator: must be one of {', '.join(ESTIMATORS)}, got {estimator!r}")
+        raise OptionError(
+            f"{setting('estimator')}: must be one of {', '.join(ESTIMATORS)}, got {estimator!r}"
+        )
     spec = ESTIMATORS[estimator]
     options = {**two_step.OPTIONS, **warm_start.OPTIONS, **spec.options}
     checks = (_two_step_check, warm_start.check_options, _spec_check(spec))
@@ -91,9 +96,9 @@ def _owner_labels(methods: list[Method]) -> str:
     baselines = [m.name for m in methods if m.kind == "baseline"]
     parts = []
     if estimators:
-        parts.append("--estimator " + "/".join(estimators))
+        parts.append(setting("estimator", "/".join(estimators)))
     if baselines:
-        parts.append("--baseline " + "/".join(baselines))
+        parts.append(setting("baseline", "/".join(baselines)))
     return " and ".join(parts)
 
 

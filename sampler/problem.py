@@ -20,10 +20,15 @@ from sampler.models.interface import loss_and_grad_each
 
 class Problem:
     def __init__(
-        self, model: Model, batch: Batch, draw: Callable[[int], Batch] | None = None
+        self,
+        model: Model,
+        batch: Batch,
+        draw: Callable[[int], Batch] | None = None,
+        train_size: int | None = None,
     ) -> None:
         self.model = model
         self.batch = batch
+        self.train_size = train_size  # examples in the training set, where known
         self._draw = draw
         self._batches: dict[int, Batch] = {0: batch}
         self._used: set[int] = set()

@@ -5,6 +5,7 @@ numbers to every rank); rank 0 alone writes the run directory and shows the prog
 Resuming loads the checkpoint and continues; since every random draw is a function of
 (seed, stream, step, index), the resumed run gives the parameters of an uninterrupted one.
 An interrupted run (Ctrl-C) writes a checkpoint of its last completed step before it stops.
+The Python API (``sampler.api``) runs this same loop on a model and data set it built itself.
 """
 
 from __future__ import annotations
@@ -14,22 +15,27 @@ import re
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from sampler.config import ConfigError, RunConfig, config_record
+from sampler.config import ConfigError, RunConfig, config_record, flag
 from sampler.evaluation import evaluate
+from sampler.export import STATE_DICT, save_state_dict
 from sampler.flatness.layer_signal import SIGNAL_EXAMPLES, signal_record
 from sampler.flatness.probe_set import probe_batch
 from sampler.mc_error import NoiseWatch
 from sampler.models import DATASETS, DataOptions, model_spec
-from sampler.mpi import Comm, rank_device, share_cpu_threads
+from sampler.models.interface import model_state_dict
+from sampler.mpi import Comm, rank_device, set_threads
 from sampler.problem import Problem
 from sampler.run_directory import RunDirectory
+from sampler.run_metadata import run_metadata
+from sampler.schedules import recorded
+from sampler.tensorboard_log import open_board
 from sampler.trainers import build_trainer
 from sampler.warm_start import load_initial_params
 
@@ -43,6 +49,7 @@ class RunResult:
     params: torch.Tensor
     summary: dict
     out: Path | None
+    model: object = None  # the flat-vector model the run trained
 
 
 def default_out(config: RunConfig) -> str:
@@ -59,21 +66,30 @@ def _due(step: int, every: int, last: int) -> bool:
     return step == last or (every > 0 and step % every == 0)
 
 
-def train(config: RunConfig, comm: Comm, resume: bool = False) -> RunResult:
-    """Run (or continue, with ``resume``) the training that ``config`` describes."""
+def train(
+    config: RunConfig, comm: Comm, resume: bool = False, model=None, dataset=None
+) -> RunResult:
+    """Run (or continue, with ``resume``) the training that ``config`` describes. A ``model``
+    or ``dataset`` given (by ``sampler.api``) replaces the one ``config`` names."""
+    started = datetime.now(timezone.utc)
     device = rank_device(comm.local_rank, config.device)
-    if device.type == "cpu":
-        share_cpu_threads(comm.local_size)
-    dataset = DATASETS[config.data](data_options(config)).to(device)
+    set_threads(config.threads)
+    supplied = frozenset(k for k, v in (("model", model), ("data", dataset)) if v is not None)
+    if dataset is None:
+        dataset = DATASETS[config.data](data_options(config))
+    dataset = dataset.to(device)
     if config.batch_size > dataset.train_x.shape[0]:
         raise ConfigError(
-            f"--batch-size: must be at most the {dataset.train_x.shape[0]} training examples of "
-            f"{config.data}, got {config.batch_size}"
+            f"{flag('batch_size')}: must be at most the {dataset.train_x.shape[0]} training "
+            f"examples of {config.data}, got {config.batch_size}"
         )
-    spec = model_spec(config.model)
-    if spec.prepare is not None:  # e.g. TensorFlow's threads and GPU, before it starts
-        spec.prepare(device)
-    model = spec(dataset.input_shape, dataset.num_classes, **config.model_options)
+    if model is None:
+        spec = model_spec(config.model)
+        if spec.prepare is not None:  # e.g. TensorFlow's threads and GPU, before it starts
+            spec.prepare(device)
+        model = spec(dataset.input_shape, dataset.num_classes, **config.model_options)
+    elif hasattr(model, "to"):  # a module's buffers go where the data are
+        model = model.to(device)
     trainer = build_trainer(config, model)
     if config.out is None:
         config.out = comm.bcast(default_out(config) if comm.rank == 0 else None)
@@ -105,7 +121,7 @@ def train(config: RunConfig, comm: Comm, resume: bool = False) -> RunResult:
     elif comm.rank == 0:
         run_dir.create(
             {
-                **config_record(config),
+                **config_record(config, supplied),
                 "objective": trainer.objective,
                 "num_params": model.num_params,
             }
@@ -122,7 +138,7 @@ def train(config: RunConfig, comm: Comm, resume: bool = False) -> RunResult:
                     "elapsed": elapsed + time.perf_counter() - clock,
                     "step_seconds": step_seconds,
                     "totals": totals,
-                    "config": config.to_dict(),
+                    "config": recorded(config.to_dict()),  # no Python functions
                     "device_type": device.type,
                 }
             )
@@ -130,6 +146,10 @@ def train(config: RunConfig, comm: Comm, resume: bool = False) -> RunResult:
     signal_batch = (
         probe_batch(dataset, config.seed, SIGNAL_EXAMPLES) if config.signal_every else None
     )
+    board = None
+    if config.tensorboard and comm.rank == 0:  # events past the checkpoint are dropped
+        board = open_board(run_dir.path, purge_step=start + 1 if resume else None)
+    train_size = int(dataset.train_x.shape[0])
     clock = time.perf_counter()
     done = start
     last_eval: dict = {}
@@ -148,14 +168,15 @@ def train(config: RunConfig, comm: Comm, resume: bool = False) -> RunResult:
             batch = dataset.minibatch(config.seed, k, config.batch_size)
             # further minibatch streams of step k (eSGD's inner steps, rSGD's replicas)
             draw = partial(dataset.minibatch, config.seed, k, config.batch_size)
-            problem = Problem(model, batch, draw)
+            problem = Problem(model, batch, draw, train_size)
             train_loss = float(model.losses(params.unsqueeze(0), batch)[0])
             tick = time.perf_counter()
             new_params, new_state, record = trainer.step(k, params, state, problem, comm)
             step_seconds += time.perf_counter() - tick
             if not bool(torch.isfinite(new_params).all()):
                 raise DivergedError(
-                    f"update {k + 1}: the parameters became non-finite; lower --lr or --tau"
+                    f"update {k + 1}: the parameters became non-finite; lower {flag('lr')} or "
+                    f"{flag('tau')}"
                 )
             entry = {
                 "step": k + 1,
@@ -181,6 +202,8 @@ def train(config: RunConfig, comm: Comm, resume: bool = False) -> RunResult:
                         tqdm.write(f"warning: {warning}", file=sys.stderr)
             if comm.rank == 0:
                 run_dir.append_metrics(entry)
+                if board is not None:
+                    board.write(entry)
             # the step counts as done once its metrics line is written: an interrupt before
             # this point checkpoints the previous step, and resume truncates the extra line
             new_totals = {key: totals[key] + record[key] for key in totals}
@@ -194,6 +217,8 @@ def train(config: RunConfig, comm: Comm, resume: bool = False) -> RunResult:
         raise
     finally:
         bar.close()
+        if board is not None:
+            board.close()
 
     if not last_eval:
         last_eval = evaluate(model, params, dataset.test_x, dataset.test_y)
@@ -214,10 +239,12 @@ def train(config: RunConfig, comm: Comm, resume: bool = False) -> RunResult:
         **{f"total_{k}": v for k, v in totals.items()},
         **{f"dataset_{k}": v for k, v in dataset.info.items() if isinstance(v, (int, float))},
         "warnings": [warning] if warning else [],
+        "metadata": run_metadata(comm, device, started),
     }
-    if comm.rank == 0:
+    if comm.rank == 0:  # the parameters as a state_dict first: a summary marks a run done
+        save_state_dict(model_state_dict(model, params.cpu()), run_dir.path / STATE_DICT)
         run_dir.write_summary(summary)
-    return RunResult(params, summary, run_dir.path)
+    return RunResult(params, summary, run_dir.path, model)
 
 
 def _to_device(state, device):

@@ -20,6 +20,12 @@ iteration ``j`` (from 0, restarting at every outer step) for ``--sgld-eps`` and 
 A schedule is a plain callable ``i -> float`` that keeps its ``spec`` text (stored in
 ``config.json`` and rebuilt from it), its form ``name`` and its ``values``. Every form is
 monotone in ``i``, so ``check_range`` bounds a schedule over a run by its first and last value.
+
+From Python (``sampler.api``) a schedule may also be any function ``i -> number``: it becomes a
+``Schedule`` of form ``python`` whose spec is ``python:MODULE.NAME`` (what ``config.json``
+records; a run with one cannot be rerun from the command line), and ``check_range`` evaluates
+it at every ``i`` of the run, since nothing says it is monotone. Messages name the setting
+through ``sampler.models.naming`` (``--tau``, or ``tau=`` in the API).
 """
 
 from __future__ import annotations
@@ -29,7 +35,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sampler.models.naming import setting
 from sampler.models.options import OptionError
+
+PYTHON = "python"  # the form of a schedule given as a Python function
 
 
 @dataclass(frozen=True)
@@ -96,41 +105,87 @@ def accepted_forms() -> str:
     return "a number or one of " + ", ".join(form for _, _, form in SCHEDULES.values())
 
 
-def parse_schedule(spec: str, flag: str, positive: bool = True) -> Schedule:
-    """Parse ``spec`` or raise ``ValueError`` with a message naming ``flag`` and the forms."""
+def function_name(function: Callable) -> str:
+    """``MODULE.QUALNAME`` of a function (or of a callable object's class)."""
+    owner = function if hasattr(function, "__qualname__") else type(function)
+    module = getattr(owner, "__module__", None)
+    qualname = getattr(owner, "__qualname__", type(function).__name__)
+    return f"{module}.{qualname}" if module else qualname
+
+
+def python_schedule(function: Callable[[int], Any], flag: str, positive: bool = True) -> Schedule:
+    """A Python function ``i -> number`` as a schedule; ``ValueError`` naming ``flag`` if it
+    fails at ``i = 0``, gives no finite number there or (``positive``) not a positive one."""
+    name = function_name(function)
+    try:
+        first = float(function(0))
+    except Exception as error:  # noqa: BLE001 - whatever the caller's function raises
+        raise ValueError(
+            f"{setting(flag)}: the function {name} must map a step i = 0, 1, ... to a number; "
+            f"at i = 0 it raised {type(error).__name__}: {error}"
+        ) from None
+    if not math.isfinite(first) or (positive and not first > 0):
+        wanted = "a positive number" if positive else "a finite number"
+        raise ValueError(f"{setting(flag)}: the function {name} must give {wanted}, got {first!r}")
+    return Schedule(f"{PYTHON}:{name}", lambda step: float(function(step)), PYTHON)
+
+
+def parse_schedule(spec: Any, flag: str, positive: bool = True) -> Schedule:
+    """Parse ``spec`` (text, a number, a ``Schedule`` or a Python function ``i -> number``) or
+    raise ``ValueError`` with a message naming ``flag`` and the forms."""
+    if isinstance(spec, Schedule):
+        return spec
+    if callable(spec):
+        return python_schedule(spec, flag, positive)
     forms = accepted_forms()
+    label = setting(flag)
     text = str(spec).strip()
     name, _, arguments = text.partition(":") if ":" in text else ("const", "", text)
     name = name.strip()
     if name not in SCHEDULES:
-        raise ValueError(f"{flag}: unknown schedule {name!r} in {text!r}; accepted: {forms}")
+        raise ValueError(f"{label}: unknown schedule {name!r} in {text!r}; accepted: {forms}")
     arity, factory, form = SCHEDULES[name]
     try:
         values = [float(part) for part in arguments.split(",")]
     except ValueError:
-        raise ValueError(f"{flag}: cannot read {text!r}; accepted: {forms}") from None
+        raise ValueError(f"{label}: cannot read {text!r}; accepted: {forms}") from None
     if len(values) != arity or not all(math.isfinite(v) for v in values):
-        raise ValueError(f"{flag}: {text!r} needs {arity} finite number(s): {form}")
+        raise ValueError(f"{label}: {text!r} needs {arity} finite number(s): {form}")
     try:
         function = factory(*values)
     except ValueError as error:
-        raise ValueError(f"{flag}: {error}") from None
+        raise ValueError(f"{label}: {error}") from None
     if positive and not function(0) > 0:
-        raise ValueError(f"{flag}: must be positive, got {text!r}")
+        raise ValueError(f"{label}: must be positive, got {text!r}")
     return Schedule(text, function, name, tuple(values))
 
 
-def schedule_check(flag: str) -> Callable[[Any], str]:
+def schedule_check(flag: str) -> Callable[[Any], str | Schedule]:
     """An option ``check``: the value (text or a TOML number) must parse as a schedule; the
-    option keeps its spec text. A bad value raises ``OptionError`` naming ``flag``."""
+    option keeps its spec text (a Python function: its ``Schedule``). A bad value raises
+    ``OptionError`` naming ``flag``."""
 
-    def check(value: Any) -> str:
+    def check(value: Any) -> str | Schedule:
         try:
+            if isinstance(value, Schedule) or callable(value):
+                return parse_schedule(value, flag)
             return parse_schedule(str(value), flag).spec
         except ValueError as error:
             raise OptionError(str(error)) from None
 
     return check
+
+
+def recorded(values: Any) -> Any:
+    """Settings as a run records them (``config.json``, the checkpoint): a ``Schedule`` by its
+    spec text, a Python function as ``python:MODULE.NAME`` (at any depth of a table)."""
+    if isinstance(values, Schedule):
+        return values.spec
+    if callable(values):
+        return f"{PYTHON}:{function_name(values)}"
+    if isinstance(values, dict):
+        return {key: recorded(value) for key, value in values.items()}
+    return values
 
 
 SMALLEST = 1.2e-38  # float32's smallest normal number: a schedule below it is zero in float32
@@ -139,15 +194,21 @@ SMALLEST = 1.2e-38  # float32's smallest normal number: a schedule below it is z
 def check_range(schedule: Schedule, flag: str, count: int) -> None:
     """``ValueError`` naming ``flag`` unless the schedule stays finite and above ``SMALLEST``
     over ``i = 0..count-1``. The forms are monotone in ``i``, so the end points decide, in
-    constant time whatever ``count``."""
-    for step in (0, max(count - 1, 0)):
+    constant time whatever ``count``; a Python function is evaluated at every ``i``."""
+    steps = range(max(count, 1)) if schedule.name == PYTHON else (0, max(count - 1, 0))
+    for step in steps:
         try:
             value = schedule(step)
             reached = f"{value:g}"
         except OverflowError:
             value, reached = math.nan, "a value outside the float range"
+        except Exception as error:  # noqa: BLE001 - a Python function may raise anything
+            raise ValueError(
+                f"{setting(flag)}: {schedule.spec} raised {type(error).__name__} at step "
+                f"{step}: {error}"
+            ) from None
         if not (math.isfinite(value) and value > SMALLEST):
             raise ValueError(
-                f"{flag}: {schedule.spec!r} reaches {reached} at step {step}; it must stay "
-                "finite and positive over the run"
+                f"{setting(flag)}: {schedule.spec!r} reaches {reached} at step {step}; it must "
+                "stay finite and positive over the run"
             )

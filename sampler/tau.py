@@ -12,7 +12,9 @@ Spec (``--tau``): a schedule (``0.01``, ``scoping:0.01,0.001``, see ``sampler.sc
     --tau "fc0=scoping:0.01,0.001,*=0.01"
 
 A comma-separated part without ``=`` continues the previous entry's schedule arguments. In a
-TOML file ``tau`` may also be a table, ``tau = {fc0 = 0.01, fc1 = "scoping:0.01,0.001"}``.
+TOML file ``tau`` may also be a table, ``tau = {fc0 = 0.01, fc1 = "scoping:0.01,0.001"}``; from
+Python (``sampler.api``) a dict whose values may also be functions ``k -> tau_k``, or one such
+function for every layer.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 import torch
 
+from sampler.models.naming import setting
 from sampler.models.options import OptionError
 from sampler.schedules import Schedule, parse_schedule
 
@@ -35,18 +38,35 @@ def tau_spec_text(value) -> str:
     return str(value)
 
 
-def tau_check(value: Any) -> str:
+def _is_function(value: Any) -> bool:
+    return isinstance(value, Schedule) or callable(value)
+
+
+def tau_check(value: Any) -> str | Schedule | dict[str, Any]:
     """The ``tau`` option's ``check``: a number, a schedule, ``LAYER=SCHEDULE,...`` text or a
-    TOML table; keeps the ``--tau`` text. A bad value raises ``OptionError`` naming ``--tau``."""
-    text = tau_spec_text(value)
+    TOML table; keeps the ``--tau`` text. From Python also a function (kept as a ``Schedule``)
+    or a dict with functions among its values (kept as a dict). A bad value raises
+    ``OptionError`` naming ``--tau``."""
+    functions = _is_function(value) or (
+        isinstance(value, Mapping) and any(_is_function(v) for v in value.values())
+    )
+    kept = value if functions else tau_spec_text(value)
     try:
-        TauSchedule(text)
+        schedule = TauSchedule(kept)
     except ValueError as error:
         raise OptionError(str(error)) from None
-    return text
+    if not functions:
+        return kept
+    if not isinstance(value, Mapping):
+        return schedule.schedules[DEFAULT_LAYER]
+    return {str(layer): schedule.schedules[str(layer)] for layer in value}
 
 
-def _entries(spec: str, flag: str) -> dict[str, str]:
+def _entries(spec: Any, flag: str) -> dict[str, Any]:
+    if isinstance(spec, Mapping):
+        return {str(layer).strip(): value for layer, value in spec.items()}
+    if _is_function(spec):
+        return {DEFAULT_LAYER: spec}
     text = str(spec).strip()
     if "=" not in text:
         return {DEFAULT_LAYER: text}
@@ -57,23 +77,26 @@ def _entries(spec: str, flag: str) -> dict[str, str]:
             layer, _, schedule = part.partition("=")
             layer = layer.strip()
             if not layer:
-                raise ValueError(f"{flag}: empty layer name in {text!r}; use LAYER=VALUE,...")
+                raise ValueError(
+                    f"{setting(flag)}: empty layer name in {text!r}; use LAYER=VALUE,..."
+                )
             if layer in entries:
-                raise ValueError(f"{flag}: layer {layer!r} given twice in {text!r}")
+                raise ValueError(f"{setting(flag)}: layer {layer!r} given twice in {text!r}")
             entries[layer] = [schedule]
             current = layer
         elif current is None:
-            raise ValueError(f"{flag}: {text!r} must start with LAYER=VALUE")
+            raise ValueError(f"{setting(flag)}: {text!r} must start with LAYER=VALUE")
         else:
             entries[current].append(part)
     return {layer: ",".join(parts) for layer, parts in entries.items()}
 
 
 class TauSchedule:
-    """Parsed ``--tau``: ``layer -> Schedule``; ``*`` is the default for unlisted layers."""
+    """Parsed ``--tau``: ``layer -> Schedule``; ``*`` is the default for unlisted layers.
+    ``spec``: text, a number, a function, or a dict ``layer -> any of those``."""
 
-    def __init__(self, spec: str, flag: str = "--tau") -> None:
-        self.spec = str(spec)
+    def __init__(self, spec: Any, flag: str = "--tau") -> None:
+        self.spec = spec if isinstance(spec, Mapping) or _is_function(spec) else str(spec)
         self.flag = flag
         self.schedules: dict[str, Schedule] = {
             layer: parse_schedule(text, f"{flag} ({layer})" if layer != DEFAULT_LAYER else flag)
@@ -92,14 +115,14 @@ class TauSchedule:
         unknown = [layer for layer in named if layer not in layers]
         if unknown:
             raise ValueError(
-                f"{self.flag}: unknown layer(s) {', '.join(unknown)}; the model's layers: "
-                + ", ".join(layers)
+                f"{setting(self.flag)}: unknown layer(s) {', '.join(unknown)}; the model's "
+                "layers: " + ", ".join(layers)
             )
         missing = [layer for layer in layers if layer not in self.schedules]
         if missing and DEFAULT_LAYER not in self.schedules:
             raise ValueError(
-                f"{self.flag}: no tau for layer(s) {', '.join(missing)}; give them or a default "
-                f"'*=VALUE' (the model's layers: {', '.join(layers)})"
+                f"{setting(self.flag)}: no tau for layer(s) {', '.join(missing)}; give them or "
+                f"a default '*=VALUE' (the model's layers: {', '.join(layers)})"
             )
         self._slices = dict(layers)
         self._num_params = num_params
@@ -119,7 +142,9 @@ class TauSchedule:
         if not self.per_layer:
             return torch.tensor(self.schedules[DEFAULT_LAYER](step), dtype=dtype, device=device)
         if self._slices is None:
-            raise RuntimeError(f"{self.flag}: per-layer tau needs bind(model.layers) first")
+            raise RuntimeError(
+                f"{setting(self.flag)}: per-layer tau needs bind(model.layers) first"
+            )
         vector = torch.empty(self._num_params, dtype=dtype, device=device)
         for layer, value in self.layer_values(step).items():
             vector[self._slices[layer]] = value

@@ -21,6 +21,7 @@ import torch
 from sampler.estimators import Estimator, StepKey
 from sampler.estimators.temperature import LOSS_SCALES, is_auto
 from sampler.mc_error import error_record
+from sampler.models.naming import setting
 from sampler.models.options import Option, OptionError, within
 from sampler.mpi import Comm
 from sampler.outer import OPTIMIZERS, OuterOptimizer
@@ -77,16 +78,19 @@ def check_options(values: dict[str, Any], steps: int) -> None:
     """Settings that only make sense together, and schedules over the run's ``steps``."""
     optimizer, momentum = values["optimizer"], values["momentum"]
     if optimizer in ("momentum", "nesterov") and momentum == 0:
-        raise OptionError(f"--optimizer {optimizer}: needs --momentum in (0, 1), e.g. 0.9")
+        raise OptionError(
+            f"{setting('optimizer', optimizer)}: needs {setting('momentum')} in (0, 1), e.g. 0.9"
+        )
     if optimizer == "sgd" and momentum > 0:
         raise OptionError(
-            "--momentum: the two-step --optimizer sgd has none; use --optimizer momentum, "
-            "nesterov or adam (or --baseline sgd)"
+            f"{setting('momentum')}: the two-step {setting('optimizer', 'sgd')} has none; use "
+            f"{setting('optimizer')} momentum, nesterov or adam (or {setting('baseline', 'sgd')})"
         )
     if is_auto(values["beta"]) and values["loss_scale"] != "mean":
         raise OptionError(
-            "--loss-scale: has no effect with --beta auto (it chooses beta on either scale); "
-            "give a number or schedule to --beta, or drop --loss-scale"
+            f"{setting('loss_scale')}: has no effect with {setting('beta', 'auto')} (it "
+            f"chooses beta on either scale); give {setting('beta')} a number or schedule, or "
+            f"drop {setting('loss_scale')}"
         )
     try:
         tau = TauSchedule(values["tau"], "--tau")

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from sampler.models import Model
+from sampler.models.naming import setting
 from sampler.models.options import Option, OptionError, at_least
 from sampler.mpi import Comm
 from sampler.problem import Problem
@@ -41,10 +42,13 @@ def check_options(values: dict[str, Any], steps: int, given: set[str]) -> None:
     switch_after = values["switch_after"]
     # a run's config.json records every value, so "given" means "differs from the default"
     if switch_after == 0 and values["switch_lr"] != OPTIONS["switch_lr"].default:
-        raise OptionError("--switch-lr: has no effect without --switch-after N")
+        raise OptionError(
+            f"{setting('switch_lr')}: has no effect without {setting('switch_after')} N"
+        )
     if switch_after >= steps:
         raise OptionError(
-            f"--switch-after: must be less than --steps ({steps}), got {switch_after}"
+            f"{setting('switch_after')}: must be less than {setting('steps')} ({steps}), got "
+            f"{switch_after}"
         )
     if switch_after > 0:
         try:
@@ -62,8 +66,9 @@ def load_initial_params(run_dir: str, model: Model, device) -> torch.Tensor:
     if not isinstance(params, torch.Tensor) or params.shape != (model.num_params,):
         shape = tuple(params.shape) if isinstance(params, torch.Tensor) else None
         raise ValueError(
-            f"--init-from {run_dir}: its parameters have shape {shape}, this model needs "
-            f"({model.num_params},); use a run of the same --model and --data"
+            f"{setting('init_from', run_dir)}: its parameters have shape {shape}, this model "
+            f"needs ({model.num_params},); use a run of the same {setting('model')} and "
+            f"{setting('data')}"
         )
     return params.to(device=device, dtype=torch.float32)
 

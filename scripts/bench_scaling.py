@@ -1,9 +1,10 @@
 """Strong scaling of one update: seconds per update on 1 and R ranks, measured in one run.
 
 For every estimator (and the SGD baseline for reference) the script launches
-``mpiexec -n R python -m sampler train ...`` on the reference workload of DESIGN.md section 4
-(MNIST ``mlp`` 784-200-10, minibatch 20; ``is`` with J = 1000 samples), reads the per-update wall
-times from ``metrics.jsonl`` (median over updates 2..N, so start-up is excluded) and prints the
+``mpiexec -n R python -m sampler train ...`` on the paper's MNIST workload (``mlp``
+784-200-10, minibatch 20, tau = 0.01; ``is`` with J = 1000 samples, the settings of
+``WORKLOADS`` below), reads the per-update wall times from ``metrics.jsonl`` (median over
+updates 2..N, so start-up is excluded) and prints the
 speedup ``t_1 / t_R`` and the efficiency ``speedup / R``. Ratios are what to compare: this
 machine is shared and noisy. Each rank uses one thread (``OMP_NUM_THREADS=1``) so 1 rank is a
 single core and R ranks are R cores.

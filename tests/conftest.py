@@ -14,6 +14,13 @@ def tiny_mixture():
 
 
 @pytest.fixture(autouse=True)
+def _in_a_temporary_directory(tmp_path, monkeypatch):
+    """Every test runs in its own temporary directory, so a run without --out (which goes to
+    runs/<time>-...) never lands in the checkout."""
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
 def _no_global_rng_drift():
     """Code under test must not draw from torch's global generator."""
     state = torch.random.get_rng_state()

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -37,9 +38,12 @@ def launcher_flags(executable: str) -> list[str]:
 
 
 def run_mpi(ranks: int, args: list[str], timeout: float = 120, cwd: Path | None = None):
+    """``mpiexec -n ranks python ARGS`` in ``cwd`` (default: a temporary directory, so that
+    nothing is written into the checkout)."""
     executable = mpiexec()
     command = [executable, *launcher_flags(executable), "-n", str(ranks), sys.executable, *args]
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
-    return subprocess.run(
-        command, capture_output=True, text=True, timeout=timeout, cwd=cwd or ROOT, env=env
-    )
+    with tempfile.TemporaryDirectory() as scratch:
+        return subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout, cwd=cwd or scratch, env=env
+        )

@@ -125,3 +125,11 @@ def test_the_sum_loss_scale_is_beta_times_the_batch_size():
     a, _, info_a = summed.step(key, {}, center, torch.tensor(0.05), problem, COMM)
     b, _, info_b = scaled.step(key, {}, center, torch.tensor(0.05), problem, COMM)
     assert torch.equal(a, b) and info_a.beta == info_b.beta == 20.0
+
+
+def test_sgld_auto_without_a_target_needs_the_training_set_size():
+    problem = QuadraticProblem([1.0, 3.0], [0.4, -0.3])  # knows no training set
+    estimator = SGLD(1, 20, parse_schedule("0.002", "--sgld-eps"), Temperature(None, None))
+    center = torch.zeros(2, dtype=torch.float64)
+    with pytest.raises(ValueError, match="auto:TARGET"):
+        estimator.step(StepKey(0, 0), estimator.init(center), center, 0.01, problem, COMM)

@@ -79,8 +79,9 @@ def test_help_gives_each_owner_its_default(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "(default: tau)" in text and "--baseline sgd: learning rate" in text
-    assert "(default: 0.01)" in text and "%%" not in text
+    assert "tau for --estimator is/sgld/rm/rm-stein" in text
+    assert "--baseline sgd/pla/plea: learning rate" in text
+    assert "0.01 for --baseline sgd" in text and "%%" not in text
 
 
 def test_bool_option_takes_a_negation_flag(tmp_path):

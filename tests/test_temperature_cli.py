@@ -96,3 +96,10 @@ def test_bad_temperature_settings_are_refused(flags, message, capsys):
     with pytest.raises(SystemExit):
         train(*flags, "--steps", 1)
     assert message in capsys.readouterr().err
+
+
+def test_sgld_auto_beta_targets_the_training_set_size(tmp_path):
+    out = tmp_path / "sgld"
+    assert train("--estimator", "sgld", "--sgld-steps", 40, "--steps", 10, "--out", out) == 0
+    reached = sorted(m["beta_eff"] for m in metrics(out)[-5:])
+    assert 200 / 1.5 < reached[2] < 200 * 1.5, reached  # --gm-train 200

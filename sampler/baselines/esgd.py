@@ -39,6 +39,7 @@ import torch
 from sampler.baselines.base import BaselineSpec, RunContext
 from sampler.baselines.focusing import Focusing, check_focusing, focusing_options, resolve_gamma1
 from sampler.models import streams
+from sampler.models.naming import setting
 from sampler.models.options import Option, OptionError, at_least, within
 from sampler.mpi import Comm
 from sampler.outer import OuterOptimizer
@@ -155,7 +156,7 @@ OPTIONS = {
 
 def check(values: dict[str, Any], steps: int) -> None:
     if values["nesterov"] and values["momentum"] == 0:
-        raise OptionError("--nesterov: needs --momentum in (0, 1), e.g. 0.9")
+        raise OptionError(f"{setting('nesterov')}: needs {setting('momentum')} in (0, 1), e.g. 0.9")
     try:
         check_range(parse_schedule(values["lr"], "--lr"), "--lr", steps)
     except ValueError as error:

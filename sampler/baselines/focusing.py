@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
+from sampler.models.naming import setting
 from sampler.models.options import Option, OptionError
 
 AUTO = "auto"
@@ -50,9 +51,9 @@ def _number_or_auto(flag: str, allow_auto: bool, low: float) -> Any:
         try:
             number = float(value)
         except (TypeError, ValueError):
-            raise OptionError(f"{flag}: must be {accepted}, got {value!r}") from None
+            raise OptionError(f"{setting(flag)}: must be {accepted}, got {value!r}") from None
         if isinstance(value, bool) or not math.isfinite(number) or number < low:
-            raise OptionError(f"{flag}: must be {accepted}, got {value!r}")
+            raise OptionError(f"{setting(flag)}: must be {accepted}, got {value!r}")
         return number
 
     return check
@@ -93,6 +94,6 @@ def check_focusing(values: dict[str, Any], steps: int) -> None:
         last = math.inf
     if not math.isfinite(last):
         raise OptionError(
-            f"--gamma1: gamma0 (1 + {gamma1:g})^t overflows within the {steps} updates; "
-            "lower --gamma1"
+            f"{setting('gamma1')}: gamma0 (1 + {gamma1:g})^t overflows within the {steps} "
+            f"updates; lower {setting('gamma1')}"
         )

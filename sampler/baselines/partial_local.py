@@ -30,6 +30,7 @@ import torch
 
 from sampler.baselines.base import BaselineSpec, RunContext
 from sampler.models import streams
+from sampler.models.naming import setting
 from sampler.models.options import Option, OptionError, at_least, within
 from sampler.mpi import Comm
 from sampler.outer import OuterOptimizer
@@ -148,7 +149,7 @@ OPTIONS = {
 
 def check(values: dict[str, Any], steps: int) -> None:
     if values["nesterov"] and values["momentum"] == 0:
-        raise OptionError("--nesterov: needs --momentum in (0, 1), e.g. 0.9")
+        raise OptionError(f"{setting('nesterov')}: needs {setting('momentum')} in (0, 1), e.g. 0.9")
     try:
         check_range(parse_schedule(values["lr"], "--lr"), "--lr", steps)
     except ValueError as error:
@@ -164,7 +165,7 @@ def layer_slices(layers: str, model) -> list[slice] | None:
     unknown = [name for name in names if name not in known]
     if unknown:
         raise ValueError(
-            f"--layers: unknown layer(s) {', '.join(unknown)}; the model's layers: "
+            f"{setting('layers')}: unknown layer(s) {', '.join(unknown)}; the model's layers: "
             + ", ".join(known)
         )
     return [known[name] for name in names]

@@ -56,6 +56,7 @@ from sampler.baselines.focusing import (
     resolve_gamma1,
 )
 from sampler.models import streams
+from sampler.models.naming import setting
 from sampler.models.options import Option, OptionError, at_least, within
 from sampler.mpi import Comm
 from sampler.outer import OuterOptimizer
@@ -246,15 +247,16 @@ OPTIONS = {
 
 def check(values: dict[str, Any], steps: int) -> None:
     if values["nesterov"] and values["momentum"] == 0:
-        raise OptionError("--nesterov: needs --momentum in (0, 1), e.g. 0.9")
+        raise OptionError(f"{setting('nesterov')}: needs {setting('momentum')} in (0, 1), e.g. 0.9")
     try:
         check_range(parse_schedule(values["lr"], "--lr"), "--lr", steps)
     except ValueError as error:
         raise OptionError(str(error)) from None
     if values["gamma0"] == AUTO and (values["replicas"] == 1 or values["common_start"]):
         raise OptionError(
-            "--gamma0 auto: --baseline rsgd needs replicas that start apart (--replicas >= 2, "
-            "no --common-start); give --gamma0 NUMBER"
+            f"{setting('gamma0', 'auto')}: {setting('baseline', 'rsgd')} needs replicas that "
+            f"start apart ({setting('replicas')} >= 2, no {setting('common_start')}); give "
+            f"{setting('gamma0')} NUMBER"
         )
     check_focusing(values, steps)
 

@@ -53,6 +53,7 @@ from sampler.estimators.temperature import (
 )
 from sampler.estimators.tilted_sums import TiltedSums
 from sampler.models import streams
+from sampler.models.naming import setting
 from sampler.models.options import Option, OptionError, at_least
 from sampler.mpi import Comm
 from sampler.problem import Problem
@@ -245,7 +246,9 @@ OPTIONS = {
 def check(values, steps: int) -> None:
     auto = temperature_of(values).auto  # refuses an auto TARGET outside (0, 1)
     if values["beta_search"] != OPTIONS["beta_search"].default and not auto:
-        raise OptionError("--beta-search: has no effect without --beta auto[:TARGET]")
+        raise OptionError(
+            f"{setting('beta_search')}: has no effect without {setting('beta', 'auto[:TARGET]')}"
+        )
 
 
 def temperature_of(values) -> Temperature:

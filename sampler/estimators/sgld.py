@@ -31,7 +31,6 @@ import torch
 from sampler.estimators.base import EstimatorSpec, StepKey
 from sampler.estimators.batch_means import BatchMeans
 from sampler.estimators.temperature import (
-    DEFAULT_BETA_EFF,
     Temperature,
     as_temperature,
     beta_option,
@@ -40,6 +39,7 @@ from sampler.estimators.temperature import (
     temperature,
 )
 from sampler.models import streams
+from sampler.models.naming import setting
 from sampler.models.options import Option, OptionError, at_least
 from sampler.mpi import Comm
 from sampler.problem import Problem
@@ -139,9 +139,15 @@ class SGLD:
             )
         new_state = {"chains": new_chains}
         if self.temperature.auto:
-            new_state["beta"] = next_beta(
-                beta, effective_beta(beta, variance, tau), self.temperature, problem, 1.0
-            )
+            target_beta_eff = self.temperature.auto_target or getattr(problem, "train_size", None)
+            if not target_beta_eff:
+                raise OptionError(
+                    f"{setting('beta', 'auto')} of sgld targets beta_eff = the training set's "
+                    f"size, which this problem does not know: give {setting('beta')} auto:TARGET"
+                )
+            beta_eff = effective_beta(beta, variance, tau)
+            factor = self.temperature.factor(problem)
+            new_state["beta"] = next_beta(beta, beta_eff, target_beta_eff, factor)
         info = SGLDInfo(
             chains=self.chains,
             eps_first=self.eps(0),
@@ -163,8 +169,9 @@ class SGLD:
 OPTIONS = {
     "beta": beta_option(
         "auto",
-        f"auto[:TARGET], chosen every update so that the Monte Carlo noise of the target leaves "
-        f"the weights at the inverse temperature TARGET (beta_eff; default {DEFAULT_BETA_EFF:g})",
+        "auto[:TARGET], chosen every update so that the Monte Carlo noise of the target leaves "
+        "the weights at the inverse temperature TARGET (beta_eff; default: the training set's "
+        "size, the Bayes posterior's temperature)",
     ),
     "chains": Option(
         "int",
@@ -185,7 +192,7 @@ OPTIONS = {
 
 
 def check(values, steps: int) -> None:
-    temperature(values, DEFAULT_BETA_EFF, (0.0, math.inf))  # refuses a bad auto TARGET
+    temperature(values, None, (0.0, math.inf))  # refuses a bad auto TARGET
     try:
         check_range(
             parse_schedule(values["sgld_eps"], "--sgld-eps"), "--sgld-eps", values["sgld_steps"]
@@ -199,7 +206,7 @@ def build(values) -> SGLD:
         values["chains"],
         values["sgld_steps"],
         parse_schedule(values["sgld_eps"], "--sgld-eps"),
-        temperature(values, DEFAULT_BETA_EFF, (0.0, math.inf)),
+        temperature(values, None, (0.0, math.inf)),
     )
 
 

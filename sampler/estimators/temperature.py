@@ -21,7 +21,10 @@ estimator every update:
   SE^2 = 2 beta n_eff`` under ``x <- m``, where the chain's effective samples per update
   ``n_eff = tau / SE^2`` hardly depend on beta (the proposal's ``1/tau`` dominates the chain's
   curvature), so the next update takes ``beta TARGET / beta_eff`` from this one's standard
-  error (at most 4x up or down per update).
+  error (at most 4x up or down per update). Without a TARGET it is the training set's size
+  ``N``: the outer iteration then leaves the weights near ``exp(-N f)``, the Bayes posterior
+  of the training set under a flat prior, so the Monte Carlo noise spreads them no wider
+  than the data's own uncertainty.
 * ``rm``, ``rm-stein``: their Monte Carlo noise is too small to set beta (``beta_eff`` about 2e9
   at beta = 1 on the MNIST ``mlp``); ``auto`` is the minibatch's summed loss (beta = B on the
   mean): ``tau beta`` is then the step of an implicit gradient step on the minibatch's
@@ -38,8 +41,9 @@ from typing import Any
 
 import torch
 
+from sampler.models.naming import setting
 from sampler.models.options import OptionError
-from sampler.schedules import Schedule, parse_schedule
+from sampler.schedules import Schedule, parse_schedule, schedule_check
 
 AUTO = "auto"
 LOSS_SCALES = ("mean", "sum")
@@ -47,7 +51,6 @@ GRID_RATIO = 2.0**0.25  # spacing of the grid of candidate betas (19%)
 GRID_HALF_WIDTH = 2  # the grid is beta_prev * GRID_RATIO^i, i = -2..2
 BETA_RANGE = (1e-8, 1e8)  # where auto beta may go (per unit of loss scale)
 MAX_CHANGE = 4.0  # sgld/rm auto beta moves by at most this factor per update
-DEFAULT_BETA_EFF = 1000.0  # sgld: the default TARGET of auto
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ class Temperature:
     """``--beta`` and ``--loss-scale`` of a run: a schedule, or ``auto`` with its target."""
 
     schedule: Schedule | None  # None when auto
-    auto_target: float | None = None
+    auto_target: float | None = None  # None with auto: the estimator's own default
     loss_scale: str = "mean"
 
     @property
@@ -75,10 +78,12 @@ class Temperature:
 
 
 def is_auto(value: Any) -> bool:
-    return str(value).strip().split(":")[0].strip() == AUTO
+    return isinstance(value, str) and value.strip().split(":")[0].strip() == AUTO
 
 
-def parse_auto(value: Any, flag: str, default_target: float, bounds: tuple[float, float]) -> float:
+def parse_auto(
+    value: Any, flag: str, default_target: float | None, bounds: tuple[float, float]
+) -> float | None:
     """The TARGET of ``auto[:TARGET]`` (``default_target`` if omitted), inside ``bounds``
     (open interval)."""
     text = str(value).strip()
@@ -112,24 +117,21 @@ def beta_option(default: str, auto_help: str):
 def beta_check(value: Any) -> str:
     """The ``beta`` option's check: a schedule, or ``auto[:TARGET]`` (the estimator checks the
     target's range)."""
-    text = str(value).strip()
-    if is_auto(text):
-        _, _, argument = text.partition(":")
-        if argument.strip():
-            try:
-                float(argument)
-            except ValueError:
-                raise OptionError(
-                    f"--beta: auto:TARGET needs a number TARGET, got {text!r}"
-                ) from None
-        return text
-    try:
-        return parse_schedule(text, "--beta").spec
-    except ValueError as error:
-        raise OptionError(str(error)) from None
+    if not is_auto(value):
+        return schedule_check("--beta")(value)  # a number, a spec, a Python function
+    text = value.strip()
+    _, _, argument = text.partition(":")
+    if argument.strip():
+        try:
+            float(argument)
+        except ValueError:
+            raise OptionError(
+                f"{setting('beta')}: auto:TARGET needs a number TARGET, got {text!r}"
+            ) from None
+    return text
 
 
-def temperature(values: dict[str, Any], default_target: float, bounds) -> Temperature:
+def temperature(values: dict[str, Any], default_target: float | None, bounds) -> Temperature:
     """The run's ``Temperature`` from its typed method options."""
     beta, scale = values["beta"], values.get("loss_scale", "mean")
     if is_auto(beta):
@@ -144,8 +146,8 @@ def summed_loss_temperature(values: dict[str, Any]) -> Temperature:
     if is_auto(beta):
         if str(beta).strip() != AUTO:
             raise OptionError(
-                f"--beta: auto of rm and rm-stein takes no TARGET (it is the minibatch's summed "
-                f"loss, beta = batch size on the mean), got {beta!r}"
+                f"{setting('beta')}: auto of rm and rm-stein takes no TARGET (it is the "
+                f"minibatch's summed loss, beta = batch size on the mean), got {beta!r}"
             )
         return Temperature(parse_schedule("1", "--beta"), None, "sum")
     return Temperature(parse_schedule(beta, "--beta"), None, values.get("loss_scale", "mean"))
@@ -171,17 +173,15 @@ def effective_beta(beta: float, variance: torch.Tensor, tau) -> float:
     return 2.0 * beta / ratio
 
 
-def next_beta(
-    beta: float, beta_eff: float, temp: Temperature, problem: Any, exponent: float
-) -> float:
-    """The next update's auto beta, from this one's ``beta_eff`` and how it scales with beta
-    (``beta_eff ∝ beta^exponent``): ``beta (TARGET / beta_eff)^(1 / exponent)``, changed by at
-    most ``MAX_CHANGE`` per update and kept in ``BETA_RANGE``."""
-    if not math.isfinite(beta_eff) or temp.auto_target is None:
+def next_beta(beta: float, beta_eff: float, target: float, factor: float) -> float:
+    """The next update's auto beta from this one's ``beta_eff`` (proportional to beta):
+    ``beta TARGET / beta_eff``, changed by at most ``MAX_CHANGE`` per update and kept in
+    ``BETA_RANGE`` (times the loss-scale ``factor``)."""
+    if not math.isfinite(beta_eff):
         return beta
-    change = (temp.auto_target / beta_eff) ** (1.0 / exponent)
+    change = target / beta_eff
     change = min(max(change, 1.0 / MAX_CHANGE), MAX_CHANGE)
-    return clamp_beta(beta * change, temp.factor(problem))
+    return clamp_beta(beta * change, factor)
 
 
 def candidate_betas(center: float) -> list[float]:
