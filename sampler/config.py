@@ -62,6 +62,7 @@ class RunConfig:
     out: str | None = None
     device: str = "auto"
     quiet: bool = False
+    stop_on_divergence: bool = False  # stop on a run_health divergence warning
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -73,7 +74,15 @@ class RunConfig:
 
 FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
 # Settings a resumed run may change; everything else must match the original run.
-RESUMABLE = {"steps", "eval_every", "signal_every", "checkpoint_every", "device", "quiet"}
+RESUMABLE = {
+    "steps",
+    "eval_every",
+    "signal_every",
+    "checkpoint_every",
+    "device",
+    "quiet",
+    "stop_on_divergence",
+}
 # Option tables: field -> its repeatable KEY=VALUE flag (method options have a flag each).
 TABLES = {"model_options": "--model-opt", "data_options": "--data-opt"}
 # Old flags that name a data set's option: alias -> (data set, option).
@@ -161,7 +170,11 @@ def _from_run_record(table: Any) -> Any:
 def coerce(name: str, value: Any) -> Any:
     """Bring a TOML/JSON value to the field's type."""
     if name in TABLES or name == "method_options":
-        if isinstance(value, (list, tuple)) and name in TABLES:  # KEY=VALUE from the command line
+        if (
+            isinstance(value, (list, tuple))
+            and name in TABLES
+            and all(isinstance(item, str) for item in value)
+        ):  # KEY=VALUE from the command line
             from sampler.models.options import OptionError, split_assignments
 
             try:
@@ -236,9 +249,10 @@ def method_values(config: RunConfig) -> dict[str, Any]:
         raise ConfigError(str(error)) from None
 
 
-def validate(config: RunConfig, resuming: bool = False) -> dict[str, Any]:
+def validate(config: RunConfig, resuming: bool = False, ranks: int = 1) -> dict[str, Any]:
     """Check every setting against the registries (imported here: ``models`` never imports
-    us); returns the method's typed option values."""
+    us) and the sizes against the machine (``sampler.run_limits``, for ``ranks`` processes);
+    returns the method's typed option values."""
     from sampler.models import DATASETS, OptionError, model_spec
     from sampler.mpi.device import ACCEPTED as DEVICES
 
@@ -252,7 +266,7 @@ def validate(config: RunConfig, resuming: bool = False) -> dict[str, Any]:
     if c.data_dir is not None:
         if not DATASETS[c.data].reads_data_dir:
             raise ConfigError(f"--data-dir: --data {c.data} reads no files; drop --data-dir")
-        if not Path(c.data_dir).is_dir():
+        if str(c.data_dir) == "" or not Path(c.data_dir).is_dir():
             raise ConfigError(f"--data-dir: {c.data_dir!r} is not a directory")
     for name in ("steps", "batch_size"):
         _require(getattr(c, name) >= 1, name, "a positive integer", getattr(c, name))
@@ -268,7 +282,13 @@ def validate(config: RunConfig, resuming: bool = False) -> dict[str, Any]:
         DEVICES,
         c.device,
     )
+    for name in ("out", "data_dir", "init_from"):  # Path('') would be the current directory
+        if getattr(c, name) is not None and str(getattr(c, name)) == "":
+            raise ConfigError(f"{flag(name)}: must name a directory, got ''")
     values = method_values(c)
+    from sampler.run_limits import check_settings
+
+    check_settings(c, values, ranks)
     # a resumed run has its parameters already: its --init-from source may be gone
     if (
         c.init_from is not None

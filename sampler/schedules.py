@@ -125,20 +125,22 @@ def schedule_check(flag: str) -> Callable[[Any], str]:
 
 
 SMALLEST = 1.2e-38  # float32's smallest normal number: a schedule below it is zero in float32
+LARGEST = 3.4e38  # float32's largest number: the parameters' type cannot hold a step beyond it
 
 
 def check_range(schedule: Schedule, flag: str, count: int) -> None:
-    """``ValueError`` naming ``flag`` unless the schedule stays finite and above ``SMALLEST``
-    over ``i = 0..count-1``. The forms are monotone in ``i``, so the end points decide, in
-    constant time whatever ``count``."""
+    """``ValueError`` naming ``flag`` unless the schedule stays finite and within float32's
+    range (``SMALLEST`` to ``LARGEST``) over ``i = 0..count-1``. The forms are monotone in
+    ``i``, so the end points decide, in constant time whatever ``count``."""
     for step in (0, max(count - 1, 0)):
         try:
             value = schedule(step)
             reached = f"{value:g}"
         except OverflowError:
             value, reached = math.nan, "a value outside the float range"
-        if not (math.isfinite(value) and value > SMALLEST):
+        if not (math.isfinite(value) and SMALLEST < value <= LARGEST):
             raise ValueError(
                 f"{flag}: {schedule.spec!r} reaches {reached} at step {step}; it must stay "
-                "finite and positive over the run"
+                f"finite and positive over the run, within float32's range ({SMALLEST:g} to "
+                f"{LARGEST:g})"
             )
