@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
 import sys
 import time
 import traceback
@@ -79,7 +80,7 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse whose errors are one line, reported by ``main`` (no usage dump)."""
 
     def error(self, message: str):
-        raise CommandLineError(f"{self.prog}: error: {message} (see: {self.prog} --help)")
+        raise CommandLineError(f"{self.prog}: error: {message}")
 
 
 def _choices(name: str) -> list[str] | None:
@@ -298,7 +299,8 @@ def _refuse(message: str) -> None:
 
 
 def _resume_hint(config: RunConfig | None, stop: KeyboardInterrupt) -> str:
-    why = f"stopped by {stop.args[0]}" if getattr(stop, "signum", None) else "interrupted"
+    signum = getattr(stop, "signum", None)
+    why = f"stopped by {stop.args[0]}" if signum not in (None, signal.SIGINT) else "interrupted"
     out = getattr(config, "out", None)
     if out is None or not (RunDirectory(out).path / CHECKPOINT).is_file():
         return f"\n{why} before the first checkpoint; nothing to resume"
@@ -332,7 +334,10 @@ def main(argv: list[str] | None = None) -> int:
         print(listing())
         return 0
     if args.command in ("compare", "flatness"):
-        return args.handler(args)
+        try:
+            return args.handler(args)
+        except CommandLineError as error:  # the command's own refusal (parser.error)
+            _refuse(str(error))
     from sampler.mpi import SerialComm
     from sampler.preflight import check_run_directory
 

@@ -178,7 +178,6 @@ def _train(config: RunConfig, comm: Comm, resume: bool) -> RunResult:
 
     def checkpoint_now(step: int) -> None:
         nonlocal saved
-        saved = step
         if comm.rank == 0:
             run_dir.save_checkpoint(
                 {
@@ -193,6 +192,7 @@ def _train(config: RunConfig, comm: Comm, resume: bool) -> RunResult:
                     "health": health.state(),
                 }
             )
+        saved = step
 
     signal_batch = (
         probe_batch(dataset, config.seed, SIGNAL_EXAMPLES) if config.signal_every else None
@@ -200,6 +200,7 @@ def _train(config: RunConfig, comm: Comm, resume: bool) -> RunResult:
     clock = time.perf_counter()
     done = start
     last_eval: dict = {}
+    shown: dict = {}  # the progress bar's postfix
     bar = tqdm(
         total=config.steps,
         initial=start,
@@ -249,7 +250,7 @@ def _train(config: RunConfig, comm: Comm, resume: bool) -> RunResult:
             params, state, done, totals = new_params, new_state, k + 1, new_totals
             if _due(done, config.checkpoint_every, config.steps):
                 checkpoint_now(done)
-            _watch(health, done, entry, params, bar, config, comm.rank == 0, checkpoint_now, comm)
+            _watch(health, done, entry, params, bar, shown, config, checkpoint_now, comm)
             bar.update(1)
     except (KeyboardInterrupt, RunWriteError):
         if done > saved:  # the last completed update is not lost (if the disk allows)
@@ -292,17 +293,21 @@ def _agreed(error: BaseException | None) -> bool:
     return bool(getattr(error, "agreed", False))
 
 
-def _watch(health, step, entry, params, bar, config, writer, checkpoint_now, comm) -> None:
+def _watch(health, step, entry, params, bar, shown, config, checkpoint_now, comm) -> None:
     """``sampler.run_health`` after update ``step``: the first firing of a check is a line on
     stderr, an active one shows in the progress bar; a divergence with
     ``--stop-on-divergence`` checkpoints this update and stops the run."""
-    first = {name for name in health.fired}
+    first = set(health.fired)
     fired = health.observe(step, entry, params)
     for check, message in fired:
-        if writer and check.name not in first:
+        if comm.rank == 0 and check.name not in first:
             tqdm.write(f"warning: update {step}: {message}; {check.fix}", file=sys.stderr)
-    if fired:
-        bar.set_postfix(warn=",".join(health.active), refresh=False)
+    if health.active != shown.get("warn", "").split(",") and (health.active or "warn" in shown):
+        if health.active:
+            shown["warn"] = ",".join(health.active)
+        else:
+            shown.pop("warn")
+        bar.set_postfix(shown, refresh=False)
     diverged = [(c, m) for c, m in fired if c.divergence]
     if diverged and config.stop_on_divergence:
         check, message = diverged[0]

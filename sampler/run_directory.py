@@ -297,7 +297,8 @@ class RunDirectory:
             if "Weights only load failed" in text:
                 reason = "it holds objects other than tensors, numbers, strings, lists and dicts"
             else:
-                reason = (text.splitlines() or [type(error).__name__])[0][:160]
+                first = (text.splitlines() or [type(error).__name__])[0]
+                reason = first.split(". ")[0][:160]  # torch's first sentence
             raise RunFileError(f"{path}: not a readable checkpoint ({reason})") from None
         return check_checkpoint(checkpoint, path)
 

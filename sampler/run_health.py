@@ -27,7 +27,8 @@ from typing import Any, Protocol
 
 import torch
 
-ESS_PATIENCE = 20  # consecutive updates with ESS below ESS_ONE before it is a warning
+ESS_WINDOW = 20  # the last updates the ESS check looks at
+ESS_SHARE = 0.5  # ... of which at least this share had an ESS of about 1: the median ESS is 1
 ESS_ONE = 1.5  # an ESS below this: one sample carries (almost) all the weight
 GROWTH = 1e3  # the parameter norm grown by this factor over its start: orders of magnitude
 
@@ -50,30 +51,34 @@ class DivergenceStop(RuntimeError):
 
 
 class EssStuckAtOne:
+    """The median ESS of the last ``ESS_WINDOW`` updates is 1 (the ESS flickers up on the
+    updates where every sample has the same loss, e.g. zero)."""
+
     name = "ess-collapsed"
     fix = "lower --tau or --beta, or raise --samples"
     divergence = True
 
     def __init__(self) -> None:
-        self.run = 0  # consecutive updates with ESS about 1
+        self.recent: list[int] = []  # 1 where the update's ESS was about 1, last ESS_WINDOW
 
     def observe(self, step, record, params):
         ess = record.get("ess")
         if not isinstance(ess, (int, float)):
             return None
-        self.run = self.run + 1 if ess < ESS_ONE else 0
-        if self.run < ESS_PATIENCE:
+        self.recent = [*self.recent, int(ess < ESS_ONE)][-ESS_WINDOW:]
+        ones = sum(self.recent)
+        if len(self.recent) < ESS_WINDOW or ones < ESS_SHARE * ESS_WINDOW:
             return None
         return (
-            f"the importance-sampling ESS has been 1 for {self.run} consecutive updates: one "
-            "sample carries all the weight, so each update jumps to a random sample"
+            f"the importance-sampling ESS was 1 in {ones} of the last {ESS_WINDOW} updates: one "
+            "sample carries all the weight, so an update jumps to a random sample"
         )
 
     def state(self):
-        return {"run": self.run}
+        return {"recent": list(self.recent)}
 
     def restore(self, state):
-        self.run = int(state.get("run", 0))
+        self.recent = [int(v) for v in state.get("recent", [])][-ESS_WINDOW:]
 
 
 class ParameterGrowth:

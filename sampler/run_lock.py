@@ -81,6 +81,7 @@ class RunLock:
             {"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}
         )
         for _ in range(10):  # a holder may remove the file between our open and our flock
+            existed = self.path.exists()
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -90,6 +91,8 @@ class RunLock:
             except OSError as error:
                 os.close(fd)
                 if error.errno in NO_FLOCK:
+                    if not existed:
+                        self.path.unlink(missing_ok=True)  # ours, empty: not a holder's
                     return self._acquire_file(record)
                 raise
             same = os.path.exists(self.path) and os.stat(self.path).st_ino == os.fstat(fd).st_ino
