@@ -90,7 +90,12 @@ def train(config: RunConfig, comm: Comm, resume: bool = False) -> RunResult:
     if comm.rank == 0:
         if not resume:
             check_new_out(Path(config.out))
-            Path(config.out).mkdir(parents=True, exist_ok=True)
+            try:
+                Path(config.out).mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise RunWriteError(
+                    f"--out {config.out}: cannot create ({error.strerror})"
+                ) from None
         lock = RunLock(config.out, "--resume" if resume else "--out")
     try:
         with lock, run_signals.handled(comm):
@@ -211,7 +216,7 @@ def _train(config: RunConfig, comm: Comm, resume: bool) -> RunResult:
     try:
         for k in range(start, config.steps):
             stop = run_signals.stop_requested(comm)  # a signal on any rank: all stop here
-            if stop is not None:
+            if stop is not None and _writable(trainer, state, comm):
                 raise stop
             batch = dataset.minibatch(config.seed, k, config.batch_size)
             # further minibatch streams of step k (eSGD's inner steps, rSGD's replicas)
@@ -253,7 +258,8 @@ def _train(config: RunConfig, comm: Comm, resume: bool) -> RunResult:
             _watch(health, done, entry, params, bar, shown, config, checkpoint_now, comm)
             bar.update(1)
     except (KeyboardInterrupt, RunWriteError):
-        if done > saved:  # the last completed update is not lost (if the disk allows)
+        if done > saved and _writable(trainer, state, comm, agreed=_agreed(sys.exc_info()[1])):
+            # the last completed update is not lost (if the disk allows)
             try:
                 checkpoint_now(done)
             except RunWriteError:
@@ -287,6 +293,15 @@ def _train(config: RunConfig, comm: Comm, resume: bool) -> RunResult:
     if comm.rank == 0:
         run_dir.write_summary(summary)
     return RunResult(params, summary, run_dir.path)
+
+
+def _writable(trainer, state, comm: Comm, agreed: bool = True) -> bool:
+    """Whether rank 0's ``state`` is a complete checkpoint (a trainer may say it is not, e.g.
+    Replicated-SGD between two couplings under MPI: its stop then waits for the next
+    coupling). ``agreed``: every rank asks together (rank 0's answer is broadcast)."""
+    check = getattr(trainer, "checkpoint_complete", None)
+    complete = check is None or comm.rank != 0 or bool(check(state))
+    return comm.bcast(complete) if comm.size > 1 and agreed else complete
 
 
 def _agreed(error: BaseException | None) -> bool:

@@ -119,7 +119,10 @@ def check_settings(config: RunConfig, values: dict[str, Any], ranks: int = 1) ->
             f"({config.steps} updates x {per_update} each / {ranks} rank(s)), more than a day even "
             f"at 1 ns each; at most {MAX_EVALUATIONS:.0e}"
         )
-    disk = shutil.disk_usage(_out_file_system(config.out)).total
+    try:
+        disk = shutil.disk_usage(_out_file_system(config.out)).total
+    except OSError:  # cannot look: the run's own writes will tell
+        disk = math.inf
     if config.steps * METRICS_LINE_BYTES > disk:
         raise ConfigError(
             f"--steps: {config.steps} updates need at least "

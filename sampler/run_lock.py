@@ -25,7 +25,7 @@ try:
 except ImportError:  # pragma: no cover - not on Windows
     fcntl = None
 
-from sampler.run_directory import LOCK
+from sampler.run_directory import LOCK, RunWriteError
 
 NO_FLOCK = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
 
@@ -82,7 +82,12 @@ class RunLock:
         )
         for _ in range(10):  # a holder may remove the file between our open and our flock
             existed = self.path.exists()
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as error:
+                raise RunWriteError(
+                    f"{self.role} {self.directory}: cannot create its lock file ({error.strerror})"
+                ) from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

@@ -85,7 +85,7 @@ def test_a_refusal_on_one_rank_ends_the_job_within_seconds(case, tmp_path):
 LONG = [*SMALL, "--samples", "2000", "--checkpoint-every", "0", "--eval-every", "0"]
 
 
-def start_job(tmp_path, out) -> subprocess.Popen:
+def start_job(tmp_path, out, args=None) -> subprocess.Popen:
     script = tmp_path / "long.py"
     script.write_text(
         textwrap.dedent("""
@@ -98,7 +98,7 @@ def start_job(tmp_path, out) -> subprocess.Popen:
     )
     executable = mpiexec()
     command = [executable, *launcher_flags(executable), "-n", "2", sys.executable, str(script)]
-    command += ["train", *LONG, "--steps", "100000", "--out", str(out)]
+    command += ["train", *(args or LONG), "--steps", "100000", "--out", str(out)]
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     return subprocess.Popen(
         command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -140,6 +140,46 @@ def test_sigterm_stops_every_rank_with_a_checkpoint_and_resume_is_bit_exact(targ
     args = ["-m", "sampler", "train", *LONG, "--steps", target_steps, "--out", str(whole)]
     uninterrupted = run_mpi(2, args)
     assert uninterrupted.returncode == 0, uninterrupted.stderr
+    assert torch.equal(
+        torch.load(out / "checkpoint.pt", weights_only=True)["params"],
+        torch.load(whole / "checkpoint.pt", weights_only=True)["params"],
+    )
+
+
+RSGD = [
+    *SMALL[: SMALL.index("--samples")],
+    "--quiet",
+    "--baseline",
+    "rsgd",
+    "--replicas",
+    "2",
+    "--coupling-every",
+    "5",
+    "--gamma1",
+    "0.001",  # not auto: that one is fitted to --steps, which differ below
+    "--checkpoint-every",
+    "0",
+    "--eval-every",
+    "0",
+]
+
+
+def test_replicated_sgd_stops_at_a_coupling_and_resumes_bit_exact(tmp_path):
+    """Between two couplings rank 0 holds only its own replicas: a signal waits for the next
+    coupling, so the checkpoint it leaves is complete."""
+    out = tmp_path / "run"
+    job = start_job(tmp_path, out, RSGD)
+    wait_for_updates(out, 3, job)
+    job.send_signal(signal.SIGTERM)
+    _, stderr = job.communicate(timeout=60)
+    assert job.returncode == 128 + signal.SIGTERM, stderr
+    done = torch.load(out / "checkpoint.pt", weights_only=True)["step"]
+    assert done >= 5 and done % 5 == 0
+    target = str(done + 3)
+    resumed = run_mpi(2, ["-m", "sampler", "train", "--resume", str(out), "--steps", target])
+    assert resumed.returncode == 0, resumed.stderr
+    whole = tmp_path / "whole"  # baselines give the same run on any number of ranks
+    assert main(["train", *RSGD, "--steps", target, "--out", str(whole)]) == 0
     assert torch.equal(
         torch.load(out / "checkpoint.pt", weights_only=True)["params"],
         torch.load(whole / "checkpoint.pt", weights_only=True)["params"],
