@@ -16,8 +16,6 @@ Ctrl-C does (``run_signals``): checkpoint, how to resume, exit ``128 + signal``.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
 import sys
 import time
 import traceback
@@ -31,6 +29,7 @@ from sampler.config import (
     ConfigError,
     RunConfig,
     _from_run_record,
+    blamed_on,
     flag,
     load_toml,
     make_config,
@@ -39,8 +38,9 @@ from sampler.config import (
 )
 from sampler.flatness import command as flatness_command
 from sampler.rank_agreement import agree
-from sampler.run_directory import CHECKPOINT, RunDirectory, RunFileError
+from sampler.run_directory import RunDirectory, RunFileError
 from sampler.run_lock import RunLockedError
+from sampler.run_signals import resume_hint
 
 ABORT_GRACE_SECONDS = 1.0
 
@@ -198,7 +198,7 @@ def resolve_config(args: argparse.Namespace, ranks: int = 1) -> tuple[RunConfig,
         if "baseline" in flags or "estimator" in flags:  # a flag overrides the file's method
             toml.pop("estimator" if "baseline" in flags else "baseline", None)
             toml = _drop_foreign_method_options(toml, flags)
-        with _blamed_on(f"--config {path}", toml, ranks):
+        with blamed_on(f"--config {path}", toml, ranks):
             config = make_config(toml, flags)
             validate(config, ranks=ranks)
         return config, False
@@ -209,7 +209,7 @@ def resolve_config(args: argparse.Namespace, ranks: int = 1) -> tuple[RunConfig,
     if "out" in flags and str(flags["out"]) != str(resume):
         raise ConfigError("--out: a resumed run stays in its directory; drop --out or --resume")
     stored = _from_run_record(RunDirectory(resume).read_config())
-    with _blamed_on(str(RunDirectory(resume).path / "config.json"), stored, ranks, resume):
+    with blamed_on(str(RunDirectory(resume).path / "config.json"), stored, ranks, resume):
         original = make_config(stored)
         fixed = {k: v for k, v in flags.items() if k not in RESUMABLE and k != "out"}
         _refuse_changes(original, make_config(stored, fixed))
@@ -217,28 +217,6 @@ def resolve_config(args: argparse.Namespace, ranks: int = 1) -> tuple[RunConfig,
         config.out = resume
         validate(config, resuming=True, ranks=ranks)
     return config, True
-
-
-@contextlib.contextmanager
-def _blamed_on(source: str, layer: dict, ranks: int, resume: str | None = None):
-    """A refusal that the file's settings alone give as well names the file first."""
-    try:
-        yield
-    except ConfigError as error:
-        if layer and str(error) == _refusal_of(layer, ranks, resume):
-            raise ConfigError(f"{source}: {error}") from None
-        raise
-
-
-def _refusal_of(layer: dict, ranks: int, resume: str | None) -> str | None:
-    try:
-        config = make_config(layer)
-        if resume is not None:
-            config.out = resume
-        validate(config, resuming=resume is not None, ranks=ranks)
-    except ConfigError as error:
-        return str(error)
-    return None
 
 
 def _drop_foreign_method_options(toml: dict, flags: dict) -> dict:
@@ -298,15 +276,6 @@ def _refuse(message: str) -> None:
     raise SystemExit(2)
 
 
-def _resume_hint(config: RunConfig | None, stop: KeyboardInterrupt) -> str:
-    signum = getattr(stop, "signum", None)
-    why = f"stopped by {stop.args[0]}" if signum not in (None, signal.SIGINT) else "interrupted"
-    out = getattr(config, "out", None)
-    if out is None or not (RunDirectory(out).path / CHECKPOINT).is_file():
-        return f"\n{why} before the first checkpoint; nothing to resume"
-    return f"\n{why}; continue with: sampler train --resume {out}"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     comm = None
@@ -361,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM/SIGUSR1 (sampler.run_signals)
         code = getattr(stop, "code", 130)
         if comm.rank == 0:
-            print(_resume_hint(config, stop), file=sys.stderr)
+            print(resume_hint(getattr(config, "out", None), stop), file=sys.stderr)
         if comm.size > 1 and not getattr(stop, "agreed", False):
             # a rank interrupted alone must not leave the others waiting
             sys.stderr.flush()

@@ -21,6 +21,7 @@ Giving an option whose owner is not selected is an error naming the flag and its
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import sys
@@ -297,6 +298,29 @@ def validate(config: RunConfig, resuming: bool = False, ranks: int = 1) -> dict[
     ):
         raise ConfigError(f"--init-from: {c.init_from!r} is not a run directory (no checkpoint.pt)")
     return values
+
+
+@contextlib.contextmanager
+def blamed_on(source: str, layer: dict, ranks: int, resume: str | None = None):
+    """A ``ConfigError`` that the settings of ``layer`` (a ``--config`` file, a run's
+    ``config.json``) give on their own as well is prefixed with ``source``, naming the file."""
+    try:
+        yield
+    except ConfigError as error:
+        if layer and str(error) == _refusal_of(layer, ranks, resume):
+            raise ConfigError(f"{source}: {error}") from None
+        raise
+
+
+def _refusal_of(layer: dict, ranks: int, resume: str | None) -> str | None:
+    try:
+        config = make_config(layer)
+        if resume is not None:
+            config.out = resume
+        validate(config, resuming=resume is not None, ranks=ranks)
+    except ConfigError as error:
+        return str(error)
+    return None
 
 
 def config_record(config: RunConfig) -> dict[str, Any]:

@@ -33,10 +33,13 @@ def check_run_directory(config: RunConfig, resume: bool, writer: bool) -> None:
 
 
 def _comparable(settings: dict) -> dict:
-    """A config's typed record without what a resume may change."""
-    from sampler.config import FIELDS
+    """A config's typed record without what a resume may change (a record of an earlier
+    version is read as ``config.json`` is: ``config._from_run_record``)."""
+    from sampler.config import DATA_ALIASES, FIELDS, _from_run_record
+    from sampler.methods import option_owners
 
-    kept = {k: v for k, v in settings.items() if k in FIELDS}
+    known = set(FIELDS) | set(DATA_ALIASES) | set(option_owners())
+    kept = {k: v for k, v in _from_run_record(dict(settings)).items() if k in known}
     record = config_record(make_config(kept))
     return {k: v for k, v in record.items() if k not in RESUMABLE and k != "out"}
 

@@ -85,3 +85,14 @@ def stop_requested(comm) -> RunStopped | None:
         value = torch.tensor([float(requested)], dtype=torch.float64)
         requested = int(comm.allreduce_max(value)[0])
     return RunStopped(requested, agreed=True) if requested else None
+
+
+def resume_hint(out, stop: KeyboardInterrupt) -> str:
+    """What the command says when a run stopped on ``stop`` (its ``out``: the run directory)."""
+    from pathlib import Path
+
+    signum = getattr(stop, "signum", None)
+    why = f"stopped by {stop.args[0]}" if signum not in (None, signal.SIGINT) else "interrupted"
+    if out is None or not (Path(out) / "checkpoint.pt").is_file():
+        return f"\n{why} before the first checkpoint; nothing to resume"
+    return f"\n{why}; continue with: sampler train --resume {out}"

@@ -1,5 +1,6 @@
-"""The reliability suite's fuzz: every generated bad invocation (``tests/bad_invocations.py``)
-is refused with a non-zero exit and one line naming the input, no traceback, within a time bound.
+"""The reliability suite's fuzz: every generated bad invocation (``tests/bad_invocations.py``
+and ``tests/bad_files.py``) is refused with a non-zero exit and one line naming the input, no
+traceback, within a time bound.
 
 Most cases run in this process through ``sampler.cli.main`` (an interpreter start costs about
 two seconds of torch import each); a spread sample runs as real subprocesses of ``python -m
@@ -24,7 +25,8 @@ from pathlib import Path
 import pytest
 
 from sampler.cli import main
-from tests.bad_invocations import Case, all_cases, base_run
+from tests import bad_files, bad_invocations
+from tests.bad_invocations import Case
 
 pytestmark = pytest.mark.reliability
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,8 +120,12 @@ def _prepare(case: Case, directory: Path) -> tuple[list[str], str]:
 
 @pytest.fixture(scope="module")
 def cases(tmp_path_factory):
-    base = base_run(tmp_path_factory.mktemp("fuzz-base") / "run")
-    return all_cases(base)
+    base = bad_files.base_run(tmp_path_factory.mktemp("fuzz-base") / "run")
+    return (
+        bad_invocations.all_cases()
+        + bad_files.run_directory_cases(base)
+        + bad_files.data_file_cases()
+    )
 
 
 def _report(kind: str, verdicts: Counter, failures: list[str], slowest: float) -> None:
