@@ -241,10 +241,8 @@ def _train(config: RunConfig, comm: Comm, resume: bool) -> RunResult:
                 entry["test_accuracy"] = last_eval["accuracy"]
                 entry["test_loss"] = last_eval["loss"]
                 entry["test_errors"] = last_eval["errors"]
-                warn = {"warn": ",".join(health.active)} if health.active else {}
-                bar.set_postfix(
-                    loss=f"{train_loss:.3f}", acc=f"{last_eval['accuracy']:.3f}", **warn
-                )
+                shown.update(loss=f"{train_loss:.3f}", acc=f"{last_eval['accuracy']:.3f}")
+                bar.set_postfix(shown)
             if signal_batch is not None and _due(k + 1, config.signal_every, config.steps):
                 entry.update(signal_record(model, new_params, signal_batch))
             if comm.rank == 0:
