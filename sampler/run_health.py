@@ -14,7 +14,8 @@ metrics line as the loop writes it, ``params`` the new parameters) and returns a
 its condition holds at this update, else None. ``name`` identifies it (in ``summary.json`` and
 the progress line), ``fix`` names the settings that would cure it, ``divergence`` says whether
 ``--stop-on-divergence`` stops the run on it. ``state()``/``restore()`` keep what the check
-needs across a ``--resume`` (plain numbers: they go into the checkpoint).
+needs across a ``--resume`` (plain numbers: they go into the checkpoint); an optional
+``begin(params)`` sees the parameters before the first update (of this run segment).
 
 ``summary.json`` gets ``warnings``: one entry per check that fired, ``{name, message, fix,
 first_update, last_update, updates}`` (the message of its first firing).
