@@ -3,11 +3,14 @@
 A spec is called with a ``DataOptions`` (the shared settings: ``--data-dir``, ``--data-seed``)
 and reads its own options from ``DataOptions.extra`` (``--data-opt KEY=VALUE`` or a TOML
 ``[data_options]`` table), rejecting unknown ones. ``reads_data_dir`` says whether a data set
-takes ``--data-dir`` at all (the synthetic ones do not).
+takes ``--data-dir`` at all (the synthetic ones do not); ``values`` (synthetic ones) counts the
+numbers the data set will hold, from its typed options, so that a size no memory can hold is
+refused before anything is drawn (``sampler.run_limits``).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +40,8 @@ class DatasetSpec:
     summary: str
     options: Mapping[str, Option] = field(default_factory=dict)
     reads_data_dir: bool = False
+    # typed options (defaults filled) -> how many numbers the data set holds; None: from files
+    values: Callable[[dict[str, Any]], int] | None = None
 
     def parse(self, options: Mapping[str, Any]) -> dict[str, Any]:
         return parse_options(setting("data", self.name), self.options, options)
@@ -84,10 +89,25 @@ def _cifar10(options: DataOptions) -> Dataset:
 
 
 POSITIVE = at_least(1)
+ABOVE_ZERO = within(0.0, math.inf, closed_low=False)
 PATTERN_OPTIONS = {
-    "n": Option("int", 1000, "input dimension N"),
-    "alpha": Option("float", 0.5, "patterns per input, P = round(alpha N)"),
+    "n": Option("int", 1000, "input dimension N", check=POSITIVE),
+    "alpha": Option("float", 0.5, "patterns per input, P = round(alpha N)", check=ABOVE_ZERO),
 }
+
+
+def _mixture_values(o: Mapping[str, Any]) -> int:
+    return (o["train_size"] + o["test_size"] + 1) * o["dim"]
+
+
+def _pattern_values(o: Mapping[str, Any]) -> int:
+    return (max(1, round(o["alpha"] * o["n"])) + o.get("test_size", 0)) * o["n"]
+
+
+def _image_values(o: Mapping[str, Any]) -> int:
+    pixels = o["channels"] * o["height"] * o["width"]
+    return (o["train_size"] + o["test_size"] + o["classes"]) * pixels
+
 
 _SPECS = (
     DatasetSpec(
@@ -128,12 +148,14 @@ _SPECS = (
             "train_size": Option("int", 2000, "training points (--gm-train)", check=POSITIVE),
             "test_size": Option("int", 1000, "test points (--gm-test)", check=POSITIVE),
         },
+        values=_mixture_values,
     ),
     DatasetSpec(
         "random-patterns",
         _random_patterns,
         "±1 patterns with random ±1 labels (storage problem; test set = training set)",
         PATTERN_OPTIONS,
+        values=_pattern_values,
     ),
     DatasetSpec(
         "teacher",
@@ -141,24 +163,30 @@ _SPECS = (
         "±1 patterns labelled by a random perceptron teacher",
         {
             **PATTERN_OPTIONS,
-            "alpha": Option("float", 2.0, "patterns per input, P = round(alpha N)"),
-            "test_size": Option("int", 1000, "test patterns"),
-            "teacher_seed": Option("int", 0, "seed of the teacher w_T ~ N(0, I)"),
+            "alpha": Option(
+                "float", 2.0, "patterns per input, P = round(alpha N)", check=ABOVE_ZERO
+            ),
+            "test_size": Option("int", 1000, "test patterns", check=POSITIVE),
+            "teacher_seed": Option(
+                "int", 0, "seed of the teacher w_T ~ N(0, I)", check=at_least(0)
+            ),
         },
+        values=_pattern_values,
     ),
     DatasetSpec(
         "synthetic-images",
         _synthetic_images,
         "class templates plus Gaussian noise, any image shape (CNN tests without downloads)",
         {
-            "channels": Option("int", 3, "image channels"),
-            "height": Option("int", 32, "image height"),
-            "width": Option("int", 32, "image width"),
-            "classes": Option("int", 10, "number of classes"),
-            "train_size": Option("int", 512, "training images"),
-            "test_size": Option("int", 256, "test images"),
+            "channels": Option("int", 3, "image channels", check=POSITIVE),
+            "height": Option("int", 32, "image height", check=POSITIVE),
+            "width": Option("int", 32, "image width", check=POSITIVE),
+            "classes": Option("int", 10, "number of classes", check=at_least(2)),
+            "train_size": Option("int", 512, "training images", check=POSITIVE),
+            "test_size": Option("int", 256, "test images", check=POSITIVE),
             "noise": Option("float", 1.0, "noise standard deviation around the templates"),
         },
+        values=_image_values,
     ),
 )
 DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in _SPECS}

@@ -21,7 +21,7 @@ from sampler.models.committee import Committee
 from sampler.models.dense import ACTIVATIONS, DenseNet
 from sampler.models.interface import Model
 from sampler.models.naming import setting
-from sampler.models.options import Option, OptionError, parse_options
+from sampler.models.options import Option, OptionError, at_least, parse_options
 from sampler.models.perceptron import Perceptron
 from sampler.models.resnet import resnet18
 
@@ -129,7 +129,7 @@ _SPECS = (
         small_conv_net,
         "LeNet-like SmallConvNet: conv5-20, pool, conv5-50, pool, dense 500",
         *MNIST,
-        {"hidden": Option("int", 500, "width of the dense layer"), "vmap": VMAP},
+        {"hidden": Option("int", 500, "width of the dense layer", check=at_least(1)), "vmap": VMAP},
     ),
     ModelSpec(
         "musso-cifar",
@@ -153,7 +153,9 @@ _SPECS = (
         "CIFAR ResNet-18, batch-statistics BatchNorm (vmapped)",
         *CIFAR,
         {
-            "width": Option("int", 64, "channels of the first stage (64: the standard net)"),
+            "width": Option(
+                "int", 64, "channels of the first stage (64: the standard net)", check=at_least(1)
+            ),
             "norm": Option("str", "batch", "normalisation layers", ("batch", "none")),
             "vmap": VMAP,
         },

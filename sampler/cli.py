@@ -8,8 +8,11 @@ A flag is a run-level field of ``sampler.config.RunConfig``, an option of a trai
 (``sampler.methods``: one flag per option name, refused for a method that lacks it) or an old
 alias of a data set's option (``--gm-dim``); ``sampler train`` with no flags trains the
 paper's linear network on the embedded MNIST with importance sampling and prints the final test
-accuracy. Under ``mpirun`` the same command runs on every rank; an exception on any rank ends
-the whole job (MPI abort) with a message naming the rank, never a hang.
+accuracy. A bad command is refused before any work with one line (exit 2). Under ``mpirun`` the
+same command runs on every rank: the ranks agree on the verdict first (``rank_agreement``), so a
+refusal on any rank ends the whole job; an exception on any rank during the run ends the whole
+job (MPI abort) with a message naming the rank, never a hang. SIGTERM and SIGUSR1 stop a run as
+Ctrl-C does (``run_signals``): checkpoint, how to resume, exit ``128 + signal``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from sampler.config import (
     ConfigError,
     RunConfig,
     _from_run_record,
+    blamed_on,
     flag,
     load_toml,
     make_config,
@@ -36,7 +40,10 @@ from sampler.config import (
     validate,
 )
 from sampler.flatness import command as flatness_command
-from sampler.run_directory import RunDirectory
+from sampler.rank_agreement import agree
+from sampler.run_directory import RunDirectory, RunFileError
+from sampler.run_lock import RunLockedError
+from sampler.run_signals import resume_hint
 
 ABORT_GRACE_SECONDS = 1.0
 
@@ -65,6 +72,8 @@ HELP = {
     "tensorboard": "also log the metrics as TensorBoard scalars in RUN_DIR/tensorboard "
     "(needs the tensorboard package)",
     "quiet": "no progress bar",
+    "stop_on_divergence": "stop the run (checkpoint kept, exit 1) when it diverges: the IS ESS "
+    "stuck at 1 or the parameters grown a thousandfold (a warning otherwise)",
 }
 METAVARS = {"data_dir": "DIR", "init_from": "DIR", "out": "DIR", "threads": "N"}
 # What a setting without a default value does when not given (one default shown per flag).
@@ -74,6 +83,19 @@ UNSET = {
     "init_from": "a fresh initialisation from --seed",
     "out": "runs/<time>-<method>-<model>",
 }
+
+REFUSALS = (ConfigError, RunFileError, RunLockedError, FileNotFoundError)
+
+
+class CommandLineError(Exception):
+    """A command line that argparse refuses (raised instead of argparse's usage dump)."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose errors are one line, reported by ``main`` (no usage dump)."""
+
+    def error(self, message: str):
+        raise CommandLineError(f"{self.prog}: error: {message}")
 
 
 def _choices(name: str) -> list[str] | None:
@@ -130,11 +152,11 @@ def _method_flag_help(owners) -> str:
 def build_parser() -> argparse.ArgumentParser:
     from sampler.methods import option_owners
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="sampler", description="Gradient-free sampling training of neural networks."
     )
     parser.add_argument("--version", action="version", version=f"sampler {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     train = commands.add_parser("train", help="train a network", argument_default=argparse.SUPPRESS)
     train.add_argument(
         "--config",
@@ -208,31 +230,38 @@ def _given(args: argparse.Namespace) -> dict:
     return {k: v for k, v in vars(args).items() if k not in ("command", "config", "resume")}
 
 
-def resolve_config(args: argparse.Namespace) -> tuple[RunConfig, bool]:
+def resolve_config(args: argparse.Namespace, ranks: int = 1) -> tuple[RunConfig, bool]:
     flags = _given(args)
     resume = getattr(args, "resume", None)
     if resume is None:
-        toml = load_toml(args.config) if getattr(args, "config", None) else {}
-        for layer in (toml, flags):
+        path = getattr(args, "config", None)
+        toml = load_toml(path) if path else {}
+        for layer, where in ((toml, f"--config {path}: "), (flags, "")):
             if "estimator" in layer and "baseline" in layer:
-                raise ConfigError("--estimator and --baseline exclude each other: choose one")
+                raise ConfigError(
+                    f"{where}--estimator and --baseline exclude each other: choose one"
+                )
         if "baseline" in flags or "estimator" in flags:  # a flag overrides the file's method
             toml.pop("estimator" if "baseline" in flags else "baseline", None)
             toml = _drop_foreign_method_options(toml, flags)
-        config = make_config(toml, flags)
-        validate(config)
+        with blamed_on(f"--config {path}", toml, ranks):
+            config = make_config(toml, flags)
+            validate(config, ranks=ranks)
         return config, False
+    if str(resume) == "":
+        raise ConfigError("--resume: must name a run directory, got ''")
     if getattr(args, "config", None):
         raise ConfigError("--resume continues a run with its own config; drop --config")
     if "out" in flags and str(flags["out"]) != str(resume):
         raise ConfigError("--out: a resumed run stays in its directory; drop --out or --resume")
     stored = _from_run_record(RunDirectory(resume).read_config())
-    original = make_config(stored)
-    fixed = {k: v for k, v in flags.items() if k not in RESUMABLE and k != "out"}
-    _refuse_changes(original, make_config(stored, fixed))
-    config = make_config(stored, {k: v for k, v in flags.items() if k in RESUMABLE})
-    config.out = resume
-    validate(config, resuming=True)
+    with blamed_on(str(RunDirectory(resume).path / "config.json"), stored, ranks, resume):
+        original = make_config(stored)
+        fixed = {k: v for k, v in flags.items() if k not in RESUMABLE and k != "out"}
+        _refuse_changes(original, make_config(stored, fixed))
+        config = make_config(stored, {k: v for k, v in flags.items() if k in RESUMABLE})
+        config.out = resume
+        validate(config, resuming=True, ranks=ranks)
     return config, True
 
 
@@ -288,9 +317,27 @@ def _refuse_changes(original: RunConfig, changed: RunConfig) -> None:
             )
 
 
+def _refuse(message: str) -> None:
+    print(message, file=sys.stderr)
+    raise SystemExit(2)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    comm = None
+    try:
+        from sampler.mpi.comm import launched_by_mpi
+
+        if launched_by_mpi():  # before parsing, so that every rank takes part in the verdict
+            from sampler.mpi import world_comm
+
+            comm = world_comm()
+        args = parser.parse_args(argv)
+    except CommandLineError as error:
+        refusal = agree(comm, str(error)) if comm is not None else str(error)
+        if comm is None or comm.rank == 0:
+            _refuse(refusal)
+        raise SystemExit(2) from None
     if args.command == "models":
         from sampler.listing import zoo_listing
 
@@ -302,39 +349,52 @@ def main(argv: list[str] | None = None) -> int:
         print(listing())
         return 0
     if args.command in ("compare", "flatness", "export"):
-        return args.handler(args)
-    try:
-        config, resume = resolve_config(args)
-    except (ConfigError, FileNotFoundError) as error:
-        parser.error(str(error))
+        try:
+            return args.handler(args)
+        except CommandLineError as error:  # the command's own refusal (parser.error)
+            _refuse(str(error))
+    from sampler.mpi import SerialComm
+    from sampler.preflight import check_run_directory
 
-    from sampler.mpi import world_comm
+    comm = comm or SerialComm()
+    refusal, config, resume = None, None, False
+    try:
+        config, resume = resolve_config(args, ranks=comm.size)
+        check_run_directory(config, resume, writer=comm.rank == 0)
+    except REFUSALS as error:
+        refusal = f"sampler train: error: {error}"
+    refusal = agree(comm, refusal, config.to_dict() if config is not None else None)
+    if refusal is not None:
+        if comm.rank == 0 or comm.size == 1:
+            _refuse(refusal)
+        raise SystemExit(2)
+
     from sampler.run import train
 
-    comm = world_comm()
     try:
         result = train(config, comm, resume=resume)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM/SIGUSR1 (sampler.run_signals)
+        code = getattr(stop, "code", 130)
         if comm.rank == 0:
-            print(
-                f"\ninterrupted; continue with: sampler train --resume {config.out}",
-                file=sys.stderr,
-            )
-        if comm.size > 1:  # a rank interrupted alone must not leave the others waiting
+            print(resume_hint(getattr(config, "out", None), stop), file=sys.stderr)
+        if comm.size > 1 and not getattr(stop, "agreed", False):
+            # a rank interrupted alone must not leave the others waiting
             sys.stderr.flush()
             time.sleep(ABORT_GRACE_SECONDS)
-            comm.abort(130)
-        return 130
+            comm.abort(code)
+        return code
     except Exception as error:  # noqa: BLE001 - every rank must report and end the job
         # our own errors (bad input, divergence, missing files) are one line; anything else
         # (a torch RuntimeError, a bug) also shows its traceback
         ours = type(error).__module__.split(".")[0] == "sampler"
         expected = ours or isinstance(error, (ValueError, OSError))
-        where = f"rank {comm.rank}: " if comm.size > 1 else ""
-        print(f"sampler train: error: {where}{error}", file=sys.stderr)
-        if not expected:
-            traceback.print_exc()
-        if comm.size > 1:
+        agreed = getattr(error, "agreed", False)  # every rank raised it at the same update
+        where = f"rank {comm.rank}: " if comm.size > 1 and not agreed else ""
+        if comm.rank == 0 or not agreed:
+            print(f"sampler train: error: {where}{error}", file=sys.stderr)
+            if not expected:
+                traceback.print_exc()
+        if comm.size > 1 and not agreed:
             sys.stderr.flush()
             # MPI_Abort tears the launcher down at once: give it a moment to forward our
             # message first (without the pause the message was lost in about 1 run of 5
@@ -349,6 +409,12 @@ def main(argv: list[str] | None = None) -> int:
             f"({s['seconds_per_update']:.4g} s/update, {s['ranks']} rank(s), {s['device']}); "
             f"run directory: {result.out}"
         )
+        for warning in s.get("warnings", []):
+            print(
+                f"warning: {warning['name']} (updates {warning['first_update']}-"
+                f"{warning['last_update']}): {warning['message']}; {warning['fix']}",
+                file=sys.stderr,
+            )
     return 0
 
 

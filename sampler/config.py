@@ -21,6 +21,7 @@ Giving an option whose owner is not selected is an error naming the flag and its
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import sys
@@ -66,6 +67,7 @@ class RunConfig:
     threads: int = 0  # intra-op threads per process; 0: OMP_NUM_THREADS if set, else 1
     tensorboard: bool = False
     quiet: bool = False
+    stop_on_divergence: bool = False  # stop on a run_health divergence warning
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -77,7 +79,15 @@ class RunConfig:
 
 FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
 # Settings a resumed run may change; everything else must match the original run.
-RESUMABLE = {"steps", "eval_every", "signal_every", "checkpoint_every", "device", "quiet"}
+RESUMABLE = {
+    "steps",
+    "eval_every",
+    "signal_every",
+    "checkpoint_every",
+    "device",
+    "quiet",
+    "stop_on_divergence",
+}
 RESUMABLE |= {"threads", "tensorboard"}  # how it runs, not what it trains
 # Option tables: field -> its repeatable KEY=VALUE flag (method options have a flag each).
 TABLES = dict(TABLE_FLAGS)
@@ -168,7 +178,11 @@ def _from_run_record(table: Any) -> Any:
 def coerce(name: str, value: Any) -> Any:
     """Bring a TOML/JSON value to the field's type."""
     if name in TABLES or name == "method_options":
-        if isinstance(value, (list, tuple)) and name in TABLES:  # KEY=VALUE from the command line
+        if (
+            isinstance(value, (list, tuple))
+            and name in TABLES
+            and all(isinstance(item, str) for item in value)
+        ):  # KEY=VALUE from the command line
             from sampler.models.options import OptionError, split_assignments
 
             try:
@@ -247,10 +261,14 @@ def method_values(config: RunConfig) -> dict[str, Any]:
 
 
 def validate(
-    config: RunConfig, resuming: bool = False, supplied: frozenset[str] = frozenset()
+    config: RunConfig,
+    resuming: bool = False,
+    supplied: frozenset[str] = frozenset(),
+    ranks: int = 1,
 ) -> dict[str, Any]:
     """Check every setting against the registries (imported here: ``models`` never imports
-    us); returns the method's typed option values. ``supplied`` names the parts (``"model"``,
+    us) and the sizes against the machine (``sampler.run_limits``, for ``ranks`` processes);
+    returns the method's typed option values. ``supplied`` names the parts (``"model"``,
     ``"data"``) that the caller built itself (the Python API): their names are labels, not
     registry entries, and are not looked up."""
     from sampler.models import DATASETS, OptionError, model_spec
@@ -270,7 +288,7 @@ def validate(
         if not DATASETS[c.data].reads_data_dir:
             name = flag("data_dir")
             raise ConfigError(f"{name}: {setting('data', c.data)} reads no files; drop {name}")
-        if not Path(c.data_dir).is_dir():
+        if str(c.data_dir) == "" or not Path(c.data_dir).is_dir():
             raise ConfigError(f"{flag('data_dir')}: {c.data_dir!r} is not a directory")
     for name in ("steps", "batch_size"):
         _require(getattr(c, name) >= 1, name, "a positive integer", getattr(c, name))
@@ -294,7 +312,13 @@ def validate(
         DEVICES,
         c.device,
     )
+    for name in ("out", "data_dir", "init_from"):  # Path('') would be the current directory
+        if getattr(c, name) is not None and str(getattr(c, name)) == "":
+            raise ConfigError(f"{flag(name)}: must name a directory, got ''")
     values = method_values(c)
+    from sampler.run_limits import check_settings
+
+    check_settings(c, values, ranks, registry_data="data" not in supplied)
     # a resumed run has its parameters already: its --init-from source may be gone
     if (
         c.init_from is not None
@@ -305,6 +329,29 @@ def validate(
             f"{flag('init_from')}: {c.init_from!r} is not a run directory (no checkpoint.pt)"
         )
     return values
+
+
+@contextlib.contextmanager
+def blamed_on(source: str, layer: dict, ranks: int, resume: str | None = None):
+    """A ``ConfigError`` that the settings of ``layer`` (a ``--config`` file, a run's
+    ``config.json``) give on their own as well is prefixed with ``source``, naming the file."""
+    try:
+        yield
+    except ConfigError as error:
+        if layer and str(error) == _refusal_of(layer, ranks, resume):
+            raise ConfigError(f"{source}: {error}") from None
+        raise
+
+
+def _refusal_of(layer: dict, ranks: int, resume: str | None) -> str | None:
+    try:
+        config = make_config(layer)
+        if resume is not None:
+            config.out = resume
+        validate(config, resuming=resume is not None, ranks=ranks)
+    except ConfigError as error:
+        return str(error)
+    return None
 
 
 def config_record(config: RunConfig, supplied: frozenset[str] = frozenset()) -> dict[str, Any]:

@@ -19,13 +19,12 @@ loss scale (``eta`` is ``eta / (1 - mu)`` with momentum ``mu``; none is given fo
 ``SE^2 ≈ tau / ESS`` in the directions the loss leaves flat, so ``beta_eff ≈ 2 beta ESS``; for
 SGLD ``beta_eff ≈ 2 beta n_eff`` with ``n_eff`` the chain's effective samples per update. A run
 whose ``beta_eff`` is small is dominated by its Monte Carlo error: the weights diffuse faster
-than the loss pulls them (``NoiseWatch``).
+than the loss pulls them (``MonteCarloErrorDominates``, a check of ``sampler.run_health``).
 """
 
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Mapping
 
 import torch
@@ -72,37 +71,45 @@ def error_record(
     return record
 
 
-class NoiseWatch:
-    """Flags a run whose median ``beta_eff`` over the last ``WINDOW`` updates is below
-    ``THRESHOLD``; ``advice`` names the settings that raise it."""
+class MonteCarloErrorDominates:
+    """A ``sampler.run_health`` check: the median ``beta_eff`` of the last ``WINDOW`` updates
+    is below ``THRESHOLD``. A warning, not a divergence (``--stop-on-divergence`` runs on)."""
+
+    name = "mc-error-dominates"
+    divergence = False
 
     def __init__(self, method: str) -> None:
-        self.method = method
-        self.recent: deque[float] = deque(maxlen=WINDOW)
-        self.flagged_at: int | None = None
+        self.fix = ADVICE.get(method, ADVICE["default"])
+        self.recent: list[float] = []
 
-    def update(self, step: int, record: dict) -> str | None:
-        """The warning text once the run is flagged (``None`` before)."""
+    def observe(self, step: int, record: dict, params) -> str | None:
         value = record.get("beta_eff")
-        if value is not None and math.isfinite(value):
-            self.recent.append(value)
-        if len(self.recent) == WINDOW and self.flagged_at is None:
-            median = sorted(self.recent)[WINDOW // 2]
-            if median < THRESHOLD:
-                self.flagged_at = step
-                self.median = median
-        return self.message() if self.flagged_at is not None else None
-
-    def message(self) -> str:
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            self.recent = [*self.recent, float(value)][-WINDOW:]
+        if len(self.recent) < WINDOW:
+            return None
+        median = sorted(self.recent)[WINDOW // 2]
+        if median >= THRESHOLD:
+            return None
         return (
-            f"Monte Carlo error dominates from update {self.flagged_at}: beta_eff "
-            f"{self.median:.3g} < {THRESHOLD:g} (the weights diffuse faster than the loss "
-            f"pulls them); {ADVICE.get(self.method, ADVICE['default'])}"
+            f"Monte Carlo error dominates: beta_eff {median:.3g} < {THRESHOLD:g} (median of "
+            f"the last {WINDOW} updates; the weights diffuse faster than the loss pulls them)"
         )
+
+    def state(self) -> dict:
+        return {"recent": list(self.recent)}
+
+    def restore(self, state: dict) -> None:
+        self.recent = [float(v) for v in state.get("recent", [])][-WINDOW:]
+
+
+def monte_carlo_check(config, values) -> MonteCarloErrorDominates | None:
+    """The check of an estimator run (``sampler.run_health.CHECKS``)."""
+    return MonteCarloErrorDominates(config.estimator) if config.baseline is None else None
 
 
 ADVICE = {
-    "sgld": "raise --beta (or --beta auto), --sgld-steps or --chains, or lower --lr",
+    "sgld": "raise --beta (or use --beta auto), --sgld-steps or --chains, or lower --lr",
     "is": "raise --samples, lower --beta if the ESS is small, or use --beta auto",
     "rm": "raise --rm-samples or --rm-iterations, lower --beta or --lr",
     "rm-stein": "raise --rm-samples or --rm-iterations, lower --beta or --lr",

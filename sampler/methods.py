@@ -24,6 +24,7 @@ from sampler.baselines import BASELINES
 from sampler.estimators import ESTIMATORS
 from sampler.models.naming import setting
 from sampler.models.options import Option, OptionError
+from sampler.schedules import LARGEST
 
 
 def option_flag(name: str) -> str:
@@ -105,13 +106,19 @@ def _owner_labels(methods: list[Method]) -> str:
 def parse_value(name: str, option: Option, value: Any) -> Any:
     """One option's typed value; ``OptionError`` naming its flag and what it accepts."""
     try:
-        return option.parse(value)
+        typed = option.parse(value)
     except OptionError:
         raise
     except (TypeError, ValueError) as error:
         text = str(error)
         wanted = text if text and "invalid literal" not in text else option.label or option.kind
         raise OptionError(f"{option_flag(name)}: must be {wanted}, got {value!r}") from None
+    if option.kind == "float" and abs(typed) > LARGEST:  # the parameters are float32
+        raise OptionError(
+            f"{option_flag(name)}: must be within float32's range (at most {LARGEST:g} in "
+            f"size), got {value!r}"
+        )
+    return typed
 
 
 def resolve(chosen: Method, given: Mapping[str, Any], steps: int) -> dict[str, Any]:

@@ -4,8 +4,14 @@ Every rank runs the loop on identical parameters (the estimators' collectives re
 numbers to every rank); rank 0 alone writes the run directory and shows the progress bar.
 Resuming loads the checkpoint and continues; since every random draw is a function of
 (seed, stream, step, index), the resumed run gives the parameters of an uninterrupted one.
-An interrupted run (Ctrl-C) writes a checkpoint of its last completed step before it stops.
-The Python API (``sampler.api``) runs this same loop on a model and data set it built itself.
+An interrupted run (Ctrl-C, SIGTERM, SIGUSR1: ``sampler.run_signals``) writes a checkpoint of
+its last completed step before it stops, and so does one whose metrics append fails (a full
+disk). Rank 0 holds the run directory's lock for the whole run (``sampler.run_lock``). Before
+the first update the sizes are checked against memory (``sampler.run_limits``) and the data
+against the model (``sampler.preflight``); after every update ``sampler.run_health`` watches
+for a runaway run or one dominated by its Monte Carlo error (warnings; ``--stop-on-divergence``
+stops a divergence). The Python API (``sampler.api``) runs this same loop on a model and data
+set it built itself.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import math
 import re
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import partial
@@ -22,17 +29,21 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from sampler.config import ConfigError, RunConfig, config_record, flag
+from sampler import run_signals
+from sampler.config import ConfigError, RunConfig, config_record, flag, method_values
 from sampler.evaluation import evaluate
 from sampler.export import STATE_DICT, save_state_dict
 from sampler.flatness.layer_signal import SIGNAL_EXAMPLES, signal_record
 from sampler.flatness.probe_set import probe_batch
-from sampler.mc_error import NoiseWatch
 from sampler.models import DATASETS, DataOptions, model_spec
 from sampler.models.interface import model_state_dict
 from sampler.mpi import Comm, rank_device, set_threads
+from sampler.preflight import check_data, check_resume
 from sampler.problem import Problem
-from sampler.run_directory import RunDirectory
+from sampler.run_directory import RunDirectory, RunWriteError, check_new_out
+from sampler.run_health import DivergenceStop, RunHealth
+from sampler.run_limits import check_model
+from sampler.run_lock import RunLock
 from sampler.run_metadata import run_metadata
 from sampler.schedules import recorded
 from sampler.tensorboard_log import open_board
@@ -53,9 +64,20 @@ class RunResult:
 
 
 def default_out(config: RunConfig) -> str:
+    """``runs/<time>-<method>-<model>``, created here so that it is this run's alone: a second
+    run started in the same second gets ``...-2`` (and so on)."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     model = re.sub(r"[^\w.-]+", "-", config.model)  # keras:MODULE:FACTORY -> keras-MODULE-...
-    return str(Path("runs") / f"{stamp}-{config.baseline or config.estimator}-{model}")
+    base = Path("runs") / f"{stamp}-{config.baseline or config.estimator}-{model}"
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for number in range(1, 10_000):
+        path = base if number == 1 else base.with_name(f"{base.name}-{number}")
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return str(path)
+    raise RuntimeError(f"{base}: no free run directory name")
 
 
 def data_options(config: RunConfig) -> DataOptions:
@@ -69,8 +91,39 @@ def _due(step: int, every: int, last: int) -> bool:
 def train(
     config: RunConfig, comm: Comm, resume: bool = False, model=None, dataset=None
 ) -> RunResult:
-    """Run (or continue, with ``resume``) the training that ``config`` describes. A ``model``
-    or ``dataset`` given (by ``sampler.api``) replaces the one ``config`` names."""
+    """Run (or continue, with ``resume``) the training that ``config`` describes; rank 0 holds
+    the run directory's lock throughout, and SIGTERM/SIGUSR1 stop the run as Ctrl-C does. A
+    ``model`` or ``dataset`` given (by ``sampler.api``) replaces the one ``config`` names."""
+    made = config.out is None or (comm.rank == 0 and not Path(config.out).exists())
+    if config.out is None:
+        config.out = comm.bcast(default_out(config) if comm.rank == 0 else None)
+    lock = nullcontext()
+    if comm.rank == 0:
+        if not resume:
+            check_new_out(Path(config.out))
+            try:
+                Path(config.out).mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise RunWriteError(
+                    f"--out {config.out}: cannot create ({error.strerror})"
+                ) from None
+        lock = RunLock(config.out, "--resume" if resume else "--out")
+    try:
+        with lock, run_signals.handled(comm):
+            return _train(config, comm, resume, model, dataset)
+    finally:
+        if made and comm.rank == 0 and not resume:
+            _remove_if_empty(Path(config.out))  # a run that failed before writing anything
+
+
+def _remove_if_empty(path: Path) -> None:
+    try:
+        path.rmdir()
+    except OSError:
+        pass  # not empty (the run wrote its files) or already gone
+
+
+def _train(config: RunConfig, comm: Comm, resume: bool, model=None, dataset=None) -> RunResult:
     started = datetime.now(timezone.utc)
     device = rank_device(comm.local_rank, config.device)
     set_threads(config.threads)
@@ -87,12 +140,25 @@ def train(
         spec = model_spec(config.model)
         if spec.prepare is not None:  # e.g. TensorFlow's threads and GPU, before it starts
             spec.prepare(device)
-        model = spec(dataset.input_shape, dataset.num_classes, **config.model_options)
+        try:
+            model = spec(dataset.input_shape, dataset.num_classes, **config.model_options)
+        except (OverflowError, RuntimeError, TypeError) as error:  # a layer size beyond any index
+            if isinstance(error, TypeError) and "Overflow" not in str(error):
+                raise
+            options = ", ".join(f"{k}={v}" for k, v in config.model_options.items())
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
+            raise ConfigError(
+                f"--model {config.model} ({options}): cannot be built ({reason})"
+            ) from None
     elif hasattr(model, "to"):  # a module's buffers go where the data are
         model = model.to(device)
+    values = method_values(config)
+    check_model(config, values, model.num_params)  # before a parameter is allocated
+    check_data(
+        dataset, f"--data-dir {config.data_dir}" if config.data_dir else f"--data {config.data}"
+    )
     trainer = build_trainer(config, model)
-    if config.out is None:
-        config.out = comm.bcast(default_out(config) if comm.rank == 0 else None)
+    health = RunHealth(config, values)
     run_dir = RunDirectory(config.out)
 
     if config.init_from is not None and not resume:
@@ -104,6 +170,8 @@ def train(
     start, elapsed, step_seconds = 0, 0.0, 0.0
     if resume:
         checkpoint = run_dir.load_checkpoint()
+        check_resume(config, checkpoint, run_dir.path, model.num_params)
+        health.restore(checkpoint.get("health"))
         start, elapsed = checkpoint["step"], checkpoint["elapsed"]
         step_seconds, totals = checkpoint["step_seconds"], {**totals, **checkpoint["totals"]}
         params = checkpoint["params"].to(device)
@@ -127,8 +195,11 @@ def train(
             }
         )
     comm.barrier()
+    health.begin(params)
+    saved = start  # the update of the last checkpoint
 
     def checkpoint_now(step: int) -> None:
+        nonlocal saved
         if comm.rank == 0:
             run_dir.save_checkpoint(
                 {
@@ -140,8 +211,10 @@ def train(
                     "totals": totals,
                     "config": recorded(config.to_dict()),  # no Python functions
                     "device_type": device.type,
+                    "health": health.state(),
                 }
             )
+        saved = step
 
     signal_batch = (
         probe_batch(dataset, config.seed, SIGNAL_EXAMPLES) if config.signal_every else None
@@ -153,9 +226,7 @@ def train(
     clock = time.perf_counter()
     done = start
     last_eval: dict = {}
-    noise_watch = NoiseWatch(config.estimator) if config.baseline is None else None
-    warning = None
-    postfix: dict[str, str] = {}
+    shown: dict = {}  # the progress bar's postfix
     bar = tqdm(
         total=config.steps,
         initial=start,
@@ -165,6 +236,9 @@ def train(
     )
     try:
         for k in range(start, config.steps):
+            stop = run_signals.stop_requested(comm)  # a signal on any rank: all stop here
+            if stop is not None and _writable(trainer, state, comm):
+                raise stop
             batch = dataset.minibatch(config.seed, k, config.batch_size)
             # further minibatch streams of step k (eSGD's inner steps, rSGD's replicas)
             draw = partial(dataset.minibatch, config.seed, k, config.batch_size)
@@ -189,17 +263,10 @@ def train(
                 entry["test_accuracy"] = last_eval["accuracy"]
                 entry["test_loss"] = last_eval["loss"]
                 entry["test_errors"] = last_eval["errors"]
-                postfix.update(loss=f"{train_loss:.3f}", acc=f"{last_eval['accuracy']:.3f}")
-                bar.set_postfix(postfix)
+                shown.update(loss=f"{train_loss:.3f}", acc=f"{last_eval['accuracy']:.3f}")
+                bar.set_postfix(shown)
             if signal_batch is not None and _due(k + 1, config.signal_every, config.steps):
                 entry.update(signal_record(model, new_params, signal_batch))
-            if noise_watch is not None and warning is None:
-                warning = noise_watch.update(k + 1, entry)
-                if warning is not None:
-                    postfix["warning"] = "Monte Carlo error dominates"
-                    bar.set_postfix(postfix)
-                    if comm.rank == 0 and not config.quiet:
-                        tqdm.write(f"warning: {warning}", file=sys.stderr)
             if comm.rank == 0:
                 run_dir.append_metrics(entry)
                 if board is not None:
@@ -210,10 +277,17 @@ def train(
             params, state, done, totals = new_params, new_state, k + 1, new_totals
             if _due(done, config.checkpoint_every, config.steps):
                 checkpoint_now(done)
+            _watch(health, done, entry, params, bar, shown, config, checkpoint_now, comm)
             bar.update(1)
-    except KeyboardInterrupt:
-        if done > start:
-            checkpoint_now(done)
+    except (KeyboardInterrupt, RunWriteError):
+        if done > saved and _writable(trainer, state, comm, agreed=_agreed(sys.exc_info()[1])):
+            # the last completed update is not lost (if the disk allows)
+            try:
+                checkpoint_now(done)
+            except RunWriteError:
+                pass
+        if _agreed(sys.exc_info()[1]):
+            comm.barrier()  # every rank stopped here: rank 0's checkpoint is written first
         raise
     finally:
         bar.close()
@@ -238,13 +312,52 @@ def train(
         "device": str(device),
         **{f"total_{k}": v for k, v in totals.items()},
         **{f"dataset_{k}": v for k, v in dataset.info.items() if isinstance(v, (int, float))},
-        "warnings": [warning] if warning else [],
+        "warnings": health.summary(),
         "metadata": run_metadata(comm, device, started),
     }
     if comm.rank == 0:  # the parameters as a state_dict first: a summary marks a run done
         save_state_dict(model_state_dict(model, params.cpu()), run_dir.path / STATE_DICT)
         run_dir.write_summary(summary)
     return RunResult(params, summary, run_dir.path, model)
+
+
+def _writable(trainer, state, comm: Comm, agreed: bool = True) -> bool:
+    """Whether rank 0's ``state`` is a complete checkpoint (a trainer may say it is not, e.g.
+    Replicated-SGD between two couplings under MPI: its stop then waits for the next
+    coupling). ``agreed``: every rank asks together (rank 0's answer is broadcast)."""
+    check = getattr(trainer, "checkpoint_complete", None)
+    complete = check is None or comm.rank != 0 or bool(check(state))
+    return comm.bcast(complete) if comm.size > 1 and agreed else complete
+
+
+def _agreed(error: BaseException | None) -> bool:
+    return bool(getattr(error, "agreed", False))
+
+
+def _watch(health, step, entry, params, bar, shown, config, checkpoint_now, comm) -> None:
+    """``sampler.run_health`` after update ``step``: the first firing of a check is a line on
+    stderr, an active one shows in the progress bar; a divergence with
+    ``--stop-on-divergence`` checkpoints this update and stops the run."""
+    first = set(health.fired)
+    fired = health.observe(step, entry, params)
+    for check, message in fired:
+        if comm.rank == 0 and check.name not in first:
+            tqdm.write(f"warning: update {step}: {message}; {check.fix}", file=sys.stderr)
+    if health.active != shown.get("warn", "").split(",") and (health.active or "warn" in shown):
+        if health.active:
+            shown["warn"] = ",".join(health.active)
+        else:
+            shown.pop("warn")
+        bar.set_postfix(shown, refresh=False)
+    diverged = [(c, m) for c, m in fired if c.divergence]
+    if diverged and config.stop_on_divergence:
+        check, message = diverged[0]
+        checkpoint_now(step)
+        comm.barrier()
+        raise DivergenceStop(
+            f"update {step}: stopped by --stop-on-divergence: {message}; {check.fix} (the "
+            f"checkpoint of update {step} is kept in {config.out})"
+        )
 
 
 def _to_device(state, device):

@@ -189,12 +189,14 @@ def recorded(values: Any) -> Any:
 
 
 SMALLEST = 1.2e-38  # float32's smallest normal number: a schedule below it is zero in float32
+LARGEST = 3.4e38  # float32's largest number: the parameters' type cannot hold a step beyond it
 
 
 def check_range(schedule: Schedule, flag: str, count: int) -> None:
-    """``ValueError`` naming ``flag`` unless the schedule stays finite and above ``SMALLEST``
-    over ``i = 0..count-1``. The forms are monotone in ``i``, so the end points decide, in
-    constant time whatever ``count``; a Python function is evaluated at every ``i``."""
+    """``ValueError`` naming ``flag`` unless the schedule stays finite and within float32's
+    range (``SMALLEST`` to ``LARGEST``) over ``i = 0..count-1``. The forms are monotone in
+    ``i``, so the end points decide, in constant time whatever ``count``; a Python function is
+    evaluated at every ``i``."""
     steps = range(max(count, 1)) if schedule.name == PYTHON else (0, max(count - 1, 0))
     for step in steps:
         try:
@@ -207,8 +209,9 @@ def check_range(schedule: Schedule, flag: str, count: int) -> None:
                 f"{setting(flag)}: {schedule.spec} raised {type(error).__name__} at step "
                 f"{step}: {error}"
             ) from None
-        if not (math.isfinite(value) and value > SMALLEST):
+        if not (math.isfinite(value) and SMALLEST < value <= LARGEST):
             raise ValueError(
                 f"{setting(flag)}: {schedule.spec!r} reaches {reached} at step {step}; it must "
-                "stay finite and positive over the run"
+                f"stay finite and positive over the run, within float32's range ({SMALLEST:g} "
+                f"to {LARGEST:g})"
             )

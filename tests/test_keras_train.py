@@ -95,7 +95,7 @@ def test_a_missing_factory_stops_before_any_work(tmp_path, capsys, factory, mess
     with pytest.raises(SystemExit):
         train("--model", f"keras:{factory}", "--out", out)
     lines = capsys.readouterr().err.strip().splitlines()
-    assert message in lines[-1] and lines[-1].startswith("sampler: error: --model")
+    assert message in lines[-1] and lines[-1].startswith("sampler train: error: --model")
     assert not out.exists()
 
 

@@ -71,8 +71,9 @@ def test_a_run_dominated_by_monte_carlo_error_is_flagged(tmp_path, capsys):
     sgld = ["--estimator", "sgld", "--beta", 1, "--sgld-steps", 10, "--steps", 25]
     assert train(*sgld, "--out", noisy, "--no-quiet") == 0
     warnings = summary(noisy)["warnings"]
-    assert len(warnings) == 1 and "Monte Carlo error dominates" in warnings[0]
-    assert "--sgld-steps" in warnings[0]  # the settings that would fix it
+    assert [w["name"] for w in warnings] == ["mc-error-dominates"]
+    assert "Monte Carlo error dominates" in warnings[0]["message"]
+    assert "--sgld-steps" in warnings[0]["fix"]  # the settings that would fix it
     assert "Monte Carlo error dominates" in capsys.readouterr().err
     assert train("--samples", 2000, "--block-size", 500, "--steps", 25, "--out", clean) == 0
     assert summary(clean)["warnings"] == []

@@ -249,12 +249,14 @@ def test_unknown_toml_key_and_changed_setting_on_resume(tmp_path, capsys):
 
 def test_existing_run_directory_is_not_overwritten(tmp_path, capsys):
     assert cli("--samples", 50, "--steps", 2, "--out", tmp_path / "r") == 0
-    assert cli("--samples", 50, "--steps", 2, "--out", tmp_path / "r") == 1
+    with pytest.raises(SystemExit) as exit_info:  # refused before any work
+        cli("--samples", 50, "--steps", 2, "--out", tmp_path / "r")
+    assert exit_info.value.code == 2
     assert "already holds a run" in capsys.readouterr().err
 
 
 def test_divergence_stops_the_run_instead_of_writing_nan(tmp_path, capsys):
-    assert cli("--baseline", "sgd", "--lr", 1e39, "--steps", 5, "--out", tmp_path / "r") == 1
+    assert cli("--baseline", "sgd", "--lr", 3e38, "--steps", 5, "--out", tmp_path / "r") == 1
     assert "non-finite" in capsys.readouterr().err
 
 

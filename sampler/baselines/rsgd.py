@@ -124,6 +124,11 @@ class ReplicatedSGD:
             "current": tuple(range(self.replicas)),  # rows up to date in this state
         }
 
+    def checkpoint_complete(self, state: dict) -> bool:
+        """Whether ``state`` holds every replica (at a coupling, or on one rank): the run loop
+        lets a signal stop an MPI run only at such an update (``sampler.run_signals``)."""
+        return set(state["current"]) == set(range(self.replicas))
+
     def step(self, step: int, params, state, problem: Problem, comm: Comm):
         mine = owned(self.replicas, comm)
         if not set(mine) <= set(state["current"]):
