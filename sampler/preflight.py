@@ -32,7 +32,7 @@ def check_run_directory(config: RunConfig, resume: bool, writer: bool) -> None:
         check_unlocked(config.out, "--out")
 
 
-def _comparable(settings: dict) -> dict:
+def _comparable(settings: dict, supplied: frozenset[str] = frozenset()) -> dict:
     """A config's typed record without what a resume may change (a record of an earlier
     version is read as ``config.json`` is: ``config._from_run_record``)."""
     from sampler.config import DATA_ALIASES, FIELDS, _from_run_record
@@ -40,14 +40,19 @@ def _comparable(settings: dict) -> dict:
 
     known = set(FIELDS) | set(DATA_ALIASES) | set(option_owners())
     kept = {k: v for k, v in _from_run_record(dict(settings)).items() if k in known}
-    record = config_record(make_config(kept))
+    record = config_record(make_config(kept), supplied)
     return {k: v for k, v in record.items() if k not in RESUMABLE and k != "out"}
 
 
 def check_resume(
-    config: RunConfig, checkpoint: dict, directory: Path, num_params: int | None = None
+    config: RunConfig,
+    checkpoint: dict,
+    directory: Path,
+    num_params: int | None = None,
+    supplied: frozenset[str] = frozenset(),
 ) -> None:
-    """``num_params``: the model's (once built), which the checkpoint's parameters must match."""
+    """``num_params``: the model's (once built), which the checkpoint's parameters must match;
+    ``supplied``: the parts the Python API built itself (``config.validate``)."""
     step = checkpoint["step"]
     size = checkpoint["params"].numel()
     if num_params is not None and size != num_params:
@@ -61,12 +66,12 @@ def check_resume(
             f"run continues from there: give --steps {step} or more, got {config.steps}"
         )
     try:
-        recorded = _comparable(checkpoint["config"])
+        recorded = _comparable(checkpoint["config"], supplied)
     except (ConfigError, ValueError, TypeError) as error:
         raise RunFileError(
             f"{directory / CHECKPOINT}: its recorded settings are not a run's ({error})"
         ) from None
-    current = _comparable(config.to_dict())
+    current = _comparable(config.to_dict(), supplied)
     for key in sorted(set(recorded) | set(current)):
         if recorded.get(key) != current.get(key):
             raise RunFileError(

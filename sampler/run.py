@@ -170,7 +170,7 @@ def _train(config: RunConfig, comm: Comm, resume: bool, model=None, dataset=None
     start, elapsed, step_seconds = 0, 0.0, 0.0
     if resume:
         checkpoint = run_dir.load_checkpoint()
-        check_resume(config, checkpoint, run_dir.path, model.num_params)
+        check_resume(config, checkpoint, run_dir.path, model.num_params, supplied)
         health.restore(checkpoint.get("health"))
         start, elapsed = checkpoint["step"], checkpoint["elapsed"]
         step_seconds, totals = checkpoint["step_seconds"], {**totals, **checkpoint["totals"]}

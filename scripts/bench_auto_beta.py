@@ -39,9 +39,7 @@ def main() -> None:
     variants = {
         "fixed beta": ImportanceSampling(args.samples, 5.0, 100),
         "auto, grid": ImportanceSampling(args.samples, Temperature(None, 0.3), 100, "grid"),
-        "auto, two-pass": ImportanceSampling(
-            args.samples, Temperature(None, 0.3), 100, "two-pass"
-        ),
+        "auto, two-pass": ImportanceSampling(args.samples, Temperature(None, 0.3), 100, "two-pass"),
     }
     noise = torch.empty(100, model.num_params)
     generator = torch.Generator().manual_seed(0)

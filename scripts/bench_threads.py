@@ -126,8 +126,10 @@ def main() -> None:
         busy.kill()
         busy.wait()
     print("\nseconds per update of the mlp (median); ratio = torch default / 1 thread")
-    print(f"{'update':<24}{'idle 1':>10}{'idle torch':>12}{'ratio':>8}"
-          f"{'loaded 1':>11}{'loaded torch':>14}{'ratio':>8}")
+    print(
+        f"{'update':<24}{'idle 1':>10}{'idle torch':>12}{'ratio':>8}"
+        f"{'loaded 1':>11}{'loaded torch':>14}{'ratio':>8}"
+    )
     suffix = {"is": f" J={args.is_samples}", "sgld": f" L={args.sgld_steps}"}
     for kind in workloads(args):
         label = kind + suffix.get(kind, "")
