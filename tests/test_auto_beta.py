@@ -133,3 +133,25 @@ def test_sgld_auto_without_a_target_needs_the_training_set_size():
     center = torch.zeros(2, dtype=torch.float64)
     with pytest.raises(ValueError, match="auto:TARGET"):
         estimator.step(StepKey(0, 0), estimator.init(center), center, 0.01, problem, COMM)
+
+
+def test_robbins_monro_auto_backs_off_until_the_iteration_contracts():
+    """A stiff quadratic (tau B A = 40 in one direction): the summed loss's beta = B makes the
+    first, explicit iteration overshoot; auto redoes the update at a quarter of beta until the
+    iteration contracts, and the next update starts from twice the beta it accepted."""
+
+    class Stiff(QuadraticProblem):
+        batch_size = 20
+
+    problem = Stiff([200.0, 1.0], [0.3, -0.2])
+    center, tau = torch.tensor([0.0, 0.0], dtype=torch.float64), torch.tensor(0.01)
+    estimator = RobbinsMonro(
+        4, 20, parse_schedule("power:1,1", "--rm-step"), summed_loss_temperature({"beta": "auto"})
+    )
+    x, state, info = estimator.step(StepKey(0, 0), {}, center, tau, problem, COMM)
+    assert info.beta < 20 and torch.isfinite(x).all()
+    assert state["beta"] == min(20.0, 2 * info.beta)
+    assert info.grad_evals > 4 * 20  # the redone iterations are counted
+    # at beta = 20 itself the iteration ends further from its root than it began
+    result = estimator.iterate(StepKey(0, 0), center, tau, 20.0, problem, COMM)
+    assert result is None or result[3] > result[2]

@@ -248,10 +248,10 @@ def _dead_pid() -> int:
 def test_two_default_run_names_in_one_second_differ(tmp_path, monkeypatch):
     class Frozen:
         @staticmethod
-        def now():
+        def now(tz=None):  # the run's start time (run metadata) asks for UTC
             import datetime
 
-            return datetime.datetime(2024, 1, 2, 3, 4, 5)
+            return datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=tz)
 
     monkeypatch.setattr(run_module, "datetime", Frozen)
     monkeypatch.chdir(tmp_path)

@@ -34,7 +34,11 @@ This noise is far too small to choose beta by (``beta_eff`` about 2e9 at beta = 
 MNIST ``mlp``, ``sampler.mc_error``): ``tau beta`` is the step of an implicit gradient step on
 the heat-smoothed minibatch loss, and ``--beta auto`` takes the minibatch's summed loss
 (``beta = B`` on the mean), the loss scale at which ``exp(-beta f)`` is the minibatch's
-likelihood (``sampler.estimators.temperature``).
+likelihood (``sampler.estimators.temperature``), as far as the iteration contracts: an
+update whose final residual ``|h_J|`` exceeds its first ``|h_1|`` (or turns non-finite) is
+redone with the same noise at a quarter of beta (``BACKTRACK``), and the next update starts
+at twice the beta accepted, never above ``B``; the beta used is in every metrics line and the
+checkpoint, and the evaluations of a redone update are counted.
 """
 
 from __future__ import annotations
@@ -70,6 +74,12 @@ class RMInfo(NamedTuple):
 
 class RMDivergedError(RuntimeError):
     pass
+
+
+# --beta auto: an update whose iteration does not contract (|h_J| > |h_1|, or non-finite) is
+# redone with the same noise at beta / BACKTRACK, at most MAX_BACKTRACKS times; the next update
+# starts at RECOVER times the beta accepted, never above the summed loss's.
+BACKTRACK, MAX_BACKTRACKS, RECOVER = 4.0, 12, 2.0
 
 
 class RobbinsMonro:
@@ -117,27 +127,25 @@ class RobbinsMonro:
         grads = grads.to(torch.float64)
         return torch.stack([grads.sum(dim=0), (grads * grads).sum(dim=0)])
 
-    def step(self, key: StepKey, state, center, tau, problem: Problem, comm: Comm):
-        beta = self.current_beta(key, state, problem)
-        tau = torch.as_tensor(tau, dtype=center.dtype, device=center.device)
+    def iterate(self, key: StepKey, center, tau, beta: float, problem: Problem, comm: Comm):
+        """The J iterations at ``beta``: ``(x^{J+1}, Var(x^{J+1}) [d], |h_1|, |h_J|, a_J)``,
+        or ``None`` at the first non-finite ``h`` (the same verdict on every rank)."""
         scale = torch.sqrt(tau)
         tau64 = tau.to(torch.float64)
         owned = list(range(comm.rank, self.samples, comm.size))
         x = center.clone()
         variance = torch.zeros_like(center, dtype=torch.float64)
-        residual, a_j = math.nan, math.nan
+        first, residual, a_j = math.nan, math.nan, math.nan
         for j in range(self.iterations):
             sums = comm.allreduce_sum(self.local_sums(key, j, owned, x, scale, problem))
             mean_grad, mean_square = sums.to(center.device) / self.samples
             h = (x - center).to(torch.float64) + tau64 * beta * mean_grad
             if not bool(torch.isfinite(h).all()):
-                raise RMDivergedError(
-                    f"update {key.step + 1}, iteration {j + 1}: the Robbins-Monro gradient "
-                    "estimate is non-finite; lower --tau or --rm-step"
-                )
+                return None
             a_j = self.step_size(j)
             x = x - (a_j * h).to(center.dtype)
             residual = float(h.norm())
+            first = residual if j == 0 else first
             # Var(x^{j+1}) = (1 - a_j)^2 Var(x^j) + a_j^2 tau^2 beta^2 Var(g) / M
             noise = (mean_square - mean_grad * mean_grad).clamp_min_(0.0) * (
                 self.samples / max(self.samples - 1, 1) / self.samples
@@ -145,8 +153,29 @@ class RobbinsMonro:
             variance = variance * (1 - a_j) ** 2 + (a_j * tau64 * beta) ** 2 * noise
         if self.samples < 2:
             variance = torch.full_like(variance, math.nan)
-        new_state = state
-        evals = self.iterations * self.samples
+        return x, variance, first, residual, a_j
+
+    def step(self, key: StepKey, state, center, tau, problem: Problem, comm: Comm):
+        tau = torch.as_tensor(tau, dtype=center.dtype, device=center.device)
+        auto = self.temperature.auto
+        factor = self.temperature.factor(problem)
+        beta = state.get("beta", factor) if auto else self.temperature.fixed(key.step, problem)
+        attempts = 0
+        while True:
+            attempts += 1
+            result = self.iterate(key, center, tau, beta, problem, comm)
+            contracted = result is not None and not result[3] > result[2]
+            if not auto or contracted or attempts > MAX_BACKTRACKS:
+                break
+            beta /= BACKTRACK  # the iteration did not contract: the same noise, a smaller step
+        if result is None:
+            raise RMDivergedError(
+                f"update {key.step + 1}: the Robbins-Monro gradient estimate became non-finite "
+                f"(beta {beta:g}); lower --tau or --rm-step"
+            )
+        x, variance, _, residual, a_j = result
+        new_state = {**state, "beta": min(factor, beta * RECOVER)} if auto else state
+        evals = self.iterations * self.samples * attempts
         info = RMInfo(
             iterations=self.iterations,
             residual=residual,
@@ -157,9 +186,6 @@ class RobbinsMonro:
             target_variance=variance,
         )
         return x, new_state, info
-
-    def current_beta(self, key: StepKey, state, problem) -> float:
-        return self.temperature.fixed(key.step, problem)
 
 
 OPTIONS = {

@@ -28,7 +28,8 @@ estimator every update:
 * ``rm``, ``rm-stein``: their Monte Carlo noise is too small to set beta (``beta_eff`` about 2e9
   at beta = 1 on the MNIST ``mlp``); ``auto`` is the minibatch's summed loss (beta = B on the
   mean): ``tau beta`` is then the step of an implicit gradient step on the minibatch's
-  smoothed log-likelihood.
+  smoothed log-likelihood, backed off while the Robbins-Monro iteration does not contract
+  (``sampler.estimators.robbins_monro``).
 
 A chosen ``beta`` is the estimator's state (checkpointed), so a resumed run is bit-identical.
 """
@@ -149,7 +150,7 @@ def summed_loss_temperature(values: dict[str, Any]) -> Temperature:
                 f"{setting('beta')}: auto of rm and rm-stein takes no TARGET (it is the "
                 f"minibatch's summed loss, beta = batch size on the mean), got {beta!r}"
             )
-        return Temperature(parse_schedule("1", "--beta"), None, "sum")
+        return Temperature(None, None, "sum")
     return Temperature(parse_schedule(beta, "--beta"), None, values.get("loss_scale", "mean"))
 
 
