@@ -51,7 +51,7 @@ LOSS_SCALES = ("mean", "sum")
 GRID_RATIO = 2.0**0.25  # spacing of the grid of candidate betas (19%)
 GRID_HALF_WIDTH = 2  # the grid is beta_prev * GRID_RATIO^i, i = -2..2
 BETA_RANGE = (1e-8, 1e8)  # where auto beta may go (per unit of loss scale)
-MAX_CHANGE = 4.0  # sgld/rm auto beta moves by at most this factor per update
+MAX_CHANGE = 4.0  # sgld auto beta moves by at most this factor per update
 
 
 @dataclass(frozen=True)
