@@ -10,7 +10,8 @@ variance estimators in Markov chain Monte Carlo", 2010, in its weighted form) is
            = n / (n - 1) * (Q - 2 m P + m^2 R) / E^2,
 
 ``Q = sum_b S_b^2``, ``P = sum_b E_b S_b``, ``R = sum_b E_b^2``, kept as running sums (float64),
-so the per-step cost is that of the plain average. With fewer than two batches it is NaN. The
+so the per-step cost is that of the plain average (and no allocation: ``x`` is converted into
+a kept float64 buffer). With fewer than two batches it is NaN. The
 variance is underestimated when a batch is not long compared with the correlation time (for
 SGLD on ``q_{x,tau}``: about ``2 tau / eps`` steps in the directions that the loss leaves flat).
 """
@@ -30,6 +31,7 @@ class BatchMeans:
         self.steps = steps
         zeros = lambda: torch.zeros(shape, dtype=torch.float64, device=device)  # noqa: E731
         self.current, self.total, self.q, self.p = zeros(), zeros(), zeros(), zeros()
+        self.scratch = torch.empty(shape, dtype=torch.float64, device=device)  # x in float64
         self.current_weight = self.weight = self.r = 0.0
         self.batch = 0
 
@@ -39,7 +41,8 @@ class BatchMeans:
         if batch != self.batch:
             self._close()
             self.batch = batch
-        self.current.add_(x, alpha=weight)
+        # x converted into a kept buffer (a mixed-dtype add_ allocates a float64 copy per step)
+        self.current.add_(self.scratch.copy_(x), alpha=weight)
         self.current_weight += weight
 
     def _close(self) -> None:

@@ -72,6 +72,21 @@ class RMDivergedError(RuntimeError):
     pass
 
 
+class Buffers:
+    """Named ``[M, d]`` work tensors kept between iterations and updates (noise, points,
+    gradients in float64): the iterations allocate nothing of size ``M x d`` themselves."""
+
+    def __init__(self) -> None:
+        self.kept: dict[str, torch.Tensor] = {}
+
+    def get(self, name: str, shape, like: torch.Tensor, dtype=None) -> torch.Tensor:
+        dtype = dtype or like.dtype
+        kept = self.kept.get(name)
+        if kept is None or kept.shape != shape or kept.dtype != dtype or kept.device != like.device:
+            kept = self.kept[name] = torch.empty(shape, dtype=dtype, device=like.device)
+        return kept
+
+
 class RobbinsMonro:
     objective = "heat"
 
@@ -88,6 +103,7 @@ class RobbinsMonro:
         self.step_size = step_size
         self.temperature = as_temperature(beta)
         self.stein = stein
+        self._buffers = Buffers()
 
     def init(self, center: torch.Tensor) -> dict:
         return {}
@@ -99,23 +115,28 @@ class RobbinsMonro:
         ``g_m = grad f(z_m)`` (or of its Stein estimate) and of ``g_m^2``, one batch."""
         if not owned:
             return torch.zeros(2, x.shape[0], dtype=torch.float64, device=x.device)
-        noise = torch.empty(len(owned), x.shape[0], dtype=x.dtype, device=x.device)
+        rows = len(owned)
+        noise = self._buffers.get("noise", (rows, x.shape[0]), x)
         for row, m in enumerate(owned):
             index = j * self.samples + m
             generator = streams.torch_generator(
                 key.seed, streams.RM_NOISE, key.step, index, device=x.device
             )
             noise[row].normal_(generator=generator)
-        step = noise * scale
+        step = torch.mul(noise, scale, out=self._buffers.get("step", noise.shape, x))
         if not self.stein:
-            _, grads = problem.loss_and_grad(x + step)
+            points = torch.add(x, step, out=self._buffers.get("points", noise.shape, x))
+            _, grads = problem.loss_and_grad(points)
         else:
-            rows = len(owned)
-            values = problem.losses(torch.cat([x + step, x - step])).to(torch.float64)
+            points = self._buffers.get("points", (2 * rows, x.shape[0]), x)
+            torch.add(x, step, out=points[:rows])
+            torch.sub(x, step, out=points[rows:])
+            values = problem.losses(points).to(torch.float64)
             difference = ((values[:rows] - values[rows:]) / 2).to(x.dtype)
             grads = noise.mul_(difference[:, None]).div_(scale)  # (f+ - f-) e / (2 s)
-        grads = grads.to(torch.float64)
-        return torch.stack([grads.sum(dim=0), (grads * grads).sum(dim=0)])
+        grads = self._buffers.get("grads64", noise.shape, x, torch.float64).copy_(grads)
+        total = grads.sum(dim=0)
+        return torch.stack([total, grads.mul_(grads).sum(dim=0)])
 
     def step(self, key: StepKey, state, center, tau, problem: Problem, comm: Comm):
         beta = self.current_beta(key, state, problem)
@@ -125,24 +146,29 @@ class RobbinsMonro:
         owned = list(range(comm.rank, self.samples, comm.size))
         x = center.clone()
         variance = torch.zeros_like(center, dtype=torch.float64)
-        residual, a_j = math.nan, math.nan
+        a_j = math.nan
+        h = torch.full_like(variance, math.nan)
+        diverged = torch.full((), -1, device=center.device)  # first non-finite iteration
         for j in range(self.iterations):
             sums = comm.allreduce_sum(self.local_sums(key, j, owned, x, scale, problem))
             mean_grad, mean_square = sums.to(center.device) / self.samples
             h = (x - center).to(torch.float64) + tau64 * beta * mean_grad
-            if not bool(torch.isfinite(h).all()):
-                raise RMDivergedError(
-                    f"update {key.step + 1}, iteration {j + 1}: the Robbins-Monro gradient "
-                    "estimate is non-finite; lower --tau or --rm-step"
-                )
+            # checked after the loop: no host synchronisation per iteration
+            first = (diverged < 0) & ~torch.isfinite(h).all()
+            diverged = torch.where(first, j, diverged)
             a_j = self.step_size(j)
             x = x - (a_j * h).to(center.dtype)
-            residual = float(h.norm())
             # Var(x^{j+1}) = (1 - a_j)^2 Var(x^j) + a_j^2 tau^2 beta^2 Var(g) / M
             noise = (mean_square - mean_grad * mean_grad).clamp_min_(0.0) * (
                 self.samples / max(self.samples - 1, 1) / self.samples
             )
             variance = variance * (1 - a_j) ** 2 + (a_j * tau64 * beta) ** 2 * noise
+        if int(diverged) >= 0:
+            raise RMDivergedError(
+                f"update {key.step + 1}, iteration {int(diverged) + 1}: the Robbins-Monro "
+                "gradient estimate is non-finite; lower --tau or --rm-step"
+            )
+        residual = float(h.norm())
         if self.samples < 2:
             variance = torch.full_like(variance, math.nan)
         new_state = state

@@ -61,6 +61,22 @@ class ChainDivergedError(RuntimeError):
     pass
 
 
+class ChainBuffers:
+    """The noise and ``(x - center) / tau`` of the owned chains, ``[c, d]`` each, kept between
+    steps and updates (a fresh ``[c, d]`` tensor per step costs a page-faulting allocation)."""
+
+    def __init__(self) -> None:
+        self.pair: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def get(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        pair = self.pair
+        if pair is None or pair[0].shape != like.shape or pair[0].device != like.device:
+            pair = self.pair = (torch.empty_like(like), torch.empty_like(like))
+        elif pair[0].dtype != like.dtype:
+            pair = self.pair = (torch.empty_like(like), torch.empty_like(like))
+        return pair
+
+
 class SGLD:
     objective = "local-entropy"
 
@@ -75,6 +91,7 @@ class SGLD:
         self.steps = steps
         self.eps = eps
         self.temperature = as_temperature(beta)
+        self._buffers = ChainBuffers()
 
     def init(self, center: torch.Tensor) -> dict:
         """Every chain starts at the first center; ``chains: [C, d]`` on every rank."""
@@ -99,7 +116,7 @@ class SGLD:
             for c in owned
         ]
         x = start.clone()
-        noise = torch.empty_like(x)
+        noise, pull = self._buffers.get(x)  # reused: no allocation inside the chain loop
         batches = BatchMeans(x.shape, self.steps, x.device)
         losses = torch.zeros(len(owned))
         for j in range(self.steps):
@@ -107,7 +124,8 @@ class SGLD:
             losses, grad = problem.loss_and_grad(x)
             for row, generator in enumerate(generators):
                 noise[row].normal_(generator=generator)
-            drift = grad.mul_(beta).add_((x - center) / tau)
+            torch.sub(x, center, out=pull).div_(tau)  # (x - center) / tau
+            drift = grad.mul_(beta).add_(pull)
             x = x.add_(drift, alpha=-0.5 * eps).add_(noise, alpha=math.sqrt(eps))
             batches.add(j, x, eps)
         averages, variances = batches.finish()
