@@ -124,7 +124,9 @@ def repeated_targets(scheme, name, repetitions, samples=32, block=8, beta=2.0):
     estimator = ImportanceSampling(samples, beta, block, proposal=name)
     if scheme is not None:
         with_scheme(estimator, scheme)
-    out = [estimator.step(StepKey(3, k), {}, center, tau, problem, COMM) for k in range(repetitions)]
+    out = [
+        estimator.step(StepKey(3, k), {}, center, tau, problem, COMM) for k in range(repetitions)
+    ]
     targets = torch.stack([t.double() for t, _, _ in out])
     return targets, [info.target_variance for _, _, info in out]
 

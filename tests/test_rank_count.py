@@ -32,7 +32,9 @@ ESTIMATORS = {
     # the proposal schemes (--proposal): noise per block, the marginal residual per update
     "is-antithetic": lambda: ImportanceSampling(50, 1.0, 8, proposal="antithetic"),
     "is-marginal": lambda: ImportanceSampling(50, 1.0, 8, proposal="marginal"),
-    "is-marginal-auto": lambda: ImportanceSampling(50, Temperature(None, 0.3), 8, "grid", "marginal"),
+    "is-marginal-auto": lambda: ImportanceSampling(
+        50, Temperature(None, 0.3), 8, "grid", "marginal"
+    ),
 }
 
 
