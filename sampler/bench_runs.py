@@ -2,11 +2,12 @@
 real ``mpiexec``, and the peak memory of an importance-sampling update.
 
 Scaling: ``mpiexec -n R python -m sampler train ...`` (one thread per rank) on the reference
-workload, seconds per update read from ``metrics.jsonl`` (the median of the differences of
-its ``time`` over updates 2..N, so start-up is excluded); speedup ``t_1 / t_R``, efficiency
+workload, seconds per update read from ``metrics.jsonl`` (the median of the differences of its
+``time`` over updates 2..N, so start-up is excluded); speedup ``t_1 / t_R``, efficiency
 ``speedup / R``. Memory: a fresh interpreter builds the model, runs one update and reports its
-peak resident set (``ru_maxrss``), for two sample counts J: flat means the streaming blocks
-keep memory independent of J.
+peak resident set (``VmHWM`` of ``/proc/self/status``: ``ru_maxrss`` would report the parent's
+high-water mark, which Linux keeps across fork and exec), for two sample counts J: flat means
+the streaming blocks keep memory independent of J.
 """
 
 from __future__ import annotations
@@ -128,7 +129,12 @@ model, problem = reference_problem(sys.argv[1])
 estimator = ImportanceSampling(int(sys.argv[2]), 1.0, 100, proposal=sys.argv[3])
 center = model.init_params(0)
 estimator.step(StepKey(0, 0), {}, center, torch.tensor(TAU), problem, SerialComm())
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+try:  # this process's own high-water mark (ru_maxrss keeps the parent's across fork + exec)
+    with open("/proc/self/status") as handle:
+        peak = int(handle.read().split("VmHWM:")[1].split()[0])
+except (OSError, IndexError):
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(peak)
 """
 
 
@@ -143,4 +149,4 @@ def peak_memory(model: str, samples: int, proposal: str) -> float:
     )
     if result.returncode != 0:
         raise RuntimeError(f"memory probe failed:\n{result.stderr[-2000:]}")
-    return int(result.stdout.split()[-1]) / 1024.0  # ru_maxrss is in KiB on Linux
+    return int(result.stdout.split()[-1]) / 1024.0  # KiB

@@ -116,6 +116,9 @@ SGLD_AND_RM = {
 @pytest.mark.parametrize("ranks", [1, 3])
 @pytest.mark.parametrize("name", sorted(SGLD_AND_RM))
 def test_reused_buffers_give_the_previous_numbers(name, ranks, monkeypatch):
+    """Robbins-Monro bit for bit. SGLD's step is now four in-place passes instead of six and its
+    batch sums are chunked in float32 (``sampler.estimators.batch_means``): the same arithmetic
+    in another order, so equal within float32 rounding, not bit for bit."""
     problem, center, tau = network()
 
     def updates(comm):
@@ -133,7 +136,15 @@ def test_reused_buffers_give_the_previous_numbers(name, ranks, monkeypatch):
         monkeypatch.setattr(RobbinsMonro, "local_sums", host_local_sums)
     old = run_on_ranks(ranks, updates)
     for per_rank_new, per_rank_old in zip(new, old):
-        assert_same_updates(per_rank_new, per_rank_old)
+        if name.startswith("rm"):
+            assert_same_updates(per_rank_new, per_rank_old)
+            continue
+        for (x, info), (x_old, info_old) in zip(per_rank_new, per_rank_old):
+            torch.testing.assert_close(x, x_old, rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(
+                info.target_variance, info_old.target_variance, rtol=1e-3, atol=1e-12
+            )
+            assert info.beta == pytest.approx(info_old.beta, rel=1e-3)
 
 
 def test_robbins_monro_names_the_first_non_finite_iteration():

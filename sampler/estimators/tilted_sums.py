@@ -29,9 +29,9 @@ marginalised first layer) attaches them (``attach``): they are rescaled with the
 in the same reduction.
 
 No host synchronisation while blocks arrive: ``f*`` and the count of failed samples are device
-tensors (the rescaling is applied at every block, with factor 1 when ``f*`` did not move, which
-is exact), so a GPU runs a rank's whole block loop without waiting; ``finish`` reads the sums
-once.
+tensors (on a GPU the rescaling is applied at every block, with factor 1 when ``f*`` did not
+move, which is exact; the CPU, where asking costs nothing, skips it then), so a GPU runs a
+rank's whole block loop without waiting; ``finish`` reads the sums once.
 """
 
 from __future__ import annotations
@@ -90,6 +90,8 @@ class TiltedSums:
         """To the new ``f*`` (factor 1, exactly, where it did not move or nothing was summed)."""
         exponent = -self.betas * (self.min_loss - new_min)
         factor = torch.where(torch.isfinite(self.min_loss), torch.exp(exponent), 1.0)
+        if factor.device.type == "cpu" and bool((factor == 1.0).all()):
+            return  # nothing moved: skip the passes over the sums (free to ask on the CPU)
         self.s1.mul_(factor)
         self.a.mul_(factor[:, None])
         squared = factor * factor
