@@ -13,7 +13,7 @@ import torch
 from mpi.comm import HostStaging
 from sampler.estimators import StepKey, importance_sampling
 from sampler.estimators.importance_sampling import ImportanceSampling
-from sampler.estimators.robbins_monro import RMDivergedError, RobbinsMonro
+from sampler.estimators.robbins_monro import RobbinsMonro
 from sampler.estimators.sgld import SGLD
 from sampler.estimators.temperature import Temperature
 from sampler.models.gaussian_mixture import make_gaussian_mixture
@@ -145,21 +145,6 @@ def test_reused_buffers_give_the_previous_numbers(name, ranks, monkeypatch):
                 info.target_variance, info_old.target_variance, rtol=1e-3, atol=1e-12
             )
             assert info.beta == pytest.approx(info_old.beta, rel=1e-3)
-
-
-def test_robbins_monro_names_the_first_non_finite_iteration():
-    class BreaksAtTheThirdCall(QuadraticProblem):
-        calls = 0
-
-        def loss_and_grad(self, params):
-            self.calls += 1
-            values, grads = super().loss_and_grad(params)
-            return values, grads * (torch.nan if self.calls >= 3 else 1.0)
-
-    problem = BreaksAtTheThirdCall(CURVATURE, MINIMUM)
-    estimator = RobbinsMonro(4, 6, parse_schedule("power:1,1", "--rm-step"))
-    with pytest.raises(RMDivergedError, match="iteration 3:"):
-        estimator.step(StepKey(0, 0), {}, torch.zeros(5), 0.1, problem, _serial())
 
 
 def test_host_staging_round_trips_and_reuses_its_buffers():

@@ -146,29 +146,24 @@ class RobbinsMonro:
         owned = list(range(comm.rank, self.samples, comm.size))
         x = center.clone()
         variance = torch.zeros_like(center, dtype=torch.float64)
-        a_j = math.nan
-        h = torch.full_like(variance, math.nan)
-        diverged = torch.full((), -1, device=center.device)  # first non-finite iteration
+        residual, a_j = math.nan, math.nan
         for j in range(self.iterations):
             sums = comm.allreduce_sum(self.local_sums(key, j, owned, x, scale, problem))
             mean_grad, mean_square = sums.to(center.device) / self.samples
             h = (x - center).to(torch.float64) + tau64 * beta * mean_grad
-            # checked after the loop: no host synchronisation per iteration
-            first = (diverged < 0) & ~torch.isfinite(h).all()
-            diverged = torch.where(first, j, diverged)
+            if not bool(torch.isfinite(h).all()):
+                raise RMDivergedError(
+                    f"update {key.step + 1}, iteration {j + 1}: the Robbins-Monro gradient "
+                    "estimate is non-finite; lower --tau or --rm-step"
+                )
             a_j = self.step_size(j)
             x = x - (a_j * h).to(center.dtype)
+            residual = float(h.norm())
             # Var(x^{j+1}) = (1 - a_j)^2 Var(x^j) + a_j^2 tau^2 beta^2 Var(g) / M
             noise = (mean_square - mean_grad * mean_grad).clamp_min_(0.0) * (
                 self.samples / max(self.samples - 1, 1) / self.samples
             )
             variance = variance * (1 - a_j) ** 2 + (a_j * tau64 * beta) ** 2 * noise
-        if int(diverged) >= 0:
-            raise RMDivergedError(
-                f"update {key.step + 1}, iteration {int(diverged) + 1}: the Robbins-Monro "
-                "gradient estimate is non-finite; lower --tau or --rm-step"
-            )
-        residual = float(h.norm())
         if self.samples < 2:
             variance = torch.full_like(variance, math.nan)
         new_state = state
