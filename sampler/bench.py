@@ -33,7 +33,7 @@ EFFICIENCY_TARGET = 0.9
 def add_parser(commands) -> None:
     parser = commands.add_parser("bench", help="time the reference workloads: ratios first")
     parser.add_argument("--models", default="linear,mlp", help="models (default: linear,mlp)")
-    parser.add_argument("--rounds", type=int, default=3, help="timed rounds (default: 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds (default: 5)")
     parser.add_argument("--samples", type=int, default=1000, help="IS samples J (default: 1000)")
     parser.add_argument("--sgld-steps", type=int, default=1000, help="SGLD steps (default: 1000)")
     parser.add_argument("--rm-samples", type=int, default=30, help="RM samples M (default: 30)")

@@ -24,16 +24,18 @@ from pathlib import Path
 
 def scaling_workloads(settings) -> dict[str, list[str]]:
     """The ``sampler train`` flags of each workload compared on 1 and R ranks: IS literal and
-    with its defaults, SGLD with two chains (what it spreads over ranks), RM."""
+    with its defaults, SGLD with two chains (what it spreads over ranks), RM; SGLD and RM at a
+    fixed beta (their cost does not depend on it; an automatic one could redo an update)."""
     samples = ["--samples", str(settings.samples)]
     rm = ["--rm-samples", str(settings.rm_samples), "--rm-iterations", str(settings.rm_iterations)]
     return {
         "is literal": ["--estimator", "is", "--proposal", "literal", "--beta", "1", *samples],
         "is defaults": ["--estimator", "is", *samples],
         "sgld, 2 chains": [
-            *("--estimator", "sgld", "--chains", "2", "--sgld-steps", str(settings.sgld_steps))
+            *("--estimator", "sgld", "--chains", "2", "--sgld-steps", str(settings.sgld_steps)),
+            *("--beta", "20"),
         ],
-        "rm": ["--estimator", "rm", *rm],
+        "rm": ["--estimator", "rm", *rm, "--beta", "20"],
     }
 
 
