@@ -152,6 +152,7 @@ RUN_LEVEL_BAD = {
     "data": ["nope"],
     "data_dir": ["/nonexistent/dir", "{dir}/a-file"],
     "data_seed": ["-1", "abc"],
+    "threads": ["-1", "abc", "2.5"],
     "estimator": ["nope"],
     "baseline": ["nope"],
     "init_from": ["/nonexistent/run", "{dir}"],
