@@ -16,6 +16,7 @@ JSON object instead.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 
@@ -30,29 +31,63 @@ TARGETS = {  # (ratio name, workload) -> (bound, "<=" or ">="), on the reference
 EFFICIENCY_TARGET = 0.9
 
 
+MODELS = ("linear", "mlp")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _ranks(text: str) -> int:
+    if text.strip() == "0":
+        return 0
+    value = _positive(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be 0 (skip) or at least 2, got {text!r}")
+    return value
+
+
+def _models(text: str) -> list[str]:
+    names = [m.strip() for m in text.split(",") if m.strip()]
+    if not names or any(m not in MODELS for m in names):
+        raise argparse.ArgumentTypeError(f"must be {' and/or '.join(MODELS)}, got {text!r}")
+    return names
+
+
+def _memory(text: str) -> list[int]:
+    if not text.strip():
+        return []
+    parts = [p for p in text.split(",") if p.strip()]
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f"must be two sample counts J1,J2 or '', got {text!r}")
+    return [_positive(p) for p in parts]
+
+
 def add_parser(commands) -> None:
     parser = commands.add_parser("bench", help="time the reference workloads: ratios first")
-    parser.add_argument("--models", default="linear,mlp", help="models (default: linear,mlp)")
-    parser.add_argument("--rounds", type=int, default=5, help="timed rounds (default: 5)")
-    parser.add_argument("--samples", type=int, default=1000, help="IS samples J (default: 1000)")
-    parser.add_argument("--sgld-steps", type=int, default=1000, help="SGLD steps (default: 1000)")
-    parser.add_argument("--rm-samples", type=int, default=30, help="RM samples M (default: 30)")
-    parser.add_argument("--rm-iterations", type=int, default=30, help="RM iterations J (30)")
-    parser.add_argument(
-        "--ranks", type=int, default=2, help="ranks to compare with 1 (0: skip; default: 2)"
-    )
-    parser.add_argument(
-        "--ranks-model", default="mlp", help="model of the rank comparison (default: mlp)"
-    )
-    parser.add_argument(
-        "--ranks-steps", type=int, default=5, help="updates per rank measurement (default: 5)"
-    )
-    parser.add_argument(
+    add = parser.add_argument
+    add("--models", type=_models, default=list(MODELS), help="linear,mlp (default: both)")
+    add("--rounds", type=_positive, default=5, help="timed rounds (default: 5)")
+    add("--samples", type=_positive, default=1000, help="IS samples J (default: 1000)")
+    add("--sgld-steps", type=_positive, default=1000, help="SGLD steps (default: 1000)")
+    add("--rm-samples", type=_positive, default=30, help="RM samples M (default: 30)")
+    add("--rm-iterations", type=_positive, default=30, help="RM iterations J (default: 30)")
+    add("--ranks", type=_ranks, default=2, help="ranks to compare with 1 (0: skip; default: 2)")
+    add("--ranks-model", choices=MODELS, default="mlp", help="model of the rank comparison (mlp)")
+    add("--ranks-steps", type=_positive, default=5, help="updates per rank run (default: 5)")
+    add(
         "--memory-samples",
-        default="1000,100000",
-        help="two J for the peak memory of an IS update on linear (empty: skip)",
+        type=_memory,
+        default=[1000, 100000],
+        help="two J for the peak memory of an IS update on linear ('': skip; default: 1000,100000)",
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead")
+    add("--json", action="store_true", help="print one JSON object instead")
     parser.set_defaults(handler=run)
 
 
@@ -97,7 +132,7 @@ def run(args) -> int:
     torch.set_num_threads(1)
     report = {"load_average": list(os.getloadavg()), "cpus": os.cpu_count(), "ratios": []}
     report["workloads"], report["models"] = [], {}
-    for model in [m.strip() for m in args.models.split(",") if m.strip()]:
+    for model in args.models:
         workloads, described = bench_workloads.model_workloads(model, args)
         bench_workloads.measure(workloads, args.rounds)
         report["models"][model] = described
@@ -115,7 +150,7 @@ def run(args) -> int:
         )
     report["ranks_note"] = missing
     report["memory"] = []
-    counts = [int(v) for v in args.memory_samples.split(",") if v.strip()]
+    counts = args.memory_samples
     for proposal in ("literal", "auto") if counts else ():
         for samples in counts:
             megabytes = bench_runs.peak_memory("linear", samples, proposal)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
+
 from sampler import bench_runs
 from sampler.cli import main
 from tests.mpi_launch import requires_mpi
@@ -40,6 +42,20 @@ def test_bench_json_holds_every_workload_and_ratio(capsys):
         assert math.isfinite(ratio["value"]) and ratio["value"] > 0
     for workload in report["workloads"]:
         assert workload["seconds"] > 0 and all(v > 0 for v in workload["floors"].values())
+
+
+def test_bad_settings_are_refused_with_one_line(capsys):
+    for argv, flag in (
+        (["--models", "resnet18"], "--models"),
+        (["--rounds", "0"], "--rounds"),
+        (["--ranks", "1"], "--ranks"),
+        (["--memory-samples", "1000"], "--memory-samples"),
+    ):
+        with pytest.raises(SystemExit) as stop:
+            main(["bench", *argv])
+        assert stop.value.code == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and flag in err, err
 
 
 def test_peak_memory_probe_reports_a_resident_set():
