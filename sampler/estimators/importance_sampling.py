@@ -183,7 +183,9 @@ class ImportanceSampling:
             for offset, (block, rows) in zip(drawn.offsets, group):
                 owned[block] = group_losses[offset : offset + rows]
         host = torch.cat(list(owned.values())).cpu() if owned else torch.zeros(0)  # one copy
-        parts = dict(zip(owned, host.split([v.shape[0] for v in owned.values()])))
+        # each block's losses on their own (a view would carry the whole tensor when pickled)
+        pieces = host.split([v.shape[0] for v in owned.values()])
+        parts = {block: piece.clone() for block, piece in zip(owned, pieces)}
         gathered = {}
         for part in comm.allgather(parts):
             gathered.update(part)
