@@ -11,6 +11,11 @@ Sanz-Alonso, section 6): ``linear`` 784-10 (7,850 parameters) and ``mlp`` 784-20
 (159,010 parameters).
 Initialisation is PyTorch's ``nn.Linear`` default, ``U(-1/sqrt(n_in), 1/sqrt(n_in))``, drawn
 from a counter-based stream of the seed.
+
+The network sees its first layer's weight ``W_1`` only through the products ``u W_1^T`` of its
+inputs: it declares that (``input_layer``, ``losses_from_input_products``, the optional
+capability of ``models.interface.InputLayer``), which the marginalised importance sampling of
+``sampler.estimators.marginal`` uses.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from sampler.models import streams
 from sampler.models.interface import (
     AutogradModel,
     Batch,
+    InputLayer,
     check_params,
     loss_and_grad_by_autograd,
     mean_cross_entropy,
@@ -83,6 +89,31 @@ class DenseNet(AutogradModel):
             z = torch.baddbmm(params[:, bias].unsqueeze(1), hidden, w.transpose(1, 2))
             hidden = self.activation(z) if i < len(self._dense) - 1 else z
         return hidden
+
+    @property
+    def input_layer(self) -> InputLayer:
+        n_in, n_out, weight, _ = self._dense[0]
+        return InputLayer(weight, n_in, n_out)
+
+    def losses_from_input_products(
+        self, products: torch.Tensor, rest: torch.Tensor, batch: Batch
+    ) -> torch.Tensor:
+        """``products: [K, B, n_out]`` (each network's ``u W_1^T``, without the bias), ``rest:
+        [K, d - n_in n_out]`` (the vector after ``W_1``) ``-> [K]``; no autograd graph."""
+        offset = self._dense[0][2].stop
+        k = products.shape[0]
+        with torch.no_grad():
+            hidden = products + rest[:, self._shifted(self._dense[0][3], offset)].unsqueeze(1)
+            for n_in, n_out, weight, bias in self._dense[1:]:
+                hidden = self.activation(hidden)
+                w = rest[:, self._shifted(weight, offset)].view(k, n_out, n_in)
+                b = rest[:, self._shifted(bias, offset)].unsqueeze(1)
+                hidden = torch.baddbmm(b, hidden, w.transpose(1, 2))
+            return mean_cross_entropy(hidden, batch.targets)
+
+    @staticmethod
+    def _shifted(part: slice, offset: int) -> slice:
+        return slice(part.start - offset, part.stop - offset)
 
     def state_dict(self, params: torch.Tensor) -> dict[str, torch.Tensor]:
         """``params: [d]`` as ``fc{i}.weight [n_out, n_in]`` and ``fc{i}.bias [n_out]``: the

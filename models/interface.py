@@ -16,6 +16,13 @@ network k's loss and gradient on minibatch k as one batched computation; ``loss_
 below uses it where the model has it and loops over ``loss_and_grad`` where it has not (the same
 numbers up to float rounding).
 
+A dense first layer (optional): a model whose first layer is dense and reads the weight
+``W_1 [n_out, n_in]`` (row-major, the first ``n_in n_out`` entries of the vector) only through
+``u W_1^T`` of its flattened inputs ``u [B, n_in]`` declares ``input_layer -> InputLayer`` and
+``losses_from_input_products(products [K, B, n_out], rest [K, d - n_in n_out], batch) -> [K]``
+(the same losses as ``losses``, given each network's products and the rest of its vector).
+``sampler.estimators.marginal`` samples those products instead of ``W_1``'s noise.
+
 An optional ``state_dict(params [d]) -> {name: tensor}`` names the pieces of a flat vector the
 way the network's own framework does (an ``nn.Module``'s ``state_dict``, ``fc0.weight`` of a
 ``DenseNet``); ``model_state_dict`` falls back to one flat tensor per layer.
@@ -27,6 +34,14 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple, Protocol, runtime_checkable
 
 import torch
+
+
+class InputLayer(NamedTuple):
+    """A dense first layer: its weight ``[n_out, n_in]`` is ``params[weight]`` (starting at 0)."""
+
+    weight: slice
+    n_in: int
+    n_out: int
 
 
 class Batch(NamedTuple):

@@ -5,6 +5,11 @@ are the same command. ``MPIComm`` wraps mpi4py's world communicator; collectives
 staged through host memory (CUDA-aware MPI is brittle across stacks) and summed in float64.
 The local rank (rank among the processes of one node) comes from a shared-memory split of the
 world communicator (``MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)``).
+
+A GPU tensor goes through page-locked (pinned) float64 host buffers that are kept between
+collectives (``HostStaging``): the device-to-host and host-to-device copies are then DMA
+transfers, and no buffer is allocated per collective. CPU tensors are reduced in place of their
+float64 numpy view, as before.
 """
 
 from __future__ import annotations
@@ -60,8 +65,40 @@ class SerialComm:
         raise SystemExit(code)
 
 
+class HostStaging:
+    """Float64 host buffers for the collectives of device tensors, one send and one receive
+    buffer grown to the largest size seen, page-locked where CUDA is available (``pin``).
+    Copies are blocking, so a buffer is never reused while a transfer is in flight."""
+
+    def __init__(self, pin: bool | None = None) -> None:
+        self.pin = torch.cuda.is_available() if pin is None else pin
+        self.buffers: dict[str, torch.Tensor] = {}
+
+    def buffer(self, name: str, size: int) -> torch.Tensor:
+        kept = self.buffers.get(name)
+        if kept is None or kept.numel() < size:
+            kept = torch.empty(size, dtype=torch.float64, pin_memory=self.pin)
+            self.buffers[name] = kept
+        return kept[:size]
+
+    def send(self, values: torch.Tensor) -> np.ndarray:
+        """``values`` (any device) as a float64 numpy array in the send buffer."""
+        staged = self.buffer("send", values.numel())
+        staged.copy_(values.detach().reshape(-1))
+        return staged.numpy()
+
+    def receive(self, size: int) -> np.ndarray:
+        return self.buffer("receive", size).numpy()
+
+    def back(self, like: torch.Tensor) -> torch.Tensor:
+        """The receive buffer as a new tensor of ``like``'s shape on ``like``'s device."""
+        received = self.buffers["receive"][: like.numel()]
+        return received.to(like.device, copy=True).view(like.shape)
+
+
 class MPIComm:
-    """mpi4py's COMM_WORLD. Tensors go through float64 numpy buffers on the host."""
+    """mpi4py's COMM_WORLD. Tensors go through float64 numpy buffers on the host (pinned and
+    kept between collectives for GPU tensors: ``HostStaging``)."""
 
     def __init__(self) -> None:
         from mpi4py import MPI
@@ -74,12 +111,17 @@ class MPIComm:
         self.local_rank = node.Get_rank()
         self.local_size = node.Get_size()
         node.Free()
+        self._staging = HostStaging()
 
     def _allreduce(self, values: torch.Tensor, op) -> torch.Tensor:
+        if values.device.type != "cpu":
+            send = self._staging.send(values)
+            self._world.Allreduce(send, self._staging.receive(send.size), op=op)
+            return self._staging.back(values)
         send = np.ascontiguousarray(values.detach().to("cpu", torch.float64).numpy())
         receive = np.empty_like(send)
         self._world.Allreduce(send, receive, op=op)
-        return torch.from_numpy(receive).to(values.device)
+        return torch.from_numpy(receive)
 
     def allreduce_sum(self, values: torch.Tensor) -> torch.Tensor:
         return self._allreduce(values, self._mpi.SUM)

@@ -1,7 +1,8 @@
 """The command line: ``sampler train`` (flags, or ``--config FILE.toml``, or ``--resume DIR``),
 ``sampler models`` (the zoo and the data sets with their options), ``sampler methods`` (the
-estimators and baselines with theirs), ``sampler compare``, ``sampler flatness`` and ``sampler
-export`` (a run's parameters as a state_dict); ``sampler --version``. The Python API
+estimators and baselines with theirs), ``sampler compare``, ``sampler flatness``, ``sampler
+export`` (a run's parameters as a state_dict) and ``sampler bench`` (the reference workloads,
+``sampler.bench``); ``sampler --version``. The Python API
 (``sampler.api``) is the same run loop without the flags.
 
 A flag is a run-level field of ``sampler.config.RunConfig``, an option of a training method
@@ -22,7 +23,7 @@ import sys
 import time
 import traceback
 
-from sampler import __version__, export
+from sampler import __version__, bench, export
 from sampler.compare import command as compare_command
 from sampler.config import (
     DATA_ALIASES,
@@ -172,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare_command.add_parser(commands)
     flatness_command.add_parser(commands)
     export.add_parser(commands)
+    bench.add_parser(commands)
     run_level = train.add_argument_group("run settings")
     for name, field in FIELDS.items():
         if name == "method_options":
@@ -348,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print(listing())
         return 0
-    if args.command in ("compare", "flatness", "export"):
+    if args.command in ("compare", "flatness", "export", "bench"):
         try:
             return args.handler(args)
         except CommandLineError as error:  # the command's own refusal (parser.error)

@@ -63,6 +63,16 @@ class Problem:
         self.loss_evals += params.shape[0]
         return self.model.losses(params, batch)
 
+    def losses_from_input_products(
+        self, products: torch.Tensor, rest: torch.Tensor, stream: int = 0
+    ) -> torch.Tensor:
+        """The model's dense-first-layer losses (``models.interface.InputLayer``): ``products
+        [K, B, n_out]``, ``rest [K, d - n_in n_out] -> [K]``, counted as K loss evaluations."""
+        batch = self.minibatch(stream)
+        self._used.add(stream)
+        self.loss_evals += products.shape[0]
+        return self.model.losses_from_input_products(products, rest, batch)
+
     def loss_and_grad(
         self, params: torch.Tensor, stream: int = 0
     ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from sampler.baselines import BASELINES, RunContext
 from sampler.baselines.sgd import SGDTrainer
-from sampler.config import RunConfig, method_values
+from sampler.config import ConfigError, RunConfig, method_values
 from sampler.estimators import ESTIMATORS
 from sampler.models import Model
+from sampler.models.options import OptionError
 from sampler.schedules import parse_schedule
 from sampler.two_step import build_two_step
 from sampler.warm_start import SwitchTrainer
@@ -26,7 +27,13 @@ def build_trainer(config: RunConfig, model: Model | None = None):
     if config.baseline is not None:
         run = RunContext(config.seed, config.steps, model)
         return BASELINES[config.baseline].build(values, run)
-    estimator = ESTIMATORS[config.estimator].build(values)
+    spec = ESTIMATORS[config.estimator]
+    if spec.check_model is not None and model is not None:
+        try:
+            spec.check_model(values, model, config.batch_size)
+        except OptionError as error:
+            raise ConfigError(str(error)) from None
+    estimator = spec.build(values)
     trainer = build_two_step(values, estimator, config.seed, model)
     if values["switch_after"] > 0:
         sgd = SGDTrainer(parse_schedule(values["switch_lr"], "--switch-lr"))

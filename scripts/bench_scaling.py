@@ -32,9 +32,10 @@ from tests.mpi_launch import launcher_flags, mpiexec  # noqa: E402
 # The paper's settings (section 6): J = 1000 IS samples, 1000 SGLD steps, M = J = 30 for RM.
 # rm-stein is the gradient-free form of rm (2M loss evaluations per iteration).
 WORKLOADS = {
-    # the paper's fixed beta = 1 (the default --beta auto of is adds its grid of betas, see
-    # scripts/bench_auto_beta.py; that of rm may redo an update that does not contract)
-    "is": ["--estimator", "is", "--samples", "1000", "--beta", "1"],
+    # the paper's literal algorithm: beta = 1 and literal proposals (the default --beta auto of
+    # is adds its grid of betas, see scripts/bench_auto_beta.py; that of rm may redo an update
+    # that does not contract)
+    "is": ["--estimator", "is", "--samples", "1000", "--beta", "1", "--proposal", "literal"],
     # chains are what SGLD spreads over ranks: one chain per rank of the 2-rank run
     "sgld": ["--estimator", "sgld", "--sgld-steps", "1000", "--chains", "2", "--beta", "1"],
     "rm": ["--estimator", "rm", "--rm-samples", "30", "--rm-iterations", "30", "--beta", "1"],

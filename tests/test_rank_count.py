@@ -29,18 +29,25 @@ ESTIMATORS = {
     "is-auto": lambda: ImportanceSampling(50, Temperature(None, 0.3), 8),
     "is-auto-two-pass": lambda: ImportanceSampling(50, Temperature(None, 0.3), 8, "two-pass"),
     "sgld-auto": lambda: SGLD(3, 7, parse_schedule("harmonic:1,100", "--sgld-eps"), AUTO),
+    # the proposal schemes (--proposal): noise per block, the marginal residual per update
+    "is-antithetic": lambda: ImportanceSampling(50, 1.0, 8, proposal="antithetic"),
+    "is-marginal": lambda: ImportanceSampling(50, 1.0, 8, proposal="marginal"),
+    "is-marginal-auto": lambda: ImportanceSampling(
+        50, Temperature(None, 0.3), 8, "grid", "marginal"
+    ),
 }
 
 
-def network_problem():
-    data = make_gaussian_mixture(dim=5, train_size=60, test_size=10, data_seed=1)
+def network_problem(dim: int = 5, batch: int = 20):
+    data = make_gaussian_mixture(dim=dim, train_size=60, test_size=10, data_seed=1)
     model = build_mlp(data.input_shape, data.num_classes, widths=(4,))
-    return model, Problem(model, data.minibatch(0, 0, 20))
+    return model, Problem(model, data.minibatch(0, 0, batch))
 
 
 @pytest.mark.parametrize("name", sorted(ESTIMATORS))
 def test_same_update_on_one_two_three_ranks(name):
-    model, problem = network_problem()
+    # the marginalised scheme needs a minibatch smaller than the input
+    model, problem = network_problem(30, 8) if "marginal" in name else network_problem()
     center = model.init_params(3)
     tau = torch.full((model.num_params,), 0.02)
     tau[: model.layers["fc0"].stop] = 0.05  # per-layer tau

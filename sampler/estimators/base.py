@@ -51,7 +51,7 @@ class EstimatorSpec:
     """A registry entry: what it estimates, whether it needs gradients, how to build it from
     its typed option values, its own options (beside the two-step scheme's) and ``check``, a
     test of settings that only make sense together (``check(values, steps)``, raising
-    ``OptionError``)."""
+    ``OptionError``); ``check_model`` the same once the model is built (``sampler.trainers``)."""
 
     objective: str
     needs_gradients: bool
@@ -59,3 +59,5 @@ class EstimatorSpec:
     summary: str
     options: Mapping[str, Option] = field(default_factory=dict)
     check: Callable[[dict[str, Any], int], None] | None = None
+    # settings that need the built model: check_model(values, model, batch_size)
+    check_model: Callable[[dict[str, Any], Any, int], None] | None = None

@@ -17,6 +17,13 @@ one max and two sum reductions, so memory does not grow with J and one seed give
 update on any number of ranks. A sample whose loss is NaN or infinite gets weight 0; if all J
 fail, the step raises.
 
+Proposals (``--proposal``, ``sampler.estimators.proposals``): ``literal`` as above;
+``antithetic`` pairs ``x ± sqrt(tau) e`` (half the noise); ``marginal`` samples a dense first
+layer's noise through the products ``X E^T`` the loss sees (``sampler.estimators.marginal``: the
+literal update's law, about 25 times fewer numbers on the ``mlp``); ``auto`` (default) is
+``marginal`` where the model has a dense first layer wider than the minibatch, else
+``antithetic``. Every scheme keeps the blocks, ranks, grid, two-pass search and variance above.
+
 Automatic beta, in the update's one pass over the noise (``--beta-search grid``, default): the
 weighted sums are kept for the five betas ``beta_prev * 2^(i/4)``, ``i = -2..2`` (one
 ``[5, rows] @ [rows, d]`` product per block instead of a ``[1, rows]`` one); the one whose ESS
@@ -41,7 +48,9 @@ from typing import NamedTuple
 
 import torch
 
-from sampler.estimators.base import EstimatorSpec, StepKey
+from sampler.estimators.base import EstimatorSpec
+from sampler.estimators.marginal import not_applicable
+from sampler.estimators.proposals import PROPOSALS, build_proposal, group_size
 from sampler.estimators.temperature import (
     BETA_RANGE,
     Temperature,
@@ -52,7 +61,6 @@ from sampler.estimators.temperature import (
     temperature,
 )
 from sampler.estimators.tilted_sums import TiltedSums
-from sampler.models import streams
 from sampler.models.naming import setting
 from sampler.models.options import Option, OptionError, at_least
 from sampler.mpi import Comm
@@ -61,6 +69,9 @@ from sampler.schedules import Schedule
 
 DEFAULT_ESS_FRACTION = 0.3
 BETA_SEARCHES = ("grid", "two-pass")
+AUTO_FALLBACK = "antithetic"  # --proposal auto where the marginalised scheme does not apply
+# auto: the measured comparison on MNIST (README, "Proposal schemes") showed no loss
+DEFAULT_PROPOSAL = "auto"
 
 
 class ISInfo(NamedTuple):
@@ -110,12 +121,16 @@ class ImportanceSampling:
         beta: float | Schedule | Temperature,
         block_size: int,
         beta_search: str = "grid",
+        proposal: str = "literal",
+        blocks_per_pass: int | None = None,
     ) -> None:
         self.samples = samples
         self.temperature = as_temperature(beta)
         self.block_size = block_size
         self.beta_search = beta_search
-        self._buffer: torch.Tensor | None = None
+        self.proposal = proposal
+        self.blocks_per_pass = blocks_per_pass  # None: group_size (all that fit on a GPU)
+        self._proposals: dict = {}
 
     def init(self, center: torch.Tensor) -> dict:
         return {}
@@ -125,43 +140,57 @@ class ImportanceSampling:
         count = math.ceil(self.samples / self.block_size)
         return [(b, min(self.block_size, self.samples - b * self.block_size)) for b in range(count)]
 
-    def _points(self, key: StepKey, block: int, rows: int, center, scale) -> torch.Tensor:
-        """The block's proposals ``x_j = x + sqrt(tau) e_j`` in a reused buffer."""
-        shape = (self.block_size, center.shape[0])
-        buffer = self._buffer
-        if buffer is None or buffer.shape != shape or buffer.device != center.device:
-            buffer = self._buffer = torch.empty(shape, dtype=center.dtype, device=center.device)
-        generator = streams.torch_generator(
-            key.seed, streams.IS_NOISE, key.step, block, center.device
-        )
-        points = buffer[:rows].normal_(generator=generator)
-        return points.mul_(scale).add_(center)
+    def scheme(self, problem):
+        """The proposal scheme of this update (``auto``: ``marginal`` where it applies, else
+        ``AUTO_FALLBACK``), one object per scheme kept with its buffers."""
+        name = self.proposal
+        if name == "auto":
+            model = getattr(problem, "model", None)
+            applies = not_applicable(model, getattr(problem, "batch_size", 0)) is None
+            name = "marginal" if applies else AUTO_FALLBACK
+        if name not in self._proposals:
+            self._proposals[name] = build_proposal(name)
+        return self._proposals[name]
 
-    def _pass(self, key, betas, center, scale, problem, comm, losses=None) -> TiltedSums:
+    def _groups(self, owned, proposal, device):
+        size = self.blocks_per_pass or group_size(
+            device, self.block_size * proposal.bytes_per_sample(), len(owned)
+        )
+        return [owned[i : i + size] for i in range(0, len(owned), size)]
+
+    def _pass(self, key, betas, center, proposal, problem, comm, losses=None) -> TiltedSums:
         """One pass over this rank's blocks; ``losses`` (block -> [rows]) skips the forward."""
-        sums = TiltedSums(betas, center.shape[0], center.device)
-        for block, rows in self.blocks()[comm.rank :: comm.size]:
-            points = self._points(key, block, rows, center, scale)
+        sums = TiltedSums(betas, proposal.dim, center.device)
+        proposal.start(sums)
+        owned = self.blocks()[comm.rank :: comm.size]
+        for group in self._groups(owned, proposal, center.device):
+            drawn = proposal.draw(key, group, self.block_size, center)
             if losses is None:
-                block_losses = problem.losses(points).to(torch.float64)
+                group_losses = proposal.losses(drawn, problem)
             else:
-                block_losses = losses[block]
-            sums.add(block_losses, points)
+                group_losses = torch.cat([losses[block] for block, _ in group])
+            for i, (offset, (_, rows)) in enumerate(zip(drawn.offsets, group)):
+                sums.add(group_losses[offset : offset + rows], proposal.weighted(drawn, i))
         return sums
 
-    def _two_pass_beta(self, key, center, scale, problem, comm, factor, ess_target):
+    def _two_pass_beta(self, key, center, proposal, problem, comm, factor, ess_target):
         """Pass 1: every block's losses (gathered in block order on every rank) and the beta
         solving ``ESS(beta) = ess_target`` on all of them."""
         owned = {}
-        for block, rows in self.blocks()[comm.rank :: comm.size]:
-            points = self._points(key, block, rows, center, scale)
-            owned[block] = problem.losses(points).to(torch.float64).cpu()
+        for group in self._groups(self.blocks()[comm.rank :: comm.size], proposal, center.device):
+            drawn = proposal.draw(key, group, self.block_size, center)
+            group_losses = proposal.losses(drawn, problem)
+            for offset, (block, rows) in zip(drawn.offsets, group):
+                owned[block] = group_losses[offset : offset + rows]
+        host = torch.cat(list(owned.values())).cpu() if owned else torch.zeros(0)  # one copy
+        # each block's losses on their own (a view would carry the whole tensor when pickled)
+        pieces = host.split([v.shape[0] for v in owned.values()])
+        parts = {block: piece.clone() for block, piece in zip(owned, pieces)}
         gathered = {}
-        for part in comm.allgather(owned):
+        for part in comm.allgather(parts):
             gathered.update(part)
         losses = torch.cat([gathered[b] for b, _ in self.blocks()])
         finite = torch.isfinite(losses)
-        owned = {b: v.to(center.device) for b, v in owned.items()}
         if not bool(finite.any()):
             return factor, owned
         shifted = torch.where(finite, losses - losses[finite].min(), math.inf)
@@ -170,7 +199,8 @@ class ImportanceSampling:
         return beta, owned
 
     def step(self, key, state, center, tau, problem: Problem, comm: Comm):
-        scale = torch.sqrt(torch.as_tensor(tau, dtype=center.dtype, device=center.device))
+        proposal = self.scheme(problem)
+        proposal.prepare(key, center, tau, problem)
         temp = self.temperature
         factor = temp.factor(problem)
         losses = None
@@ -180,7 +210,7 @@ class ImportanceSampling:
             betas = [clamp_beta(b, factor) for b in candidate_betas(state.get("beta", factor))]
         else:
             beta, losses = self._two_pass_beta(
-                key, center, scale, problem, comm, factor, temp.auto_target
+                key, center, proposal, problem, comm, factor, temp.auto_target
             )
             betas = [beta]
         target_fraction = temp.auto_target if temp.auto else None
@@ -192,15 +222,16 @@ class ImportanceSampling:
             distance = (torch.log(s1 * s1 / s2) - math.log(target_fraction * finite)).abs()
             return int(torch.argmin(distance))
 
-        estimate = self._pass(key, betas, center, scale, problem, comm, losses).finish(comm, choose)
+        sums = self._pass(key, betas, center, proposal, problem, comm, losses)
+        estimate = sums.finish(comm, choose)
         if estimate is None:
             raise NoFiniteSampleError(
                 f"update {key.step + 1}: all {self.samples} importance samples have a "
                 "non-finite loss; lower --tau or check the model and data"
             )
+        target, variance = proposal.finish(key, estimate, center, tau, comm)
         new_state = {"beta": estimate.beta} if temp.auto else state
         ess = estimate.s1 * estimate.s1 / estimate.s2
-        variance = estimate.variance
         if ess < len(self.blocks()):
             # fewer effective samples than blocks: a block's sums are dominated by one sample
             # and batch means see no spread (zero when one weight holds everything); the
@@ -217,8 +248,7 @@ class ImportanceSampling:
             grad_evals=0,
             target_variance=variance,
         )
-        target = estimate.target.to(device=center.device, dtype=center.dtype)
-        return target, new_state, info
+        return target.to(device=center.device, dtype=center.dtype), new_state, info
 
 
 OPTIONS = {
@@ -240,6 +270,15 @@ OPTIONS = {
         "ESS, the noise drawn twice)",
         choices=BETA_SEARCHES,
     ),
+    "proposal": Option(
+        "str",
+        DEFAULT_PROPOSAL,
+        "how the proposals are drawn: literal (independent, Algorithm 4), antithetic (pairs "
+        "x +- sqrt(tau) e, half the noise), marginal (the dense first layer's noise sampled "
+        "through X E^T: linear, mlp, musso-mlp with --batch-size below the input size), or auto "
+        f"(marginal where it applies, else {AUTO_FALLBACK})",
+        choices=PROPOSALS,
+    ),
 }
 
 
@@ -251,13 +290,25 @@ def check(values, steps: int) -> None:
         )
 
 
+def check_model(values, model, batch_size: int) -> None:
+    """``--proposal marginal`` on a model (and minibatch) it does not apply to is refused."""
+    if values["proposal"] == "marginal":
+        reason = not_applicable(model, batch_size)
+        if reason is not None:
+            raise OptionError(f"{setting('proposal', 'marginal')}: {reason}")
+
+
 def temperature_of(values) -> Temperature:
     return temperature(values, DEFAULT_ESS_FRACTION, (0.0, 1.0))
 
 
 def build(values) -> ImportanceSampling:
     return ImportanceSampling(
-        values["samples"], temperature_of(values), values["block_size"], values["beta_search"]
+        values["samples"],
+        temperature_of(values),
+        values["block_size"],
+        values["beta_search"],
+        values["proposal"],
     )
 
 
@@ -268,4 +319,5 @@ SPEC = EstimatorSpec(
     summary="importance sampling of E_q[X] (Algorithm 4), gradient-free",
     options=OPTIONS,
     check=check,
+    check_model=check_model,
 )

@@ -82,6 +82,21 @@ class RMDivergedError(RuntimeError):
 BACKTRACK, MAX_BACKTRACKS, RECOVER = 4.0, 12, 2.0
 
 
+class Buffers:
+    """Named ``[M, d]`` work tensors kept between iterations and updates (noise, points,
+    gradients in float64): the iterations allocate nothing of size ``M x d`` themselves."""
+
+    def __init__(self) -> None:
+        self.kept: dict[str, torch.Tensor] = {}
+
+    def get(self, name: str, shape, like: torch.Tensor, dtype=None) -> torch.Tensor:
+        dtype = dtype or like.dtype
+        kept = self.kept.get(name)
+        if kept is None or kept.shape != shape or kept.dtype != dtype or kept.device != like.device:
+            kept = self.kept[name] = torch.empty(shape, dtype=dtype, device=like.device)
+        return kept
+
+
 class RobbinsMonro:
     objective = "heat"
 
@@ -98,6 +113,7 @@ class RobbinsMonro:
         self.step_size = step_size
         self.temperature = as_temperature(beta)
         self.stein = stein
+        self._buffers = Buffers()
 
     def init(self, center: torch.Tensor) -> dict:
         return {}
@@ -109,23 +125,28 @@ class RobbinsMonro:
         ``g_m = grad f(z_m)`` (or of its Stein estimate) and of ``g_m^2``, one batch."""
         if not owned:
             return torch.zeros(2, x.shape[0], dtype=torch.float64, device=x.device)
-        noise = torch.empty(len(owned), x.shape[0], dtype=x.dtype, device=x.device)
+        rows = len(owned)
+        noise = self._buffers.get("noise", (rows, x.shape[0]), x)
         for row, m in enumerate(owned):
             index = j * self.samples + m
             generator = streams.torch_generator(
                 key.seed, streams.RM_NOISE, key.step, index, device=x.device
             )
             noise[row].normal_(generator=generator)
-        step = noise * scale
+        step = torch.mul(noise, scale, out=self._buffers.get("step", noise.shape, x))
         if not self.stein:
-            _, grads = problem.loss_and_grad(x + step)
+            points = torch.add(x, step, out=self._buffers.get("points", noise.shape, x))
+            _, grads = problem.loss_and_grad(points)
         else:
-            rows = len(owned)
-            values = problem.losses(torch.cat([x + step, x - step])).to(torch.float64)
+            points = self._buffers.get("points", (2 * rows, x.shape[0]), x)
+            torch.add(x, step, out=points[:rows])
+            torch.sub(x, step, out=points[rows:])
+            values = problem.losses(points).to(torch.float64)
             difference = ((values[:rows] - values[rows:]) / 2).to(x.dtype)
             grads = noise.mul_(difference[:, None]).div_(scale)  # (f+ - f-) e / (2 s)
-        grads = grads.to(torch.float64)
-        return torch.stack([grads.sum(dim=0), (grads * grads).sum(dim=0)])
+        grads = self._buffers.get("grads64", noise.shape, x, torch.float64).copy_(grads)
+        total = grads.sum(dim=0)
+        return torch.stack([total, grads.mul_(grads).sum(dim=0)])
 
     def iterate(self, key: StepKey, center, tau, beta: float, problem: Problem, comm: Comm):
         """The J iterations at ``beta``: ``(x^{J+1}, Var(x^{J+1}) [d], |h_1|, |h_J|, a_J)``,

@@ -20,29 +20,55 @@ sums (Cochran, "Sampling Techniques", ch. 6, the ratio estimator over clusters).
 drops, the earlier sums are rescaled by ``exp(-beta_g (f*_old - f*_new))`` (squared for the
 quadratic ones). Ranks merge their sums by one max and two sum reductions, so one seed gives
 the same estimate on any number of ranks up to float64 summation order.
+
+A block's ``a_gb`` is ``w_g @ points`` (the literal proposals), or whatever the proposal scheme
+computes from the weights (``add(losses, weighted)`` with a function ``w [G, rows] -> [G,
+dim]``: antithetic pairs in noise space, the marginalised scheme's coordinates after its first
+layer, ``sampler.estimators.proposals``). A scheme that keeps further sums of its own (the
+marginalised first layer) attaches them (``attach``): they are rescaled with these and merged
+in the same reduction.
+
+No host synchronisation while blocks arrive: ``f*`` and the count of failed samples are device
+tensors (on a GPU the rescaling is applied at every block, with factor 1 when ``f*`` did not
+move, which is exact; the CPU, where asking costs nothing, skips it then), so a GPU runs a
+rank's whole block loop without waiting; ``finish`` reads the sums once.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import torch
 
 from sampler.mpi import Comm
 
 
+class AttachedSums(Protocol):
+    """Sums a proposal scheme keeps beside ``a, q, p`` (``sampler.estimators.marginal``)."""
+
+    def rescale(self, factor: torch.Tensor) -> None:
+        """``factor: [G]``: the linear sums times it, the quadratic ones times its square."""
+
+    def payload(self, index: int) -> torch.Tensor:
+        """The sums of grid point ``index`` as one flat float64 vector (summed over ranks)."""
+
+
 @dataclass
 class TiltedEstimate:
     index: int  # which beta of the grid
     beta: float
-    target: torch.Tensor  # [d], float64
-    variance: torch.Tensor  # [d], float64 (NaN with fewer than two blocks)
+    target: torch.Tensor  # [dim], float64
+    variance: torch.Tensor  # [dim], float64 (NaN with fewer than two blocks)
     s1: float
     s2: float
     min_loss: float
     failed: int
+    blocks: int = 0
+    r: float = math.nan  # sum_b W_b^2 of the chosen beta
+    attached: list[torch.Tensor] = field(default_factory=list)  # merged payloads, in order
 
 
 class TiltedSums:
@@ -50,16 +76,22 @@ class TiltedSums:
         self.betas = torch.tensor(betas, dtype=torch.float64, device=device)
         grid = len(betas)
         zeros = lambda *shape: torch.zeros(*shape, dtype=torch.float64, device=device)  # noqa: E731
-        self.min_loss = math.inf
+        self.min_loss = torch.full((), math.inf, dtype=torch.float64, device=device)
         self.s1, self.s2, self.r = zeros(grid), zeros(grid), zeros(grid)
         self.a, self.q, self.p = zeros(grid, dim), zeros(grid, dim), zeros(grid, dim)
         self.blocks = 0
-        self.failed = 0
+        self.failed = torch.zeros((), dtype=torch.int64, device=device)
+        self.attached: list[AttachedSums] = []
 
-    def _rescale(self, new_min: float) -> None:
-        if self.min_loss == math.inf:
-            return
-        factor = torch.exp(-self.betas * (self.min_loss - new_min))
+    def attach(self, sums: AttachedSums) -> None:
+        self.attached.append(sums)
+
+    def _rescale(self, new_min: torch.Tensor) -> None:
+        """To the new ``f*`` (factor 1, exactly, where it did not move or nothing was summed)."""
+        exponent = -self.betas * (self.min_loss - new_min)
+        factor = torch.where(torch.isfinite(self.min_loss), torch.exp(exponent), 1.0)
+        if factor.device.type == "cpu" and bool((factor == 1.0).all()):
+            return  # nothing moved: skip the passes over the sums (free to ask on the CPU)
         self.s1.mul_(factor)
         self.a.mul_(factor[:, None])
         squared = factor * factor
@@ -67,56 +99,70 @@ class TiltedSums:
         self.r.mul_(squared)
         self.q.mul_(squared[:, None])
         self.p.mul_(squared[:, None])
+        for sums in self.attached:
+            sums.rescale(factor)
 
-    def add(self, losses: torch.Tensor, points: torch.Tensor) -> None:
-        """One block: ``losses: [rows]`` float64 (any non-finite value fails its sample),
-        ``points: [rows, d]``."""
+    def weights(self, losses: torch.Tensor) -> torch.Tensor:
+        """One block's weights ``w [G, rows]`` float64 relative to the new ``f*`` (the earlier
+        sums rescaled to it); ``losses: [rows]`` float64, a non-finite value fails its sample."""
         self.blocks += 1
         finite = torch.isfinite(losses)
-        self.failed += int(losses.shape[0] - finite.sum())
-        if not bool(finite.any()):
-            return
-        block_min = float(losses[finite].min())
-        if block_min < self.min_loss:
-            self._rescale(block_min)
-            self.min_loss = block_min
-        shifted = torch.where(finite, losses - self.min_loss, math.inf)
-        w = torch.exp(-self.betas[:, None] * shifted[None, :])  # [G, rows]
+        self.failed += (~finite).sum()
+        block_min = torch.where(finite, losses, math.inf).min()
+        new_min = torch.minimum(self.min_loss, block_min)
+        self._rescale(new_min)
+        self.min_loss = new_min
+        shifted = torch.where(finite, losses - new_min, math.inf)
+        return torch.exp(-self.betas[:, None] * shifted[None, :])  # [G, rows]
+
+    def add(
+        self,
+        losses: torch.Tensor,
+        points: torch.Tensor | Callable[[torch.Tensor], torch.Tensor],
+    ) -> torch.Tensor:
+        """One block: ``losses: [rows]`` float64 (any non-finite value fails its sample) and
+        ``points: [rows, dim]``, or a function of the weights ``w [G, rows]`` giving the
+        block's ``sum_j w_gj x_j`` ``[G, dim]`` float64. Returns ``w``."""
+        w = self.weights(losses)
         block_weight = w.sum(dim=1)
-        block_sum = (w.to(points.dtype) @ points).to(torch.float64)  # [G, d]
+        if callable(points):
+            block_sum = points(w)
+        else:
+            block_sum = (w.to(points.dtype) @ points).to(torch.float64)  # [G, dim]
         self.s1.add_(block_weight)
         self.s2.add_((w * w).sum(dim=1))
         self.r.add_(block_weight * block_weight)
         self.a.add_(block_sum)
         self.q.addcmul_(block_sum, block_sum)
         self.p.add_(block_weight[:, None] * block_sum)
+        return w
 
     def finish(self, comm: Comm, choose: Callable[[torch.Tensor, torch.Tensor, int], int]):
         """Merge the ranks' sums; ``choose(s1 [G], s2 [G], failed) -> g`` picks the beta (the
         same on every rank, from the merged sums). ``None`` if no sample anywhere is finite."""
-        local_min = torch.tensor([-self.min_loss], dtype=torch.float64)
-        global_min = -float(comm.allreduce_max(local_min)[0])
+        global_min = -float(comm.allreduce_max((-self.min_loss).reshape(1))[0])
         if global_min == math.inf:
             return None
-        if self.min_loss != math.inf:
-            self._rescale(global_min)
-        else:  # nothing finite on this rank: its sums are zero whatever the shift
-            self.min_loss = global_min
+        if math.isfinite(float(self.min_loss)):
+            self._rescale(torch.tensor(global_min, dtype=torch.float64, device=self.s1.device))
+        # else: nothing finite on this rank, its sums are zero whatever the shift
         grid = self.betas.shape[0]
-        scalars = torch.cat(
-            [
-                self.s1.cpu(),
-                self.s2.cpu(),
-                self.r.cpu(),
-                torch.tensor([self.failed, self.blocks], dtype=torch.float64),
-            ]
-        )
+        blocks = torch.full((1,), float(self.blocks), dtype=torch.float64, device=self.s1.device)
+        counts = torch.cat([self.failed.to(torch.float64).reshape(1), blocks])
+        scalars = torch.cat([self.s1, self.s2, self.r, counts])
         scalars = comm.allreduce_sum(scalars).cpu()
         s1, s2, r = scalars[:grid], scalars[grid : 2 * grid], scalars[2 * grid : 3 * grid]
         failed, blocks = int(scalars[-2]), int(scalars[-1])
         index = choose(s1, s2, failed)
-        vectors = torch.stack([self.a[index], self.q[index], self.p[index]]).cpu()
-        a, q, p = comm.allreduce_sum(vectors).to(self.a.device).unbind(0)
+        dim = self.a.shape[1]
+        payloads = [sums.payload(index) for sums in self.attached]
+        parts = [self.a[index], self.q[index], self.p[index], *payloads]
+        merged = comm.allreduce_sum(torch.cat(parts)).to(self.a.device)
+        a, q, p = merged[:dim], merged[dim : 2 * dim], merged[2 * dim : 3 * dim]
+        attached, offset = [], 3 * dim
+        for payload in payloads:
+            attached.append(merged[offset : offset + payload.numel()])
+            offset += payload.numel()
         total, total_r = float(s1[index]), float(r[index])
         target = a / total
         if blocks >= 2:
@@ -133,4 +179,7 @@ class TiltedSums:
             s2=float(s2[index]),
             min_loss=global_min,
             failed=failed,
+            blocks=blocks,
+            r=total_r,
+            attached=attached,
         )
