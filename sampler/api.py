@@ -182,11 +182,11 @@ def _check_out(config: RunConfig, resume: bool) -> None:
             "resume=True or choose another out="
         )
     if resume:
-        from sampler.cli import _refuse_changes  # the command's own rule for --resume
+        from sampler.command_settings import refuse_changes  # the command's rule for --resume
         from sampler.config import _from_run_record
 
         stored = make_config(_from_run_record(RunDirectory(config.out).read_config()))
-        _refuse_changes(stored, config)
+        refuse_changes(stored, config)
 
 
 def _read_metrics(out: str) -> list[dict]:
