@@ -16,18 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import statistics
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from sampler.estimators import ESTIMATORS  # noqa: E402
-from tests.mpi_launch import launcher_flags, mpiexec  # noqa: E402
+from sampler.bench_runs import mpiexec, seconds_per_update
+from sampler.estimators import ESTIMATORS
 
 # The paper's settings (section 6): J = 1000 IS samples, 1000 SGLD steps, M = J = 30 for RM.
 # rm-stein is the gradient-free form of rm (2M loss evaluations per iteration).
@@ -45,42 +37,6 @@ WORKLOADS = {
     ],
     "sgd": ["--baseline", "sgd", "--lr", "0.01"],
 }
-
-
-def seconds_per_update(ranks: int, workload: list[str], steps: int, threads: int) -> float:
-    with tempfile.TemporaryDirectory() as directory:
-        out = Path(directory) / "run"
-        executable = mpiexec()
-        command = [
-            executable,
-            *launcher_flags(executable),
-            "-n",
-            str(ranks),
-            sys.executable,
-            "-m",
-            "sampler",
-            "train",
-            "--model",
-            "mlp",
-            "--batch-size",
-            "20",
-            "--tau",
-            "0.01",
-            "--steps",
-            str(steps),
-            "--eval-every",
-            "0",
-            "--quiet",
-            "--out",
-            str(out),
-            *workload,
-        ]
-        env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS=str(threads))
-        result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
-        if result.returncode != 0:
-            raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr[-2000:]}")
-        times = [json.loads(line)["time"] for line in (out / "metrics.jsonl").open()]
-        return statistics.median(b - a for a, b in zip(times[:-1], times[1:]))
 
 
 def main() -> None:
@@ -101,8 +57,8 @@ def main() -> None:
     )
     for name in names:
         workload = WORKLOADS.get(name, ["--estimator", name])
-        one = seconds_per_update(1, workload, args.steps, args.threads)
-        many = seconds_per_update(args.ranks, workload, args.steps, args.threads)
+        one = seconds_per_update(1, workload, "mlp", args.steps, args.threads)
+        many = seconds_per_update(args.ranks, workload, "mlp", args.steps, args.threads)
         speedup = one / many
         results.append(
             {
