@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
 
 import torch
 
 from sampler.cli import main
-from tests.test_train import MIXTURE, cli, read_run
+from tests.long_run import start_long_run, wait_for_updates
+from tests.test_train import cli, read_run
 
 
 def test_resume_equals_an_uninterrupted_run(tmp_path):
@@ -59,40 +56,10 @@ def test_resume_after_a_crash_drops_metrics_past_the_checkpoint(tmp_path):
 
 
 def test_ctrl_c_saves_the_last_completed_step_and_resume_finishes(tmp_path):
-    from pathlib import Path
-
     out = tmp_path / "run"
-    root = Path(__file__).resolve().parents[1]
-    command = [
-        sys.executable,
-        "-m",
-        "sampler",
-        "train",
-        *MIXTURE,
-        "--samples",
-        "2000",
-        "--steps",
-        "100000",
-        "--checkpoint-every",
-        "0",
-        "--eval-every",
-        "0",
-        "--out",
-        str(out),
-    ]
-    process = subprocess.Popen(
-        command,
-        cwd=root,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=dict(os.environ, PYTHONPATH=str(root)),
-    )
+    process = start_long_run(out, "--checkpoint-every", 0)
+    wait_for_updates(out, 3, process)
     metrics = out / "metrics.jsonl"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and (
-        not metrics.exists() or len(metrics.read_text().splitlines()) < 3
-    ):
-        time.sleep(0.05)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr

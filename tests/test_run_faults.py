@@ -12,7 +12,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,20 +23,11 @@ from sampler import run_directory, run_lock
 from sampler.cli import main
 from sampler.run_directory import RunDirectory, check_plain
 from sampler.run_lock import RunLock, RunLockedError
+from tests.long_run import start_long_run, wait_for_updates
+from tests.test_train import MIXTURE
 
 pytestmark = pytest.mark.reliability
 ROOT = Path(__file__).resolve().parents[1]
-MIXTURE = [
-    "--data",
-    "gaussian-mixture",
-    "--gm-dim",
-    "10",
-    "--gm-train",
-    "400",
-    "--gm-test",
-    "200",
-    "--quiet",
-]
 RUN = [*MIXTURE, "--samples", "60", "--tau", "0.05", "--batch-size", "20"]
 
 
@@ -139,36 +129,6 @@ def test_a_full_disk_part_way_through_a_checkpoint_then_a_bit_exact_resume(
     assert steps(run) == [1, 2, 3, 4]
     assert train("--resume", run, "--steps", 6, "--quiet") == 0
     assert steps(run) == list(range(1, 7)) and torch.equal(params(run), params(whole))
-
-
-def start_long_run(out: Path, *extra) -> subprocess.Popen:
-    command = [
-        sys.executable,
-        "-m",
-        "sampler",
-        "train",
-        *MIXTURE,
-        "--samples",
-        "2000",
-        "--steps",
-        "100000",
-        "--eval-every",
-        "0",
-        "--out",
-        str(out),
-        *map(str, extra),
-    ]
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
-    return subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True, env=env)
-
-
-def wait_for_updates(out: Path, count: int, process: subprocess.Popen) -> None:
-    metrics, deadline = out / "metrics.jsonl", time.monotonic() + 90
-    while time.monotonic() < deadline and (
-        not metrics.exists() or len(metrics.read_text().splitlines()) < count
-    ):
-        assert process.poll() is None, process.stderr.read()
-        time.sleep(0.05)
 
 
 @pytest.mark.parametrize("name", ["SIGTERM", "SIGUSR1"])
