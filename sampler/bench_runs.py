@@ -55,7 +55,7 @@ def mpi_missing() -> str | None:
     return None
 
 
-def _launcher_flags(executable: str) -> list[str]:
+def launcher_flags(executable: str) -> list[str]:
     version = subprocess.run([executable, "--version"], capture_output=True, text=True).stdout
     return ["--allow-run-as-root", "--oversubscribe"] if "Open MPI" in version else []
 
@@ -64,13 +64,14 @@ def seconds_per_update(
     ranks: int, flags: list[str], model: str, steps: int, threads: int = 1
 ) -> float:
     """Seconds per update of ``sampler train --model MODEL FLAGS`` on ``ranks`` ranks with
-    ``threads`` torch threads each (minibatch 20, tau 0.01 unless ``flags`` say otherwise)."""
+    ``threads`` torch threads each (minibatch 20, tau 0.01 for the two-step scheme, unless
+    ``flags`` say otherwise)."""
     executable = mpiexec()
     with tempfile.TemporaryDirectory() as directory:
         out = Path(directory) / "run"
         command = [
             executable,
-            *_launcher_flags(executable),
+            *launcher_flags(executable),
             "-n",
             str(ranks),
             sys.executable,
@@ -81,8 +82,7 @@ def seconds_per_update(
             model,
             "--batch-size",
             "20",
-            "--tau",
-            "0.01",
+            *([] if "--baseline" in flags else ["--tau", "0.01"]),  # baselines have no tau
             "--steps",
             str(steps),
             "--eval-every",

@@ -29,6 +29,7 @@ from sampler.compare import command as compare_command
 from sampler.config import DATA_ALIASES, FIELDS, TABLES, ConfigError, flag
 from sampler.flatness import command as flatness_command
 from sampler.rank_agreement import agree
+from sampler.reproduce import command as reproduce_command
 from sampler.run_directory import RunFileError
 from sampler.run_lock import RunLockedError
 from sampler.run_signals import resume_hint
@@ -161,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     flatness_command.add_parser(commands)
     export.add_parser(commands)
     bench.add_parser(commands)
+    reproduce_command.add_parser(commands)
     run_level = train.add_argument_group("run settings")
     for name, field in FIELDS.items():
         if name == "method_options":
@@ -246,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print(listing())
         return 0
-    if args.command in ("compare", "flatness", "export", "bench"):
+    if args.command in ("compare", "flatness", "export", "bench", "reproduce"):
         try:
             return args.handler(args)
         except CommandLineError as error:  # the command's own refusal (parser.error)

@@ -1,0 +1,314 @@
+"""The experiments of ``sampler reproduce``: each a list of plain ``sampler train`` command lines.
+
+Section 6 of García Trillos, Kaplan and Sanz-Alonso (Entropy 21(5):511, 2019) and what this
+project adds to it, at two scales: the full one (``Scale.full``) and ``--quick`` (one seed, a
+few updates: a smoke test of the whole pipeline in minutes, numbers not meant to be read).
+Every run is the 784-200-10 ``mlp`` (or the 784-10 ``linear``, the "small network" of the tau
+sweeps) on MNIST, minibatch 20, tau = 0.01 unless the experiment varies it. A run is named by
+its flags (a hash) and seed, so two experiments that need the same run share one directory.
+
+The paper's Table 6.1 rows are run twice: with the readings of its text that reproduce each row
+(README, "The paper's settings": SGD at lr 0.03; IS at beta 1; SGLD with ``N(0, eps)`` read as
+a standard deviation, which needs tau = 1e-5; HR at beta 5 with the decreasing steps
+0.1 j^-0.7), and with the engine's defaults (each estimator's ``--beta auto``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+MNIST = ("--data", "mnist", "--batch-size", "20")
+MLP = ("--model", "mlp", *MNIST)
+LINEAR = ("--model", "linear", *MNIST)
+
+PAPER_READINGS = {  # Table 6.1 label -> flags (README, "The paper's settings")
+    "SGD": ("--baseline", "sgd", "--lr", "0.03"),
+    "IS": ("--estimator", "is", "--beta", "1", "--tau", "0.01"),
+    "SGLD": (
+        "--estimator",
+        "sgld",
+        "--beta",
+        "3000",
+        "--tau",
+        "0.00001",
+        "--sgld-eps",
+        "harmonic:0.001,1000",
+    ),
+    "HR": ("--estimator", "rm", "--beta", "5", "--rm-step", "power:0.1,0.7", "--tau", "0.01"),
+}
+DEFAULTS = {
+    "SGD": ("--baseline", "sgd"),
+    "IS": ("--estimator", "is", "--tau", "0.01"),
+    "SGLD": ("--estimator", "sgld", "--tau", "0.01"),
+    "HR": ("--estimator", "rm", "--tau", "0.01"),
+}
+
+
+@dataclass(frozen=True)
+class Scale:
+    """The sizes that differ between the full reproduction and ``--quick``."""
+
+    seeds: tuple[int, ...]
+    table_steps: int  # Table 6.1 / Fig. 6.1 / Fig. 6.3
+    eval_every: int
+    warm_sgd: int  # Fig. 6.2: SGD updates before the switch ...
+    warm_total: int  # ... and the updates in all
+    sweep_steps: int  # Fig. 6.4 / 6.5 on the linear network
+    taus: tuple[float, ...]
+    many_samples: tuple[int, ...]  # IS over ranks
+    many_steps: int
+    many_ranks: int
+    gradient_budget: int  # Entropy-SGD / Replicated-SGD / SGD at equal gradient evaluations
+    baseline_seeds: tuple[int, ...]
+    timing_steps: int  # Table 6.2: updates per timed run (the first one is dropped)
+
+    @staticmethod
+    def full() -> Scale:
+        return Scale(
+            seeds=(0, 1),
+            table_steps=500,
+            eval_every=25,
+            warm_sgd=100,
+            warm_total=300,
+            sweep_steps=300,
+            taus=(0.001, 0.003, 0.01, 0.03, 0.1),
+            many_samples=(10_000, 100_000),
+            many_steps=150,
+            many_ranks=2,
+            gradient_budget=3000,
+            baseline_seeds=(0, 1, 2),
+            timing_steps=8,
+        )
+
+    @staticmethod
+    def quick() -> Scale:
+        return Scale(
+            seeds=(0,),
+            table_steps=40,
+            eval_every=10,
+            warm_sgd=20,
+            warm_total=40,
+            sweep_steps=40,
+            taus=(0.003, 0.01, 0.03),
+            many_samples=(10_000,),
+            many_steps=10,
+            many_ranks=2,
+            gradient_budget=300,
+            baseline_seeds=(0,),
+            timing_steps=4,
+        )
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    label: str  # the row / curve it belongs to (the same for every seed)
+    flags: tuple[str, ...]  # sampler train flags, without --seed, --out, --data-dir
+    seed: int
+    ranks: int = 1
+
+    @property
+    def name(self) -> str:
+        """Directory name: the method, a hash of flags and ranks, the seed."""
+        digest = hashlib.sha1(" ".join([*self.flags, f"ranks={self.ranks}"]).encode())
+        method = next(
+            (
+                self.flags[i + 1]
+                for i, f in enumerate(self.flags)
+                if f in ("--estimator", "--baseline")
+            ),
+            "run",
+        )
+        return f"{method}-{digest.hexdigest()[:8]}-s{self.seed}"
+
+
+@dataclass
+class Experiment:
+    key: str
+    title: str
+    about: str  # what is run and why, one paragraph of the report
+    runs: list[RunSpec] = field(default_factory=list)
+    at: tuple[int, ...] = ()  # accuracy columns (updates; gradient evaluations for 'grads')
+    x: str = "updates"  # 'updates', 'grads' (gradient evaluations) or 'tau'
+    flatness: bool = False  # probe the seed-0 final points with sampler flatness
+
+    def add(self, label: str, flags: tuple[str, ...], seeds, ranks: int = 1) -> None:
+        self.runs += [RunSpec(label, tuple(flags), seed, ranks) for seed in seeds]
+
+
+def _steps(steps: int, eval_every: int) -> tuple[str, ...]:
+    return ("--steps", str(steps), "--eval-every", str(eval_every))
+
+
+def _columns(steps: int, count: int = 5) -> tuple[int, ...]:
+    return tuple(sorted({max(1, round(steps * (i + 1) / count)) for i in range(count)}))
+
+
+def build(scale: Scale) -> list[Experiment]:
+    s = scale
+    table = _steps(s.table_steps, s.eval_every)
+    result = []
+
+    t61 = Experiment(
+        "table-6-1",
+        "Table 6.1 / Fig. 6.1: every method from random initialisation",
+        "The `mlp` (784-200-10) from its seeded initialisation, 500 updates of minibatch 20, "
+        "tau = 0.01, each method once with the reading of the paper's text that reproduces its "
+        "row, and once with the engine's defaults.",
+        at=_columns(s.table_steps),
+    )
+    for label, flags in PAPER_READINGS.items():
+        t61.add(f"{label} (paper's reading)", (*MLP, *flags, *table), s.seeds)
+    for label, flags in DEFAULTS.items():
+        t61.add(f"{label} (defaults)", (*MLP, *flags, *table), s.seeds)
+    result.append(t61)
+
+    warm = _steps(s.warm_total, s.eval_every)
+    switch = ("--switch-after", str(s.warm_sgd), "--switch-lr", "0.03")
+    f62 = Experiment(
+        "fig-6-2",
+        "Fig. 6.2: the estimators after an SGD warm start",
+        f"{s.warm_sgd} SGD updates (lr 0.03, the paper's SGD row) from the seeded "
+        f"initialisation, then the estimator with its defaults (`--switch-after {s.warm_sgd}`), "
+        f"{s.warm_total} updates in all; SGD continuing for reference.",
+        at=_columns(s.warm_total, 3),
+    )
+    f62.add("SGD", (*MLP, *PAPER_READINGS["SGD"], *warm), s.seeds)
+    for label in ("IS", "SGLD", "HR"):
+        f62.add(f"SGD, then {label}", (*MLP, *DEFAULTS[label], *switch, *warm), s.seeds)
+    result.append(f62)
+
+    f63 = Experiment(
+        "fig-6-3",
+        "Fig. 6.3: 10, 100 and 1000 samples per update",
+        "IS with J = 10, 100, 1000 samples and SGLD with L = 10, 100, 1000 Langevin steps per "
+        "update, defaults otherwise (the 1000 runs are Table 6.1's defaults rows).",
+        at=_columns(s.table_steps),
+    )
+    for count in (10, 100, 1000):
+        extra = () if count == 1000 else ("--samples", str(count))
+        f63.add(f"IS, J = {count}", (*MLP, *DEFAULTS["IS"], *extra, *table), s.seeds)
+    for count in (10, 100, 1000):
+        extra = () if count == 1000 else ("--sgld-steps", str(count))
+        f63.add(f"SGLD, L = {count}", (*MLP, *DEFAULTS["SGLD"], *extra, *table), s.seeds)
+    result.append(f63)
+
+    sweep = _steps(s.sweep_steps, s.eval_every)
+    f64 = Experiment(
+        "fig-6-4",
+        "Fig. 6.4: tau sweeps of IS and SGLD on the small network",
+        "The `linear` network (784-10), each tau held fixed, IS and SGLD with their defaults "
+        "(the temperature chosen by the engine at each tau).",
+        at=tuple(s.taus),
+        x="tau",
+    )
+    for method in ("IS", "SGLD"):
+        base = tuple(f for f in DEFAULTS[method] if f not in ("--tau", "0.01"))
+        for tau in s.taus:
+            tau_flags = ("--tau", "0.01") if tau == 0.01 else ("--tau", f"{tau:g}")
+            f64.add(f"{method}, tau = {tau:g}", (*LINEAR, *base, *tau_flags, *sweep), s.seeds)
+    result.append(f64)
+
+    shrink, grow = f"scoping:0.05,{_rate(s.sweep_steps)}", f"reverse:0.0025,{_rate(s.sweep_steps)}"
+    f65 = Experiment(
+        "fig-6-5",
+        "Fig. 6.5: tau scoping both ways",
+        f"The `linear` network, tau shrinking from 0.05 to 0.0025 over the run (`{shrink}`, the "
+        f"paper's scoping tau_k = T0 / (1 + T1)^k), growing over the same range (`{grow}`) and "
+        "fixed at 0.01, IS and SGLD with their defaults.",
+        at=_columns(s.sweep_steps, 3),
+    )
+    for method in ("IS", "SGLD"):
+        base = tuple(f for f in DEFAULTS[method] if f not in ("--tau", "0.01"))
+        f65.add(f"{method}, tau = 0.01", (*LINEAR, *base, "--tau", "0.01", *sweep), s.seeds)
+        f65.add(f"{method}, tau shrinking", (*LINEAR, *base, "--tau", shrink, *sweep), s.seeds)
+        f65.add(f"{method}, tau growing", (*LINEAR, *base, "--tau", grow, *sweep), s.seeds)
+    result.append(f65)
+
+    many = _steps(s.many_steps, max(1, min(s.eval_every, s.many_steps // 3)))
+    b1 = Experiment(
+        "many-samples",
+        "Beyond the paper: IS with 10^4 and 10^5 samples over ranks",
+        f"IS with its defaults on the `mlp`, J samples split over {s.many_ranks} MPI ranks "
+        "(the same run on any rank count), against Table 6.1's J = 1000 run on one rank.",
+        at=_columns(s.many_steps, 3),
+    )
+    b1.add("IS, J = 1000", (*MLP, *DEFAULTS["IS"], *table), s.seeds)
+    for j, count in enumerate(s.many_samples):
+        seeds = s.seeds if j == 0 else s.seeds[:1]
+        b1.add(
+            f"IS, J = {count:,}",
+            (*MLP, *DEFAULTS["IS"], "--samples", str(count), *many),
+            seeds,
+            ranks=s.many_ranks,
+        )
+    result.append(b1)
+
+    result.append(
+        Experiment(
+            "temperature",
+            "Beyond the paper: the temperature the engine chooses",
+            "The beta each estimator's `--beta auto` chose at every update of the Table 6.1 runs, "
+            "and `beta_eff`, the inverse temperature that the Monte Carlo error of the update "
+            'alone would leave the weights at (README, "Temperature, loss scale and Monte Carlo '
+            "error\"), next to the paper's fixed readings.",
+            runs=[r for r in t61.runs if not r.label.startswith("SGD")],
+            at=_columns(s.table_steps),
+        )
+    )
+
+    g = s.gradient_budget
+    grads = ("--eval-every",)
+    b3 = Experiment(
+        "equal-gradients",
+        "Beyond the paper: Entropy-SGD and Replicated-SGD at equal gradient evaluations",
+        f"{g:,} minibatch gradient evaluations each on the `mlp`: SGD (lr 0.03) {g:,} updates, "
+        f"Entropy-SGD (L = 5 inner steps) {g // 5:,} updates, Replicated-SGD (3 replicas) "
+        f"{g // 3:,} updates; defaults otherwise.",
+        at=_columns(g),
+        x="grads",
+    )
+    b3.add(
+        "SGD",
+        (*MLP, *PAPER_READINGS["SGD"], "--steps", str(g), *grads, str(g // 10)),
+        s.baseline_seeds,
+    )
+    b3.add(
+        "Entropy-SGD",
+        (*MLP, "--baseline", "esgd", "--steps", str(g // 5), *grads, str(g // 50)),
+        s.baseline_seeds,
+    )
+    b3.add(
+        "Replicated-SGD",
+        (*MLP, "--baseline", "rsgd", "--steps", str(g // 3), *grads, str(g // 30)),
+        s.baseline_seeds,
+    )
+    result.append(b3)
+
+    result.append(
+        Experiment(
+            "flatness",
+            "Beyond the paper: the local energy of each method's final point",
+            "`sampler flatness RUN --probes local-energy,hessian` on the seed-0 final point of "
+            "every Table 6.1 run and of the equal-gradient baselines: the local energy "
+            "dE(sigma) = E_z E_train(w + sigma z * w) - E_train(w) (Pittorino et al. 2021) on "
+            "1,000 training examples, 50 noise draws, and the top Hessian eigenvalue.",
+            runs=[r for r in [*t61.runs, *b3.runs] if r.seed == s.seeds[0]],
+            flatness=True,
+        )
+    )
+    return result
+
+
+def _rate(steps: int) -> str:
+    """T1 of a scoping schedule that moves tau by a factor 20 over ``steps`` updates."""
+    return f"{20 ** (1 / max(1, steps - 1)) - 1:.5f}"
+
+
+def all_runs(experiments: list[Experiment]) -> list[RunSpec]:
+    """Every distinct run, in the order of first use."""
+    seen: dict[str, RunSpec] = {}
+    for experiment in experiments:
+        for run in experiment.runs:
+            seen.setdefault(run.name, run)
+    return list(seen.values())

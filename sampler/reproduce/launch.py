@@ -1,0 +1,183 @@
+"""The runs of ``sampler reproduce``, ``--jobs`` at a time, each a real ``sampler train`` process.
+
+A run lives in ``OUT/runs/NAME`` (``NAME``: method, hash of its flags, seed), its output in
+``OUT/logs/NAME.log`` and the command that made it in ``OUT/runs/NAME.command.json``. Run again,
+the command keeps every finished run (its ``summary.json`` reached the run's last update, with
+the same command), resumes a cut one from its last checkpoint (``sampler train --resume``: the
+same parameters as an uninterrupted run) and starts the rest; a run whose command changed is
+started afresh. A run on R ranks (``mpiexec -n R``) takes R of the job slots. Each process runs
+one torch thread (``OMP_NUM_THREADS=1``), so ``--jobs`` should not exceed the cores. The wall
+time of every run is kept in ``OUT/timings.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sampler.reproduce.experiments import RunSpec
+
+CHECKPOINT_EVERY = "25"  # at most 25 updates lost to a kill -9 (SIGINT/SIGTERM lose none)
+
+
+@dataclass
+class Outcome:
+    run: RunSpec
+    status: str  # 'kept', 'done', 'resumed', 'failed'
+    seconds: float
+    message: str = ""
+
+
+def run_dir(out: Path, run: RunSpec) -> Path:
+    return out / "runs" / run.name
+
+
+def train_command(run: RunSpec, directory: Path, data_dir: str | None) -> list[str]:
+    """The ``sampler train`` command line of ``run`` (without a launcher)."""
+    data = ["--data-dir", data_dir] if data_dir else []
+    return [
+        "sampler",
+        "train",
+        *run.flags,
+        "--seed",
+        str(run.seed),
+        *data,
+        "--checkpoint-every",
+        CHECKPOINT_EVERY,
+        "--quiet",
+        "--out",
+        str(directory),
+    ]
+
+
+def _finished(directory: Path, steps: int | None) -> bool:
+    try:
+        summary = json.loads((directory / "summary.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return steps is None or summary.get("steps") == steps
+
+
+def _steps(run: RunSpec) -> int | None:
+    flags = list(run.flags)
+    return int(flags[flags.index("--steps") + 1]) if "--steps" in flags else None
+
+
+def _launcher(ranks: int) -> list[str]:
+    if ranks == 1:
+        return [sys.executable, "-m"]
+    from sampler import bench_runs
+
+    executable = bench_runs.mpiexec()
+    if executable is None:
+        raise RuntimeError(f"a run on {ranks} ranks needs mpiexec: {bench_runs.mpi_missing()}")
+    return [
+        executable,
+        *bench_runs.launcher_flags(executable),
+        "-n",
+        str(ranks),
+        sys.executable,
+        "-m",
+    ]
+
+
+class Timings:
+    """``OUT/timings.json``: run name -> wall seconds of the process that finished it."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            self.values = json.loads(path.read_text())
+        except (OSError, ValueError):
+            self.values = {}
+
+    def add(self, name: str, seconds: float) -> None:
+        self.values[name] = self.values.get(name, 0.0) + seconds
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self.values, indent=1, sort_keys=True))
+        os.replace(temporary, self.path)
+
+
+def _prepare(run: RunSpec, out: Path, data_dir: str | None) -> tuple[str, list[str] | None]:
+    """('kept', None) for a finished run, else the status and the command to run."""
+    directory = run_dir(out, run)
+    command = train_command(run, directory, data_dir)
+    record = directory.with_name(run.name + ".command.json")
+    same = record.is_file() and json.loads(record.read_text()) == command
+    if same and _finished(directory, _steps(run)):
+        return "kept", None
+    if same and (directory / "config.json").is_file():
+        steps = ["--steps", str(_steps(run))] if _steps(run) is not None else []
+        return "resumed", ["sampler", "train", "--resume", str(directory), *steps, "--quiet"]
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps(command))
+    return "done", command
+
+
+def launch(
+    runs: list[RunSpec], out: Path, data_dir: str | None, jobs: int, say=print
+) -> list[Outcome]:
+    """Every run finished (or failed) when this returns; ``say`` gets one line per event."""
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    timings = Timings(out / "timings.json")
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    pending, running, outcomes = list(runs), [], []
+    try:
+        _loop(pending, running, outcomes, out, data_dir, jobs, env, timings, say)
+    except KeyboardInterrupt:  # the runs got the same SIGINT: let them write their checkpoints
+        for _, _, process, _, _ in running:
+            process.wait()
+        say("interrupted: run the same command again to go on (finished runs are kept)")
+        raise
+    return outcomes
+
+
+def _loop(pending, running, outcomes, out, data_dir, jobs, env, timings, say) -> None:
+    while pending or running:
+        busy = sum(entry[0].ranks for entry in running)
+        for run in list(pending):
+            if busy and busy + run.ranks > jobs:
+                continue
+            pending.remove(run)
+            status, command = _prepare(run, out, data_dir)
+            if command is None:
+                outcomes.append(Outcome(run, status, timings.values.get(run.name, 0.0)))
+                continue
+            try:
+                launcher = _launcher(run.ranks)
+            except RuntimeError as error:
+                outcomes.append(Outcome(run, "failed", 0.0, str(error)))
+                say(f"FAILED {run.name}: {error}")
+                continue
+            log = open(out / "logs" / f"{run.name}.log", "a")
+            say(f"start {run.name} ({run.label}, seed {run.seed}): {' '.join(command)}")
+            process = subprocess.Popen(
+                [*launcher, *command], stdout=log, stderr=subprocess.STDOUT, env=env
+            )
+            running.append((run, status, process, time.perf_counter(), log))
+            busy += run.ranks
+        time.sleep(0.2)
+        for entry in list(running):
+            run, status, process, started, log = entry
+            if process.poll() is None:
+                continue
+            running.remove(entry)
+            log.close()
+            seconds = time.perf_counter() - started
+            timings.add(run.name, seconds)
+            if process.returncode == 0 and _finished(run_dir(out, run), _steps(run)):
+                outcomes.append(Outcome(run, status, timings.values[run.name]))
+                say(f"{status} {run.name} in {seconds:.0f} s")
+            else:
+                tail = (out / "logs" / f"{run.name}.log").read_text().strip().splitlines()[-1:]
+                message = f"exit status {process.returncode}: {' '.join(tail)}"
+                outcomes.append(Outcome(run, "failed", seconds, message))
+                say(f"FAILED {run.name}: {message} (log: {out / 'logs' / (run.name + '.log')})")
