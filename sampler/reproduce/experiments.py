@@ -92,7 +92,7 @@ class Scale:
             sweep_steps=40,
             taus=(0.003, 0.01, 0.03),
             many_samples=(10_000,),
-            many_steps=10,
+            many_steps=20,
             many_ranks=2,
             gradient_budget=300,
             baseline_seeds=(0,),
@@ -140,8 +140,12 @@ def _steps(steps: int, eval_every: int) -> tuple[str, ...]:
     return ("--steps", str(steps), "--eval-every", str(eval_every))
 
 
-def _columns(steps: int, count: int = 5) -> tuple[int, ...]:
-    return tuple(sorted({max(1, round(steps * (i + 1) / count)) for i in range(count)}))
+def _columns(steps: int, count: int = 5, every: int = 1) -> tuple[int, ...]:
+    """Up to ``count`` evenly spaced updates among those evaluated (multiples of ``every``,
+    and the last)."""
+    evaluated = sorted({*range(every, steps + 1, every), steps})
+    n = len(evaluated)
+    return tuple(sorted({evaluated[max(0, round(n * (i + 1) / count) - 1)] for i in range(count)}))
 
 
 def build(scale: Scale) -> list[Experiment]:
@@ -152,10 +156,11 @@ def build(scale: Scale) -> list[Experiment]:
     t61 = Experiment(
         "table-6-1",
         "Table 6.1 / Fig. 6.1: every method from random initialisation",
-        "The `mlp` (784-200-10) from its seeded initialisation, 500 updates of minibatch 20, "
+        f"The `mlp` (784-200-10) from its seeded initialisation, {s.table_steps} updates of "
+        "minibatch 20, "
         "tau = 0.01, each method once with the reading of the paper's text that reproduces its "
         "row, and once with the engine's defaults.",
-        at=_columns(s.table_steps),
+        at=_columns(s.table_steps, 5, s.eval_every),
     )
     for label, flags in PAPER_READINGS.items():
         t61.add(f"{label} (paper's reading)", (*MLP, *flags, *table), s.seeds)
@@ -171,7 +176,7 @@ def build(scale: Scale) -> list[Experiment]:
         f"{s.warm_sgd} SGD updates (lr 0.03, the paper's SGD row) from the seeded "
         f"initialisation, then the estimator with its defaults (`--switch-after {s.warm_sgd}`), "
         f"{s.warm_total} updates in all; SGD continuing for reference.",
-        at=_columns(s.warm_total, 3),
+        at=_columns(s.warm_total, 3, s.eval_every),
     )
     f62.add("SGD", (*MLP, *PAPER_READINGS["SGD"], *warm), s.seeds)
     for label in ("IS", "SGLD", "HR"):
@@ -183,7 +188,7 @@ def build(scale: Scale) -> list[Experiment]:
         "Fig. 6.3: 10, 100 and 1000 samples per update",
         "IS with J = 10, 100, 1000 samples and SGLD with L = 10, 100, 1000 Langevin steps per "
         "update, defaults otherwise (the 1000 runs are Table 6.1's defaults rows).",
-        at=_columns(s.table_steps),
+        at=_columns(s.table_steps, 5, s.eval_every),
     )
     for count in (10, 100, 1000):
         extra = () if count == 1000 else ("--samples", str(count))
@@ -216,7 +221,7 @@ def build(scale: Scale) -> list[Experiment]:
         f"The `linear` network, tau shrinking from 0.05 to 0.0025 over the run (`{shrink}`, the "
         f"paper's scoping tau_k = T0 / (1 + T1)^k), growing over the same range (`{grow}`) and "
         "fixed at 0.01, IS and SGLD with their defaults.",
-        at=_columns(s.sweep_steps, 3),
+        at=_columns(s.sweep_steps, 3, s.eval_every),
     )
     for method in ("IS", "SGLD"):
         base = tuple(f for f in DEFAULTS[method] if f not in ("--tau", "0.01"))
@@ -225,13 +230,13 @@ def build(scale: Scale) -> list[Experiment]:
         f65.add(f"{method}, tau growing", (*LINEAR, *base, "--tau", grow, *sweep), s.seeds)
     result.append(f65)
 
-    many = _steps(s.many_steps, max(1, min(s.eval_every, s.many_steps // 3)))
+    many = _steps(s.many_steps, s.eval_every)
     b1 = Experiment(
         "many-samples",
         "Beyond the paper: IS with 10^4 and 10^5 samples over ranks",
         f"IS with its defaults on the `mlp`, J samples split over {s.many_ranks} MPI ranks "
         "(the same run on any rank count), against Table 6.1's J = 1000 run on one rank.",
-        at=_columns(s.many_steps, 3),
+        at=_columns(s.many_steps, 3, s.eval_every),
     )
     b1.add("IS, J = 1000", (*MLP, *DEFAULTS["IS"], *table), s.seeds)
     for j, count in enumerate(s.many_samples):
@@ -253,7 +258,7 @@ def build(scale: Scale) -> list[Experiment]:
             'alone would leave the weights at (README, "Temperature, loss scale and Monte Carlo '
             "error\"), next to the paper's fixed readings.",
             runs=[r for r in t61.runs if not r.label.startswith("SGD")],
-            at=_columns(s.table_steps),
+            at=_columns(s.table_steps, 5, s.eval_every),
         )
     )
 
@@ -265,7 +270,7 @@ def build(scale: Scale) -> list[Experiment]:
         f"{g:,} minibatch gradient evaluations each on the `mlp`: SGD (lr 0.03) {g:,} updates, "
         f"Entropy-SGD (L = 5 inner steps) {g // 5:,} updates, Replicated-SGD (3 replicas) "
         f"{g // 3:,} updates; defaults otherwise.",
-        at=_columns(g),
+        at=_columns(g, 5, g // 10),
         x="grads",
     )
     b3.add(
