@@ -113,7 +113,9 @@ def _wall(experiment, timings: dict) -> str:
     )
 
 
-def _section(experiment, out: Path, docs: Path, data_dir: str | None, timings: dict) -> str:
+def _section(
+    experiment, out: Path, docs: Path, data_dir: str | None, timings: dict, phases: dict
+) -> str:
     rows, wanted = _rows(experiment, out)
     flatness = {}
     if experiment.flatness:
@@ -134,6 +136,14 @@ def _section(experiment, out: Path, docs: Path, data_dir: str | None, timings: d
             )
         )
     parts += [f"![{experiment.title}]({p.name})" for p in pictures]
+    if experiment.flatness:
+        parts.append(
+            "Command, for each run (the training commands are in the sections above):\n\n"
+            "```bash\nsampler flatness OUT/runs/NAME --probes local-energy,hessian "
+            "--out OUT/flatness/NAME\n```"
+        )
+        parts.append(f"Wall time: {phases.get('flatness', 0.0) / 60:.1f} min (the probes).")
+        return "\n\n".join(parts)
     if experiment.key != "temperature":
         parts.append(
             "Commands (`sampler reproduce` adds `--checkpoint-every "
@@ -173,7 +183,7 @@ def write(chosen, scale, out: Path, docs: Path, args, timing_wanted: bool) -> Pa
         f"Wall time of the command, all phases: {phase_text or 'not recorded'} "
         "(summed over the sessions the command ran in).",
     ]
-    sections = [_section(e, out, docs, args.data_dir, timings) for e in chosen]
+    sections = [_section(e, out, docs, args.data_dir, timings, phases) for e in chosen]
     if timing_wanted:  # after Table 6.1, as in the paper
         place = 1 if chosen and chosen[0].key == "table-6-1" else 0
         sections.insert(

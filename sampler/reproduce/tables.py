@@ -106,11 +106,7 @@ def temperature_table(rows: Rows) -> str:
         cells = [label]
         for key in ("beta", "beta_eff"):
             for window in ({"first": 20}, {"last": 100}):
-                cells.append(
-                    number([_median_over(r, key, **window) for r in runs], 3)
-                    if key == "beta"
-                    else _sci([_median_over(r, key, **window) for r in runs])
-                )
+                cells.append(_sci([_median_over(r, key, **window) for r in runs]))
         cells.append(number([figures.final_accuracy(r) for r in runs]))
         body.append(cells)
     return "Medians over the updates, mean over seeds:\n\n" + table(header, body)
