@@ -7,9 +7,16 @@ The whole pipeline at ``--quick`` takes minutes and is run by ``.ci/run`` after 
 """
 
 import json
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
+from sampler import bench_runs
 from sampler.cli import main
 from sampler.reproduce import experiments, launch, report
 from sampler.reproduce.experiments import Experiment, RunSpec, Scale
@@ -107,15 +114,17 @@ def _same_training(a, b):
     ]
 
 
-def test_launch_keeps_resumes_and_restarts_runs_and_writes_the_page(tmp_path):
+def test_launch_keeps_resumes_and_restarts_runs_and_writes_the_page(tmp_path, monkeypatch):
     out, docs, said = tmp_path / "out", tmp_path / "docs", []
     experiment = _experiment(6)
     outcomes = launch.launch(experiment.runs, out, None, jobs=2, say=said.append)
     assert [o.status for o in outcomes] == ["done"] * 4, said
 
-    # run again: every run is kept, no process started
+    # run again, the folder spelled another way (relative, from its parent): every run is
+    # kept, no process started
     said.clear()
-    outcomes = launch.launch(experiment.runs, out, None, jobs=2, say=said.append)
+    monkeypatch.chdir(tmp_path)
+    outcomes = launch.launch(experiment.runs, Path("out"), None, jobs=2, say=said.append)
     assert [o.status for o in outcomes] == ["kept"] * 4 and not said
 
     # a run cut after 3 of its 6 updates (its command recorded, its checkpoint at 3) resumes
@@ -130,22 +139,82 @@ def test_launch_keeps_resumes_and_restarts_runs_and_writes_the_page(tmp_path):
     assert [o.status for o in outcomes].count("resumed") == 1
     assert _same_training(out / "runs" / cut.name, whole)
 
-    # a changed command starts its run afresh
-    changed = RunSpec(cut.label, cut.flags, cut.seed)
+    # a run made another way (here: another data folder) is moved aside and started afresh
+    changed = experiment.runs[1]
     record = out / "runs" / f"{changed.name}.command.json"
-    record.write_text(json.dumps(["sampler", "train", "something", "else"]))
+    made = json.loads(record.read_text())
+    record.write_text(json.dumps({**made, "data_dir": "/elsewhere"}))
     outcomes = launch.launch([changed], out, None, jobs=1, say=said.append)
     assert [o.status for o in outcomes] == ["done"]
+    aside = [p for p in (out / "replaced").iterdir() if p.is_dir()]
+    assert len(aside) == 1 and aside[0].name.startswith(changed.name)
+    assert (aside[0] / "summary.json").is_file()  # the earlier run, whole
+    assert json.loads(record.read_text()) == made
 
     class Args:
         data_dir, quick, jobs = None, True, 2
 
-    page = report.write([experiment], Scale.quick(), out, docs, Args, timing_wanted=False)
+    page = report.write([experiment], Scale.quick(), out, docs, Args)
     text = page.read_text()
-    assert "## A small experiment" in text and "IS, beta 5" in text
-    assert " ± " in text  # two seeds: mean ± sd
+    assert "## A small experiment" in text
+    # the row's cell at update 6: mean ± sample sd of the two seeds' test accuracy
+    values = [
+        json.loads((out / "runs" / r.name / "summary.json").read_text())["final_test_accuracy"]
+        for r in experiment.runs
+        if r.label == "IS, beta 5"
+    ]
+    row = next(line for line in text.splitlines() if line.startswith("| IS, beta 5 |"))
+    cells = [cell.strip() for cell in row.split("|")[1:-1]]
+    assert cells[1] == "2"
+    assert cells[3] == f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
     assert str(tmp_path) not in text and "OUT/runs/NAME" in text
     picture = docs / "small.png"
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     timings = json.loads((out / "timings.json").read_text())
     assert set(timings) == {r.name for r in experiment.runs}
+
+
+@pytest.mark.skipif(bench_runs.mpi_missing() is not None, reason="needs mpiexec and mpi4py")
+def test_a_run_on_two_ranks_takes_two_slots_and_equals_one_rank(tmp_path):
+    flags = (*MODEL, "--beta", "1", "--steps", "4", "--eval-every", "2")
+    one, two = RunSpec("one rank", flags, 0, ranks=1), RunSpec("two ranks", flags, 0, ranks=2)
+    said = []
+    outcomes = launch.launch([two, one], tmp_path, None, jobs=2, say=said.append)
+    assert [o.status for o in outcomes] == ["done", "done"], said
+    # the 2-rank run filled both slots: the 1-rank run started after it ended
+    assert said.index(next(s for s in said if s.startswith(f"done {two.name}"))) < said.index(
+        next(s for s in said if s.startswith(f"start {one.name}"))
+    )
+    assert _same_training(tmp_path / "runs" / one.name, tmp_path / "runs" / two.name)
+
+
+def _reproduce(out):
+    command = [sys.executable, "-m", "sampler", "reproduce", "--quick", "--only", "fig-6-4",
+               "--jobs", "2", "--out", str(out)]  # fmt: skip
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+@pytest.mark.reliability  # about a minute: CI runs it, -m 'not reliability' skips it
+def test_sigterm_stops_every_run_at_a_checkpoint_and_the_command_goes_on(tmp_path):
+    """SIGTERM to the command: exit 130, the runs stopped at a checkpoint; the same command
+    again resumes a cut run to the training of an uninterrupted one."""
+    out = tmp_path / "out"
+    process = _reproduce(out)
+    deadline = time.monotonic() + 240
+    cut = []
+    while not cut and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)  # an SGLD run (40 updates of 1000 steps) past its checkpoint at 25
+        cut = [p.parent for p in out.glob("runs/sgld-*/checkpoint.pt")
+               if not (p.parent / "summary.json").exists()]  # fmt: skip
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=300)
+    assert cut and process.returncode == 130, output
+    assert "interrupted" in output and not (cut[0] / "summary.json").exists()
+    again = _reproduce(out)
+    output, _ = again.communicate(timeout=300)
+    assert again.returncode == 0, output
+    assert f"resumed {cut[0].name}" in output, output
+    record = json.loads((cut[0].parent / f"{cut[0].name}.command.json").read_text())
+    spec = RunSpec("whole", tuple(record["flags"]), record["seed"])
+    assert main(launch.train_command(spec, tmp_path / "whole", None)[1:]) == 0
+    assert _same_training(cut[0], tmp_path / "whole")

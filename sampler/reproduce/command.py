@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -29,7 +30,7 @@ def _jobs(text: str) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"--jobs: must be an integer >= 1, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
     return value
 
 
@@ -39,7 +40,7 @@ def _only(text: str) -> list[str]:
     unknown = [n for n in names if n not in keys]
     if unknown or not names:
         raise argparse.ArgumentTypeError(
-            f"--only: unknown experiment {', '.join(unknown) or repr(text)}; accepted: "
+            f"unknown experiment {', '.join(unknown) or repr(text)}; accepted: "
             f"{', '.join(keys)} (comma-separated)"
         )
     return names
@@ -106,46 +107,66 @@ def _check_data_dir(value: str | None, parser: argparse.ArgumentParser) -> None:
     directory = Path(value)
     if not directory.is_dir():
         parser.error(f"--data-dir: {value} is not a directory")
-    if not any(directory.glob("t10k-images-idx3-ubyte*")):
-        parser.error(f"--data-dir: {value} holds no t10k-images-idx3-ubyte[.gz] (MNIST IDX files)")
+    for stem in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        if not any(directory.glob(stem + "*")):
+            parser.error(f"--data-dir: {value} holds no {stem}[.gz] (the MNIST IDX test files)")
 
 
-def _flatness(runs, out: Path, say) -> None:
+def checkout_root() -> Path | None:
+    """The source checkout this package runs from (``docs/`` lives there), if it is one."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").is_file() and (root / "docs").is_dir() else None
+
+
+def _stale(target: Path, run_directory: Path) -> bool:
+    """No flatness.json, or one older than the run's summary (the run was trained again)."""
+    try:
+        probed = (target / "flatness.json").stat().st_mtime
+    except OSError:
+        return True
+    try:
+        return probed < (run_directory / "summary.json").stat().st_mtime
+    except OSError:
+        return False
+
+
+def _flatness(runs, out: Path, say) -> list[str]:
+    failed = []
     for run in runs:
-        target = out / "flatness" / run.name
-        if (target / "flatness.json").is_file():
+        target, directory = out / "flatness" / run.name, out / "runs" / run.name
+        if not _stale(target, directory):
             continue
-        command = [
-            sys.executable,
-            "-m",
-            "sampler",
-            "flatness",
-            str(out / "runs" / run.name),
-            "--probes",
-            "local-energy,hessian",
-            "--out",
-            str(target),
-        ]
+        command = [sys.executable, "-m", "sampler", "flatness", str(directory),
+                   "--probes", "local-energy,hessian", "--out", str(target)]  # fmt: skip
         say(f"flatness {run.name} ({run.label})")
         result = subprocess.run(
             command, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1")
         )
         if result.returncode != 0:
-            say(f"FAILED flatness {run.name}: {result.stderr.strip()[-300:]}")
+            failed.append(f"flatness {run.name}: {result.stderr.strip()[-300:]}")
+            say(f"FAILED {failed[-1]}")
+    return failed
+
+
+def _stop_on_sigterm(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     _check_data_dir(args.data_dir, parser)
     scale = registry.Scale.quick() if args.quick else registry.Scale.full()
-    out = Path(args.out or ("reproduce-quick" if args.quick else "reproduce"))
-    docs = Path(args.docs) if args.docs else (out / "docs" if args.quick else Path("docs"))
+    root = checkout_root() or Path.cwd()
+    out = Path(args.out or root / ("reproduce-quick" if args.quick else "reproduce"))
+    docs = Path(args.docs) if args.docs else (out / "docs" if args.quick else root / "docs")
     if out.exists() and not out.is_dir():
         parser.error(f"--out: {out} exists and is not a directory")
     if docs.exists() and not docs.is_dir():
         parser.error(f"--docs: {docs} exists and is not a directory")
-    chosen = [e for e in registry.build(scale) if not args.only or e.key in args.only]
+    every = registry.build(scale)
+    chosen = [e for e in every if not args.only or e.key in args.only]
     runs = registry.all_runs(chosen)
     timing_wanted = not args.only or "table-6-2" in args.only
+    data_dir = str(Path(args.data_dir).resolve()) if args.data_dir else None
     if args.plan:
         from sampler.reproduce.launch import train_command
 
@@ -156,7 +177,35 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 directory = out / "runs" / spec.name
                 print(ranks + " ".join(train_command(spec, directory, args.data_dir)))
         return 0
+    if not args.report_only and any(r.ranks > 1 for r in runs):
+        from sampler import bench_runs
+
+        missing = bench_runs.mpi_missing()
+        if missing:
+            keys = ", ".join(e.key for e in chosen if any(r.ranks > 1 for r in e.runs))
+            parser.error(f"{keys} run on several ranks and need mpiexec ({missing}); "
+                         "leave them out with --only")  # fmt: skip
+    out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
+    from sampler.run_lock import RunLock, RunLockedError
+
+    try:
+        lock = RunLock(out, "--out").acquire()
+    except RunLockedError as error:
+        parser.error(str(error))
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    try:
+        return _run(args, scale, every, chosen, runs, timing_wanted, data_dir, out, docs, root)
+    except KeyboardInterrupt:
+        print("sampler reproduce: interrupted; the same command goes on from here",
+              file=sys.stderr)  # fmt: skip
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        lock.release()
+
+
+def _run(args, scale, every, chosen, runs, timing_wanted, data_dir, out, docs, root) -> int:
     phases_path = out / "phases.json"
     phases = json.loads(phases_path.read_text()) if phases_path.is_file() else {}
 
@@ -165,11 +214,13 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     def phase(name: str, work) -> None:
         tick = time.perf_counter()
-        work()
-        phases[name] = phases.get(name, 0.0) + time.perf_counter() - tick
-        phases_path.write_text(json.dumps(phases, indent=1))
+        try:
+            work()
+        finally:  # an interrupted phase counts too
+            phases[name] = phases.get(name, 0.0) + time.perf_counter() - tick
+            phases_path.write_text(json.dumps(phases, indent=1))
 
-    failed = []
+    failed: list[str] = []
     if not args.report_only:
         timing_path = out / "timing.json"
         if timing_wanted and not timing_path.is_file():
@@ -184,18 +235,22 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         from sampler.reproduce import launch
 
         def training() -> None:
-            outcomes = launch.launch(runs, out, args.data_dir, args.jobs, say)
-            failed.extend(o for o in outcomes if o.status == "failed")
+            outcomes = launch.launch(runs, out, data_dir, args.jobs, say)
+            failed.extend(
+                f"{o.run.name} ({o.run.label}): {o.message}"
+                for o in outcomes
+                if o.status == "failed"
+            )
 
         phase("training", training)
         probed = [r for e in chosen if e.flatness for r in e.runs]
-        phase("flatness", lambda: _flatness(probed, out, say))
+        phase("flatness", lambda: failed.extend(_flatness(probed, out, say)))
     from sampler.reproduce import report
 
-    written = report.write(chosen, scale, out, docs, args, timing_wanted)
+    written = report.write(every, scale, out, docs, args, root)
     say(f"wrote {written}")
-    for outcome in failed:
-        say(f"failed: {outcome.run.name} ({outcome.run.label}): {outcome.message}")
+    for failure in failed:
+        say(f"failed: {failure}")
     return 1 if failed else 0
 
 

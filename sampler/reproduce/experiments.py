@@ -18,6 +18,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+from sampler.reproduce.scale import Scale
+
 MNIST = ("--data", "mnist", "--batch-size", "20")
 MLP = ("--model", "mlp", *MNIST)
 LINEAR = ("--model", "linear", *MNIST)
@@ -43,61 +45,6 @@ DEFAULTS = {
     "SGLD": ("--estimator", "sgld", "--tau", "0.01"),
     "HR": ("--estimator", "rm", "--tau", "0.01"),
 }
-
-
-@dataclass(frozen=True)
-class Scale:
-    """The sizes that differ between the full reproduction and ``--quick``."""
-
-    seeds: tuple[int, ...]
-    table_steps: int  # Table 6.1 / Fig. 6.1 / Fig. 6.3
-    eval_every: int
-    warm_sgd: int  # Fig. 6.2: SGD updates before the switch ...
-    warm_total: int  # ... and the updates in all
-    sweep_steps: int  # Fig. 6.4 / 6.5 on the linear network
-    taus: tuple[float, ...]
-    many_samples: tuple[int, ...]  # IS over ranks
-    many_steps: int
-    many_ranks: int
-    gradient_budget: int  # Entropy-SGD / Replicated-SGD / SGD at equal gradient evaluations
-    baseline_seeds: tuple[int, ...]
-    timing_steps: int  # Table 6.2: updates per timed run (the first one is dropped)
-
-    @staticmethod
-    def full() -> Scale:
-        return Scale(
-            seeds=(0, 1),
-            table_steps=500,
-            eval_every=25,
-            warm_sgd=100,
-            warm_total=300,
-            sweep_steps=300,
-            taus=(0.001, 0.003, 0.01, 0.03, 0.1),
-            many_samples=(10_000, 100_000),
-            many_steps=150,
-            many_ranks=2,
-            gradient_budget=3000,
-            baseline_seeds=(0, 1, 2),
-            timing_steps=8,
-        )
-
-    @staticmethod
-    def quick() -> Scale:
-        return Scale(
-            seeds=(0,),
-            table_steps=40,
-            eval_every=10,
-            warm_sgd=20,
-            warm_total=40,
-            sweep_steps=40,
-            taus=(0.003, 0.01, 0.03),
-            many_samples=(10_000,),
-            many_steps=20,
-            many_ranks=2,
-            gradient_budget=300,
-            baseline_seeds=(0,),
-            timing_steps=4,
-        )
 
 
 @dataclass(frozen=True)

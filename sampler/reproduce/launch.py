@@ -1,20 +1,22 @@
 """The runs of ``sampler reproduce``, ``--jobs`` at a time, each a real ``sampler train`` process.
 
 A run lives in ``OUT/runs/NAME`` (``NAME``: method, hash of its flags, seed), its output in
-``OUT/logs/NAME.log`` and the command that made it in ``OUT/runs/NAME.command.json``. Run again,
-the command keeps every finished run (its ``summary.json`` reached the run's last update, with
-the same command), resumes a cut one from its last checkpoint (``sampler train --resume``: the
-same parameters as an uninterrupted run) and starts the rest; a run whose command changed is
-started afresh. A run on R ranks (``mpiexec -n R``) takes R of the job slots. Each process runs
-one torch thread (``OMP_NUM_THREADS=1``), so ``--jobs`` should not exceed the cores. The wall
-time of every run is kept in ``OUT/timings.json``.
+``OUT/logs/NAME.log`` and what made it (flags, seed, ranks, the data folder) in
+``OUT/runs/NAME.command.json``. Run again, the command keeps every finished run (its
+``summary.json`` reached the run's last update, made the same way), resumes a cut one from its
+last checkpoint (``sampler train --resume``: the same parameters as an uninterrupted run) and
+starts the rest; a run made another way (other flags or data folder) is moved aside to
+``OUT/replaced/`` and started afresh. A run on R ranks (``mpiexec -n R``) takes R of the job
+slots. Each process runs one torch thread (``OMP_NUM_THREADS=1``), in its own session: on Ctrl-C
+or SIGTERM the command sends each run one SIGTERM (``sampler train`` checkpoints and stops) and
+waits for it. The wall time of every run, finished or cut, is kept in ``OUT/timings.json``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -24,6 +26,7 @@ from pathlib import Path
 from sampler.reproduce.experiments import RunSpec
 
 CHECKPOINT_EVERY = "25"  # at most 25 updates lost to a kill -9 (SIGINT/SIGTERM lose none)
+STOP_GRACE_SECONDS = 120  # a stopped run's last update and checkpoint; then it is killed
 
 
 @dataclass
@@ -88,7 +91,7 @@ def _launcher(ranks: int) -> list[str]:
 
 
 class Timings:
-    """``OUT/timings.json``: run name -> wall seconds of the process that finished it."""
+    """``OUT/timings.json``: run name -> wall seconds of its processes, summed over sessions."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -99,27 +102,51 @@ class Timings:
 
     def add(self, name: str, seconds: float) -> None:
         self.values[name] = self.values.get(name, 0.0) + seconds
-        temporary = self.path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(self.values, indent=1, sort_keys=True))
-        os.replace(temporary, self.path)
+        _write_atomically(self.path, json.dumps(self.values, indent=1, sort_keys=True))
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+def _record(run: RunSpec, data_dir: str | None) -> dict:
+    return {
+        "flags": list(run.flags),
+        "seed": run.seed,
+        "ranks": run.ranks,
+        "data_dir": str(Path(data_dir).resolve()) if data_dir else None,
+    }
+
+
+def _read_record(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _prepare(run: RunSpec, out: Path, data_dir: str | None) -> tuple[str, list[str] | None]:
     """('kept', None) for a finished run, else the status and the command to run."""
     directory = run_dir(out, run)
-    command = train_command(run, directory, data_dir)
-    record = directory.with_name(run.name + ".command.json")
-    same = record.is_file() and json.loads(record.read_text()) == command
+    record_path = directory.with_name(run.name + ".command.json")
+    record = _record(run, data_dir)
+    same = _read_record(record_path) == record
     if same and _finished(directory, _steps(run)):
         return "kept", None
     if same and (directory / "config.json").is_file():
         steps = ["--steps", str(_steps(run))] if _steps(run) is not None else []
         return "resumed", ["sampler", "train", "--resume", str(directory), *steps, "--quiet"]
-    if directory.exists():
-        shutil.rmtree(directory)
+    if directory.exists():  # made another way: kept aside, never deleted
+        aside = out / "replaced" / f"{run.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        aside.parent.mkdir(parents=True, exist_ok=True)
+        directory.rename(aside)
+        if record_path.is_file():
+            record_path.rename(aside.with_name(aside.name + ".command.json"))
     directory.parent.mkdir(parents=True, exist_ok=True)
-    record.write_text(json.dumps(command))
-    return "done", command
+    _write_atomically(record_path, json.dumps(record))
+    return "done", train_command(run, directory, data_dir)
 
 
 def launch(
@@ -132,12 +159,29 @@ def launch(
     pending, running, outcomes = list(runs), [], []
     try:
         _loop(pending, running, outcomes, out, data_dir, jobs, env, timings, say)
-    except KeyboardInterrupt:  # the runs got the same SIGINT: let them write their checkpoints
-        for _, _, process, _, _ in running:
-            process.wait()
-        say("interrupted: run the same command again to go on (finished runs are kept)")
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: every run checkpoints and stops
+        _stop(running, timings, say)
         raise
     return outcomes
+
+
+def _stop(running, timings, say) -> None:
+    for _, _, process, _, _ in running:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for run, _, process, started, log in running:
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+        timings.add(run.name, time.perf_counter() - started)
+    say(
+        "interrupted: run the same command again to go on (finished runs are kept, cut ones "
+        "resume from their checkpoint)"
+    )
 
 
 def _loop(pending, running, outcomes, out, data_dir, jobs, env, timings, say) -> None:
@@ -160,7 +204,11 @@ def _loop(pending, running, outcomes, out, data_dir, jobs, env, timings, say) ->
             log = open(out / "logs" / f"{run.name}.log", "a")
             say(f"start {run.name} ({run.label}, seed {run.seed}): {' '.join(command)}")
             process = subprocess.Popen(
-                [*launcher, *command], stdout=log, stderr=subprocess.STDOUT, env=env
+                [*launcher, *command],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,  # signals reach it from this command only, once
             )
             running.append((run, status, process, time.perf_counter(), log))
             busy += run.ranks

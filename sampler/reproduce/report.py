@@ -35,9 +35,10 @@ def _read_json(path: Path):
         return None
 
 
-def _command_output(command: list[str]) -> str | None:
+def _command_output(command: list[str], cwd: Path | None = None) -> str | None:
     try:
-        return subprocess.run(command, capture_output=True, text=True, timeout=20).stdout.strip()
+        result = subprocess.run(command, capture_output=True, text=True, timeout=20, cwd=cwd)
+        return result.stdout.strip() if result.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         return None
 
@@ -154,12 +155,32 @@ def _section(
     return "\n\n".join(parts)
 
 
-def write(chosen, scale, out: Path, docs: Path, args, timing_wanted: bool) -> Path:
+def _timing_section(timing: dict | None, phases: dict) -> str:
+    from sampler.reproduce.timing import ROWS
+
+    commands = "\n".join(
+        f"{f'mpiexec -n {ranks} ' if ranks > 1 else ''}sampler train --model mlp "
+        f"--batch-size 20{'' if paper == 'SGD' else ' --tau 0.01'} {' '.join(flags)} "
+        f"--steps {timing['steps'] if timing else 'N'} --eval-every 0 --checkpoint-every 0"
+        for paper, _, flags, ranks in ROWS
+    )
+    return "\n\n".join(
+        [
+            "## Table 6.2: seconds per update, literal and fast paths",
+            tables.timing_table(timing),
+            f"Commands (one row each, on the embedded data):\n\n```bash\n{commands}\n```",
+            f"Wall time: {phases.get('timing', 0.0) / 60:.1f} min (the timed runs).",
+        ]
+    )
+
+
+def write(experiments, scale, out: Path, docs: Path, args, root: Path | None = None) -> Path:
+    """The page of every experiment, from what ``out`` holds (a run not there shows as —)."""
     docs.mkdir(parents=True, exist_ok=True)
     timings = _read_json(out / "timings.json") or {}
-    timing = _read_json(out / "timing.json") if timing_wanted else None
+    timing = _read_json(out / "timing.json")
     phases = _read_json(out / "phases.json") or {}
-    commit = _command_output(["git", "rev-parse", "--short", "HEAD"]) or "unknown"
+    commit = _command_output(["git", "rev-parse", "--short", "HEAD"], root) or "unknown"
     command = (
         "python scripts/reproduce.py"
         + (" --data-dir DIR" if args.data_dir else "")
@@ -183,14 +204,10 @@ def write(chosen, scale, out: Path, docs: Path, args, timing_wanted: bool) -> Pa
         f"Wall time of the command, all phases: {phase_text or 'not recorded'} "
         "(summed over the sessions the command ran in).",
     ]
-    sections = [_section(e, out, docs, args.data_dir, timings, phases) for e in chosen]
-    if timing_wanted:  # after Table 6.1, as in the paper
-        place = 1 if chosen and chosen[0].key == "table-6-1" else 0
-        sections.insert(
-            place,
-            "## Table 6.2: seconds per update, literal and fast paths\n\n"
-            + tables.timing_table(timing),
-        )
+    sections = [_section(e, out, docs, args.data_dir, timings, phases) for e in experiments]
+    # Table 6.2 after Table 6.1, as in the paper
+    place = 1 if experiments and experiments[0].key == "table-6-1" else 0
+    sections.insert(place, _timing_section(timing, phases))
     page = docs / "results.md"
     page.write_text("\n\n".join(header + sections) + "\n")
     return page

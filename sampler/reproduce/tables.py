@@ -38,7 +38,9 @@ def table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
 
 
 def _seeds(runs: Sequence[Run], wanted: int) -> str:
-    return f"{len(runs)}" if len(runs) == wanted else f"{len(runs)} of {wanted}"
+    """Finished runs of the row ("1 of 2": one seed still missing or cut)."""
+    done = sum(run.finished for run in runs)
+    return f"{done}" if done == wanted else f"{done} of {wanted}"
 
 
 def _paper_row(label: str) -> tuple[float, ...] | None:

@@ -43,6 +43,7 @@ ROWS = (  # (paper row, label, flags, ranks)
         2,
     ),
     ("HR", "HR: rm (Algorithm 5, M = J = 30)", ("--estimator", "rm", "--beta", "20"), 1),
+    ("HR", "HR: rm, 2 ranks (the M samples split)", ("--estimator", "rm", "--beta", "20"), 2),
     (
         "HR",
         "HR: rm-stein (gradient-free, M = 30 pairs)",
