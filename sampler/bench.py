@@ -34,7 +34,7 @@ EFFICIENCY_TARGET = 0.9
 MODELS = ("linear", "mlp")
 
 
-def _positive(text: str) -> int:
+def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -47,7 +47,7 @@ def _positive(text: str) -> int:
 def _ranks(text: str) -> int:
     if text.strip() == "0":
         return 0
-    value = _positive(text)
+    value = positive_int(text)
     if value < 2:
         raise argparse.ArgumentTypeError(f"must be 0 (skip) or at least 2, got {text!r}")
     return value
@@ -66,21 +66,21 @@ def _memory(text: str) -> list[int]:
     parts = [p for p in text.split(",") if p.strip()]
     if len(parts) != 2:
         raise argparse.ArgumentTypeError(f"must be two sample counts J1,J2 or '', got {text!r}")
-    return [_positive(p) for p in parts]
+    return [positive_int(p) for p in parts]
 
 
 def add_parser(commands) -> None:
     parser = commands.add_parser("bench", help="time the reference workloads: ratios first")
     add = parser.add_argument
     add("--models", type=_models, default=list(MODELS), help="linear,mlp (default: both)")
-    add("--rounds", type=_positive, default=5, help="timed rounds (default: 5)")
-    add("--samples", type=_positive, default=1000, help="IS samples J (default: 1000)")
-    add("--sgld-steps", type=_positive, default=1000, help="SGLD steps (default: 1000)")
-    add("--rm-samples", type=_positive, default=30, help="RM samples M (default: 30)")
-    add("--rm-iterations", type=_positive, default=30, help="RM iterations J (default: 30)")
+    add("--rounds", type=positive_int, default=5, help="timed rounds (default: 5)")
+    add("--samples", type=positive_int, default=1000, help="IS samples J (default: 1000)")
+    add("--sgld-steps", type=positive_int, default=1000, help="SGLD steps (default: 1000)")
+    add("--rm-samples", type=positive_int, default=30, help="RM samples M (default: 30)")
+    add("--rm-iterations", type=positive_int, default=30, help="RM iterations J (default: 30)")
     add("--ranks", type=_ranks, default=2, help="ranks to compare with 1 (0: skip; default: 2)")
     add("--ranks-model", choices=MODELS, default="mlp", help="model of the rank comparison (mlp)")
-    add("--ranks-steps", type=_positive, default=5, help="updates per rank run (default: 5)")
+    add("--ranks-steps", type=positive_int, default=5, help="updates per rank run (default: 5)")
     add(
         "--memory-samples",
         type=_memory,

@@ -21,17 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+from sampler.bench import positive_int
 from sampler.reproduce import experiments as registry
-
-
-def _jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
-    return value
 
 
 def _only(text: str) -> list[str]:
@@ -72,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--jobs",
-        type=_jobs,
+        type=positive_int,
         default=os.cpu_count() or 1,
         metavar="N",
         help="training processes at a time, one thread each (default: the number of CPUs)",
