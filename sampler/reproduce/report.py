@@ -186,9 +186,10 @@ def write(experiments, scale, out: Path, docs: Path, args, root: Path | None = N
         + (" --data-dir DIR" if args.data_dir else "")
         + (" --quick" if args.quick else "")
     )
+    own_training = args.data_dir and any(Path(args.data_dir).glob("train-images-idx3-ubyte*"))
     test_set = (
-        "the 10,000 images of DIR (the official MNIST t10k files), training on the "
-        "5,000 embedded images"
+        "the t10k images of DIR (the MNIST test files), training on "
+        + ("DIR's training files" if own_training else "the 5,000 embedded images")
         if args.data_dir
         else "the embedded split: 4,000 training and 1,000 held-out test images"
     )
