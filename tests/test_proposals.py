@@ -29,12 +29,16 @@ from sampler.models.zoo import build_linear, build_mlp
 from sampler.mpi import SerialComm
 from sampler.problem import Problem
 from tests.quadratic import QuadraticProblem
-from tests.test_standard_errors import agrees, ratio_and_tolerance
+from tests.test_standard_errors import (
+    CENTER,
+    CURVATURE,
+    MINIMUM,
+    agrees,
+    ratio_and_tolerance,
+    repeated_updates,
+)
 
 COMM = SerialComm()
-CURVATURE = torch.tensor([1.0, 3.0, 0.5, 2.0], dtype=torch.float64)
-MINIMUM = torch.tensor([0.4, -0.3, 0.2, 0.0], dtype=torch.float64)
-CENTER = torch.tensor([0.1, 0.2, -0.3, 0.3], dtype=torch.float64)
 
 
 def with_scheme(estimator: ImportanceSampling, scheme) -> ImportanceSampling:
@@ -95,12 +99,8 @@ def test_antithetic_error_matches_the_spread_over_updates():
     problem = QuadraticProblem(CURVATURE, MINIMUM, allow_grad=False)
     tau = torch.tensor(0.5, dtype=torch.float64)
     estimator = ImportanceSampling(400, 1.0, 40, proposal="antithetic")
-    targets, variances, ess = [], [], []
-    for step in range(300):
-        target, _, info = estimator.step(StepKey(7, step), {}, CENTER, tau, problem, COMM)
-        targets.append(target)
-        variances.append(info.target_variance)
-        ess.append(info.ess)
+    targets, variances, infos = repeated_updates(estimator, 7, tau, problem, 300)
+    ess = [info.ess for info in infos]
     assert agrees(targets, variances), ratio_and_tolerance(targets, variances)
     # the literal estimator's error, tau / ESS, ignores what the pairs cancel: refused
     assert not agrees(targets, [torch.full_like(CENTER, float(tau) / e) for e in ess])

@@ -41,16 +41,23 @@ def agrees(targets, variances) -> bool:
     return abs(ratio - 1.0) < tolerance
 
 
+def repeated_updates(estimator, seed: int, tau, problem, count: int):
+    """``count`` stateless updates from the same center: targets, reported variances, infos."""
+    targets, variances, infos = [], [], []
+    for step in range(count):
+        target, _, info = estimator.step(StepKey(seed, step), {}, CENTER, tau, problem, COMM)
+        targets.append(target)
+        variances.append(info.target_variance)
+        infos.append(info)
+    return targets, variances, infos
+
+
 def test_importance_sampling_error_matches_the_spread_over_updates():
     problem = QuadraticProblem(CURVATURE, MINIMUM, allow_grad=False)
     tau = torch.tensor(0.5, dtype=torch.float64)
     estimator = ImportanceSampling(samples=400, beta=1.0, block_size=40)
-    targets, variances, ess = [], [], []
-    for step in range(300):
-        target, _, info = estimator.step(StepKey(7, step), {}, CENTER, tau, problem, COMM)
-        targets.append(target)
-        variances.append(info.target_variance)
-        ess.append(info.ess)
+    targets, variances, infos = repeated_updates(estimator, 7, tau, problem, 300)
+    ess = [info.ess for info in infos]
     assert agrees(targets, variances), ratio_and_tolerance(targets, variances)
     # the rule of thumb SE^2 = tau / ESS ignores that q is narrower than the proposal: refused
     naive = [torch.full_like(CENTER, float(tau) / e) for e in ess]
@@ -90,11 +97,7 @@ def test_robbins_monro_error_matches_the_spread_over_updates():
     step_size = parse_schedule("power:1,0.7", "--rm-step")
     for stein in (False, True):
         estimator = RobbinsMonro(8, 20, step_size, stein=stein)
-        targets, variances = [], []
-        for step in range(300):
-            target, _, info = estimator.step(StepKey(1, step), {}, CENTER, tau, problem, COMM)
-            targets.append(target)
-            variances.append(info.target_variance)
+        targets, variances, _ = repeated_updates(estimator, 1, tau, problem, 300)
         assert agrees(targets, variances), (stein, ratio_and_tolerance(targets, variances))
         # the noise of the last iteration alone (not propagated through the earlier ones):
         # a_J^2 tau^2 Var(grad f(z)) / M with Var(grad f(z)) = A^2 tau on the quadratic
