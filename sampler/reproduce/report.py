@@ -89,14 +89,11 @@ def _rows(experiment, out: Path) -> tuple[figures.Rows, dict[str, int]]:
 
 
 def _commands(experiment, data_dir: str | None) -> str:
-    lines, seen = [], set()
+    lines = []
     seeds: dict[tuple, list[int]] = {}
     for spec in experiment.runs:
         seeds.setdefault((spec.label, spec.flags, spec.ranks), []).append(spec.seed)
     for (label, flags, ranks), values in seeds.items():
-        if (label, flags) in seen:
-            continue
-        seen.add((label, flags))
         launcher = f"mpiexec -n {ranks} " if ranks > 1 else ""
         seed = values[0] if len(values) == 1 else "{" + ",".join(map(str, values)) + "}"
         data = " --data-dir DIR" if data_dir else ""

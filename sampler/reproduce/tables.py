@@ -59,7 +59,7 @@ def accuracy_table(
     for label, runs in rows.items():
         cells = [label, _seeds(runs, wanted[label])]
         cells += [number([values(r).get(step) for r in runs]) for step in at]
-        cells.append(seconds(_mean([series.seconds_per_update(r) for r in runs])))
+        cells.append(seconds(series.mean_sd([series.seconds_per_update(r) for r in runs])[0]))
         if with_paper:
             row = _paper_row(label)
             cells.append(" / ".join(f"{v:.2f}" for v in row) if row else "")
@@ -78,11 +78,6 @@ def tau_table(rows: Rows, wanted: dict[str, int], taus: Sequence[float]) -> str:
         for method, by_tau in methods.items()
     ]
     return "Final test accuracy (mean ± sd over seeds):\n\n" + table(header, body)
-
-
-def _mean(values: Sequence[float | None]) -> float | None:
-    values = [v for v in values if v is not None]
-    return statistics.fmean(values) if values else None
 
 
 def _median_over(run: Run, key: str, first: int | None = None, last: int | None = None):
@@ -115,7 +110,7 @@ def temperature_table(rows: Rows) -> str:
 
 
 def _sci(values: Sequence[float | None]) -> str:
-    mean = _mean(values)
+    mean = series.mean_sd(values)[0]
     return "—" if mean is None else f"{mean:.3g}"
 
 
