@@ -3,10 +3,10 @@
 ``models`` knows nothing of ``sampler`` or ``mpi``.
 """
 
-from sampler.models.dataset import Dataset
-from sampler.models.datasets import DATASETS, DataOptions, DatasetSpec
+from sampler.models.data.dataset import Dataset
+from sampler.models.data.registry import DATASETS, DataOptions, DatasetSpec
 from sampler.models.interface import Batch, Model
-from sampler.models.keras_model import KerasModel
+from sampler.models.keras.model import KerasModel
 from sampler.models.options import Option, OptionError
 from sampler.models.zoo import MODELS, ModelSpec, model_spec
 

@@ -5,7 +5,7 @@ Every message about a bad setting names it through ``setting(name, value)``. ``n
 setting's Python name (``batch_size``) or its flag (``--batch-size``, as older call sites pass
 it), optionally followed by a qualifier after a space (``--tau (fc0)``). The naming in force is
 a context variable: flags by default, keyword arguments inside ``with arguments():`` (which
-``sampler.api`` enters), so one message text serves both front ends and nothing rewrites
+``sampler.api.train`` enters), so one message text serves both front ends and nothing rewrites
 messages afterwards.
 """
 

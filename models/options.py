@@ -7,7 +7,8 @@ list of integers, or one of fixed ``choices``), a default, a one-line help and a
 ``parse_options`` turns what the command line or a TOML table gives (text, or already-typed TOML
 values) into the keyword arguments of a builder, and rejects an unknown key or a bad value with
 one line that names the owner (model, data set or training method) and what it accepts. The
-same ``Option`` serves the models, the data sets and the training methods (``sampler.methods``).
+same ``Option`` serves the models, the data sets and the training methods
+(``sampler.config.method_options``).
 """
 
 from __future__ import annotations

@@ -166,7 +166,7 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in _SPECS}
 
 def model_spec(name: str) -> ModelSpec:
     """The spec of a zoo name or of ``keras:MODULE:FACTORY``; ``OptionError`` naming ``--model``."""
-    from sampler.models.keras_factory import FORM, is_keras_name, keras_spec
+    from sampler.models.keras.factory import FORM, is_keras_name, keras_spec
 
     if is_keras_name(name):
         return keras_spec(name)

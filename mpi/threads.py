@@ -11,7 +11,7 @@ SGLD update of the ``mlp`` many times slower than one thread did). The rule, in 
 * ``OMP_NUM_THREADS`` set: torch already follows it, left alone;
 * otherwise one thread.
 
-TensorFlow's pools follow torch's count (``models.tensorflow_runtime``).
+TensorFlow's pools follow torch's count (``models.keras.runtime``).
 """
 
 from __future__ import annotations

@@ -4,21 +4,21 @@ the command line.
 
 The Python API (imported on first use, so ``import sampler.models`` stays light):
 
-* ``sampler.train(model, data, ...)``: ``sampler train`` as one call (``sampler.api``);
-* ``sampler.build(model, ...)``: ``init``/``step`` with explicit state (``sampler.steps``);
+* ``sampler.train(model, data, ...)``: ``sampler train`` as one call (``sampler.api.train``);
+* ``sampler.build(model, ...)``: ``init``/``step`` with explicit state (``sampler.api.build``);
 * ``sampler.export_state_dict(run_dir, module=None, out=None)``: a run's parameters as a
-  ``state_dict`` (``sampler.export``).
+  ``state_dict`` (``sampler.api.export``).
 """
 
 __version__ = "0.1.0"
 
 _API = {
-    "train": ("sampler.api", "train"),
-    "TrainResult": ("sampler.api", "TrainResult"),
-    "build": ("sampler.steps", "build"),
-    "Algorithm": ("sampler.steps", "Algorithm"),
-    "State": ("sampler.steps", "State"),
-    "export_state_dict": ("sampler.export", "export_state_dict"),
+    "train": ("sampler.api.train", "train"),
+    "TrainResult": ("sampler.api.train", "TrainResult"),
+    "build": ("sampler.api.build", "build"),
+    "Algorithm": ("sampler.api.build", "Algorithm"),
+    "State": ("sampler.api.build", "State"),
+    "export_state_dict": ("sampler.api.export", "export_state_dict"),
     "world_comm": ("sampler.mpi", "world_comm"),
 }
 

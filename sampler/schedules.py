@@ -21,8 +21,8 @@ A schedule is a plain callable ``i -> float`` that keeps its ``spec`` text (stor
 ``config.json`` and rebuilt from it), its form ``name`` and its ``values``. Every form is
 monotone in ``i``, so ``check_range`` bounds a schedule over a run by its first and last value.
 
-From Python (``sampler.api``) a schedule may also be any function ``i -> number``: it becomes a
-``Schedule`` of form ``python`` whose spec is ``python:MODULE.NAME`` (what ``config.json``
+From Python (``sampler.api.train``) a schedule may also be any function ``i -> number``: it becomes
+a ``Schedule`` of form ``python`` whose spec is ``python:MODULE.NAME`` (what ``config.json``
 records; a run with one cannot be rerun from the command line), and ``check_range`` evaluates
 it at every ``i`` of the run, since nothing says it is monotone. Messages name the setting
 through ``sampler.models.naming`` (``--tau``, or ``tau=`` in the API).

@@ -24,9 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sampler.config import make_config, validate  # noqa: E402
+from sampler.config.settings import make_config, validate  # noqa: E402
 from sampler.mpi import SerialComm  # noqa: E402
-from sampler.run import train  # noqa: E402
+from sampler.training.loop import train  # noqa: E402
 
 METHODS = ("sgd", "esgd", "rsgd", "pla", "plea")
 

@@ -3,7 +3,7 @@ for K parameter vectors as one computation against a Python loop over the K vect
 default data shape (``ModelSpec.default_shape``) with a minibatch of B inputs (the paper's B = 20).
 
     python scripts/bench_models.py [--models linear,mlp] [--batch 20] [--repeats 3]
-    python scripts/bench_models.py --models mlp,keras:sampler.models.keras_examples:mlp \
+    python scripts/bench_models.py --models mlp,keras:sampler.models.keras.examples:mlp \
         --grads --is-update
 
 K is 100 for the small models and smaller for the large ones (memory: K x d floats). Prints one

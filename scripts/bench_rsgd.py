@@ -31,9 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sampler.baselines import BASELINES, RunContext  # noqa: E402
-from sampler.methods import method, resolve  # noqa: E402
+from sampler.config.method_options import method, resolve  # noqa: E402
 from sampler.models import MODELS  # noqa: E402
-from sampler.models.mnist import load_mnist  # noqa: E402
+from sampler.models.data.mnist import load_mnist  # noqa: E402
 from sampler.mpi import SerialComm  # noqa: E402
 from sampler.problem import Problem  # noqa: E402
 

@@ -18,7 +18,7 @@ import argparse
 import json
 from pathlib import Path
 
-from sampler.bench_runs import mpiexec, seconds_per_update
+from sampler.bench.timed_runs import mpiexec, seconds_per_update
 from sampler.estimators import ESTIMATORS
 
 # The paper's settings (section 6): J = 1000 IS samples, 1000 SGLD steps, M = J = 30 for RM.

@@ -24,7 +24,7 @@ BASE_RUN_ARGS = [*MIXTURE, "--steps", "2", "--batch-size", "10", "--quiet", "--s
 
 def base_run(directory: Path) -> Path:
     """A finished two-update run in ``directory`` (made once per session by the test)."""
-    from sampler.cli import main
+    from sampler.cli.main import main
 
     assert main(["train", *BASE_RUN_ARGS, "--out", str(directory)]) == 0
     return directory

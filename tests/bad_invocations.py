@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sampler.config import DATA_ALIASES, FIELDS, flag
-from sampler.methods import all_methods, option_owners
+from sampler.config.method_options import all_methods, option_owners
+from sampler.config.settings import DATA_ALIASES, FIELDS, flag
 from sampler.models import DATASETS, MODELS
 from sampler.models.options import Option
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sampler.models.gaussian_mixture import make_gaussian_mixture
+from sampler.models.data.gaussian_mixture import make_gaussian_mixture
 
 
 @pytest.fixture(scope="session")

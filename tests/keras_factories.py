@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sampler.models import tensorflow_runtime
+from sampler.models.keras import runtime
 
 
 def keras_module() -> Any:
-    tensorflow_runtime.configure()
-    return tensorflow_runtime.import_keras()
+    runtime.configure()
+    return runtime.import_keras()
 
 
 def _dense(units: int, name: str, activation: str | None = None) -> Any:

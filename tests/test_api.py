@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import sampler
-from sampler.cli import main
+from sampler.cli.main import main
 from sampler.models import Dataset
 
 GM = {"dim": 10, "train_size": 400, "test_size": 200}

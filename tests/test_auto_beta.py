@@ -17,12 +17,12 @@ from sampler.estimators.importance_sampling import ImportanceSampling
 from sampler.estimators.robbins_monro import RobbinsMonro
 from sampler.estimators.sgld import SGLD
 from sampler.estimators.temperature import GRID_RATIO, Temperature, summed_loss_temperature
-from sampler.mc_error import error_record
-from sampler.models.gaussian_mixture import make_gaussian_mixture
+from sampler.models.data.gaussian_mixture import make_gaussian_mixture
 from sampler.models.zoo import build_mlp
 from sampler.mpi import SerialComm
 from sampler.problem import Problem
 from sampler.schedules import parse_schedule
+from sampler.scheme.mc_error import error_record
 from tests.quadratic import QuadraticProblem
 
 COMM = SerialComm()

@@ -8,8 +8,8 @@ import math
 
 import pytest
 
-from sampler import bench_runs
-from sampler.cli import main
+from sampler.bench import timed_runs
+from sampler.cli.main import main
 from tests.mpi_launch import requires_mpi
 
 TINY = [
@@ -59,12 +59,12 @@ def test_bad_settings_are_refused_with_one_line(capsys):
 
 
 def test_peak_memory_probe_reports_a_resident_set():
-    assert bench_runs.peak_memory("linear", 50, "literal") > 10  # MB: the interpreter and torch
+    assert timed_runs.peak_memory("linear", 50, "literal") > 10  # MB: the interpreter and torch
 
 
 @requires_mpi
 def test_rank_comparison_runs_sampler_train_under_mpiexec():
     flags = {"is": ["--estimator", "is", "--samples", "40", "--block-size", "10"]}
-    (result,) = bench_runs.scaling("linear", 2, 3, flags)
+    (result,) = timed_runs.scaling("linear", 2, 3, flags)
     assert result["ranks"] == 2 and result["seconds_1"] > 0 and result["seconds_r"] > 0
     assert math.isclose(result["efficiency"], result["speedup"] / 2)

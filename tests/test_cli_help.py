@@ -8,7 +8,7 @@ import re
 import pytest
 
 import sampler
-from sampler.cli import main
+from sampler.cli.main import main
 
 
 def help_text(capsys, *command) -> str:

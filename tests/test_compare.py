@@ -13,7 +13,7 @@ import statistics
 import matplotlib.image
 import pytest
 
-from sampler.cli import main
+from sampler.cli.main import main
 from sampler.compare.runs import read_run
 from sampler.compare.settings import differing, flatten
 

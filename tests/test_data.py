@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from sampler.models import DATASETS, DataOptions
-from sampler.models.gaussian_mixture import bayes_error, make_gaussian_mixture
-from sampler.models.idx import DataFileError
-from sampler.models.mnist import load_mnist
+from sampler.models.data.gaussian_mixture import bayes_error, make_gaussian_mixture
+from sampler.models.data.idx import DataFileError
+from sampler.models.data.mnist import load_mnist
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import torch
 
 from sampler.baselines import BASELINES, RunContext
 from sampler.baselines.esgd import langevin_noise
-from sampler.methods import method, resolve
-from sampler.models.gaussian_mixture import make_gaussian_mixture
+from sampler.config.method_options import method, resolve
+from sampler.models.data.gaussian_mixture import make_gaussian_mixture
 from sampler.models.zoo import build_mlp
 from sampler.mpi import SerialComm
 from sampler.problem import Problem

@@ -7,9 +7,9 @@ import json
 import pytest
 import torch
 
-from sampler.cli import main
+from sampler.cli.main import main
 from sampler.estimators import ESTIMATORS
-from sampler.models.gaussian_mixture import make_gaussian_mixture
+from sampler.models.data.gaussian_mixture import make_gaussian_mixture
 from sampler.models.zoo import build_mlp
 from tests.method_settings import method_flags
 

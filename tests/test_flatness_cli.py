@@ -8,7 +8,7 @@ import json
 import matplotlib.image
 import pytest
 
-from sampler.cli import main
+from sampler.cli.main import main
 
 TINY = ["--data", "gaussian-mixture", "--gm-dim", "4", "--gm-train", "60", "--gm-test", "40"]
 PROBES = [

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from sampler.baselines.focusing import GROWTH, Focusing, auto_gamma1, focusing_options
-from sampler.methods import method, resolve
+from sampler.config.method_options import method, resolve
 from sampler.models.options import OptionError
 
 

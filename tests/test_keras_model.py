@@ -9,12 +9,13 @@ import math
 import pytest
 import torch
 
-from sampler.models import MODELS, Batch, Model, tensorflow_runtime
+from sampler.models import MODELS, Batch, Model
+from sampler.models.keras import runtime
 from sampler.models.streams import torch_generator
 
 tf = pytest.importorskip("tensorflow")
 
-from sampler.models.keras_model import KerasModel  # noqa: E402
+from sampler.models.keras.model import KerasModel  # noqa: E402
 from tests import keras_factories  # noqa: E402
 
 MLP_SHAPES = [(784, 200), (200,), (200, 10), (10,)]  # Keras' Dense kernels are [n_in, n_out]
@@ -27,7 +28,7 @@ def keras():
 
 @pytest.fixture(scope="module")
 def keras_mlp(keras):
-    from sampler.models import keras_examples
+    from sampler.models.keras import examples as keras_examples
 
     return keras_examples.mlp((28, 28, 1), 10)
 
@@ -201,8 +202,8 @@ def test_one_minibatch_per_network_equals_the_loop(keras, xla):
     """``loss_and_grad_each`` of a conv net on [K, B, C, H, W] images (channels-last inside),
     one vectorized map, equals ``loss_and_grad`` of each network on its own minibatch, and the
     ``vmap=false`` loop."""
-    from sampler.models import keras_examples
     from sampler.models.interface import stack_batches
+    from sampler.models.keras import examples as keras_examples
 
     network = keras_examples.conv((8, 8, 2), 3)
     model = KerasModel(network, xla=xla)
@@ -228,7 +229,7 @@ def test_one_minibatch_per_network_equals_the_loop(keras, xla):
 def test_channels_last_images_and_the_keras_model_itself(keras):
     """A conv net: the adapter's [B, C, H, W] -> [B, H, W, C] gives what Keras computes on the
     channels-last batch with the same weights assigned; batched equals the loop."""
-    from sampler.models import keras_examples
+    from sampler.models.keras import examples as keras_examples
 
     network = keras_examples.conv((8, 8, 2), 3)
     model = KerasModel(network, xla=False)
@@ -347,17 +348,17 @@ def test_bad_models_are_refused(keras):
 
 def test_tensors_cross_without_a_copy_when_aligned():
     block = torch.arange(12.0).reshape(3, 4)
-    assert tensorflow_runtime.shares_memory(block)
-    assert not tensorflow_runtime.shares_memory(block[1:2])  # 16 bytes in: TF would abort
+    assert runtime.shares_memory(block)
+    assert not runtime.shares_memory(block[1:2])  # 16 bytes in: TF would abort
     for tensor in (block, block[1:2], block.t()):
-        crossed = tensorflow_runtime.to_tensorflow(tensor)
+        crossed = runtime.to_tensorflow(tensor)
         assert (crossed.numpy() == tensor.numpy()).all()
-    back = tensorflow_runtime.to_torch(tf.constant([[1.0, 2.0]]), torch.device("cpu"))
+    back = runtime.to_torch(tf.constant([[1.0, 2.0]]), torch.device("cpu"))
     assert back.tolist() == [[1.0, 2.0]]
 
 
 def test_tensorflow_threads_follow_torch():
-    tensorflow_runtime.configure()
+    runtime.configure()
     threads = torch.get_num_threads()
     assert tf.config.threading.get_intra_op_parallelism_threads() == threads
     assert tf.config.threading.get_inter_op_parallelism_threads() == threads

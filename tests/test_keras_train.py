@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from sampler.baselines import BASELINES
-from sampler.cli import main
+from sampler.cli.main import main
 from sampler.estimators import ESTIMATORS
 from tests.method_settings import TINY, method_flags
 from tests.mpi_launch import requires_mpi, run_mpi
@@ -19,7 +19,7 @@ from tests.mpi_launch import requires_mpi, run_mpi
 pytest.importorskip("tensorflow")
 
 TINY_MLP = "keras:tests.keras_factories:tiny_mlp"
-LINEAR = "keras:sampler.models.keras_examples:linear"
+LINEAR = "keras:sampler.models.keras.examples:linear"
 IMAGES = ["--data", "synthetic-images"] + [
     flag
     for option in ("channels=1", "height=4", "width=4", "classes=3", "train_size=16", "test_size=8")

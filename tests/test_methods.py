@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from sampler.cli import main
-from sampler.config import FIELDS, ConfigError, make_config, method_values, validate
-from sampler.methods import all_methods, method, option_owners, resolve
+from sampler.cli.main import main
+from sampler.config.method_options import all_methods, method, option_owners, resolve
+from sampler.config.settings import FIELDS, ConfigError, make_config, method_values, validate
 from sampler.models.options import OptionError
 from tests.method_settings import SMALL
 

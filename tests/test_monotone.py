@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from sampler.mpi import SerialComm
-from sampler.tau import TauSchedule
-from sampler.two_step import TwoStepTrainer
+from sampler.scheme.tau import TauSchedule
+from sampler.scheme.two_step import TwoStepTrainer
 
 GRID = torch.linspace(-8.0, 8.0, 40001, dtype=torch.float64)
 

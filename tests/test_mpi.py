@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from sampler.baselines import BASELINES
-from sampler.cli import main
+from sampler.cli.main import main
 from sampler.estimators import ESTIMATORS
 from sampler.mpi import SerialComm, rank_device, world_comm
 from tests.mpi_launch import requires_mpi, run_mpi
@@ -107,14 +107,14 @@ def test_an_exception_on_one_rank_ends_the_job_naming_the_rank(tmp_path):
     script.write_text(
         textwrap.dedent(
             """
-        import sampler.run
-        from sampler.cli import main
-        real_train = sampler.run.train
+        import sampler.training.loop
+        from sampler.cli.main import main
+        real_train = sampler.training.loop.train
         def train(config, comm, resume=False):
             if comm.rank == 1:
                 raise RuntimeError("disk on fire")
             return real_train(config, comm, resume)
-        sampler.run.train = train
+        sampler.training.loop.train = train
         raise SystemExit(main(["train", "--data", "gaussian-mixture", "--steps", "100000",
                                "--quiet", "--out", {!r}]))
     """.format(str(tmp_path / "run"))
@@ -154,7 +154,7 @@ def test_every_baseline_gives_the_same_run_on_one_two_and_three_ranks(tmp_path):
         textwrap.dedent(
             """
         import sys
-        from sampler.cli import main
+        from sampler.cli.main import main
         out, common, flags = sys.argv[1], sys.argv[2].split(), eval(sys.argv[3])
         for name, extra in flags.items():
             argv = ["train", *common, "--model", "mlp", "--baseline", name, *extra]
@@ -208,7 +208,7 @@ def test_ctrl_c_on_one_rank_ends_the_whole_job(tmp_path):
         import os, sys
         from sampler.mpi import world_comm
         open(f"pid{world_comm().rank}", "w").write(str(os.getpid()))
-        from sampler.cli import main
+        from sampler.cli.main import main
         raise SystemExit(main(sys.argv[1:]))
     """)
     )

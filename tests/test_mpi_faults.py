@@ -15,7 +15,7 @@ import time
 import pytest
 import torch
 
-from sampler.cli import main
+from sampler.cli.main import main
 from tests.mpi_launch import ROOT, launcher_flags, mpiexec, requires_mpi, run_mpi
 
 pytestmark = [pytest.mark.reliability, requires_mpi]
@@ -92,7 +92,7 @@ def start_job(tmp_path, out, args=None) -> subprocess.Popen:
         import os, sys
         from sampler.mpi import world_comm
         open(f"pid{world_comm().rank}", "w").write(str(os.getpid()))
-        from sampler.cli import main
+        from sampler.cli.main import main
         raise SystemExit(main(sys.argv[1:]))
     """)
     )

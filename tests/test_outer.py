@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sampler.outer import OuterOptimizer
+from sampler.scheme.optimizers import OuterOptimizer
 
 
 def gradients(count: int, d: int = 5) -> list[torch.Tensor]:
@@ -51,8 +51,8 @@ def test_two_step_default_is_x_equals_m_and_explicit_eta_tau_agrees():
     from typing import NamedTuple
 
     from sampler.mpi import SerialComm
-    from sampler.tau import TauSchedule
-    from sampler.two_step import TwoStepTrainer
+    from sampler.scheme.tau import TauSchedule
+    from sampler.scheme.two_step import TwoStepTrainer
 
     class Info(NamedTuple):
         loss_evals: int = 0

@@ -11,8 +11,8 @@ import torch
 
 from sampler.baselines import BASELINES, RunContext
 from sampler.baselines.partial_local import perturbations
-from sampler.cli import main
-from sampler.methods import method, resolve
+from sampler.cli.main import main
+from sampler.config.method_options import method, resolve
 from sampler.models.zoo import build_mlp
 from tests.quadratic import QuadraticProblem, mean_and_standard_error
 

@@ -24,7 +24,7 @@ from sampler.estimators.importance_sampling import ImportanceSampling
 from sampler.estimators.marginal import Marginal
 from sampler.estimators.proposals import Antithetic
 from sampler.models import Batch
-from sampler.models.gaussian_mixture import make_gaussian_mixture
+from sampler.models.data.gaussian_mixture import make_gaussian_mixture
 from sampler.models.zoo import build_linear, build_mlp
 from sampler.mpi import SerialComm
 from sampler.problem import Problem

@@ -11,7 +11,7 @@ from sampler.estimators.importance_sampling import ImportanceSampling
 from sampler.estimators.robbins_monro import RobbinsMonro
 from sampler.estimators.sgld import SGLD
 from sampler.estimators.temperature import Temperature
-from sampler.models.gaussian_mixture import make_gaussian_mixture
+from sampler.models.data.gaussian_mixture import make_gaussian_mixture
 from sampler.models.zoo import build_mlp
 from sampler.problem import Problem
 from sampler.schedules import parse_schedule

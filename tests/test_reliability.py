@@ -2,7 +2,7 @@
 and ``tests/bad_files.py``) is refused with a non-zero exit and one line naming the input, no
 traceback, within a time bound.
 
-Most cases run in this process through ``sampler.cli.main`` (an interpreter start costs about
+Most cases run in this process through ``sampler.cli.main.main`` (an interpreter start costs about
 two seconds of torch import each); a spread sample runs as real subprocesses of ``python -m
 sampler``, as a user would. ``-s`` shows the figures: invocations tried, clean errors,
 tracebacks, silent accepts, hangs.
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from sampler.cli import main
+from sampler.cli.main import main
 from tests import bad_files, bad_invocations
 from tests.bad_invocations import Case
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from sampler import bench_runs
-from sampler.cli import main
+from sampler.bench import timed_runs
+from sampler.cli.main import main
 from sampler.reproduce import experiments, launch, report
 from sampler.reproduce.experiments import Experiment, RunSpec, Scale
 from tests.test_train import MIXTURE
@@ -174,7 +174,7 @@ def test_launch_keeps_resumes_and_restarts_runs_and_writes_the_page(tmp_path, mo
     assert set(timings) == {r.name for r in experiment.runs}
 
 
-@pytest.mark.skipif(bench_runs.mpi_missing() is not None, reason="needs mpiexec and mpi4py")
+@pytest.mark.skipif(timed_runs.mpi_missing() is not None, reason="needs mpiexec and mpi4py")
 def test_a_run_on_two_ranks_takes_two_slots_and_equals_one_rank(tmp_path):
     flags = (*MODEL, "--beta", "1", "--steps", "4", "--eval-every", "2")
     one, two = RunSpec("one rank", flags, 0, ranks=1), RunSpec("two ranks", flags, 0, ranks=2)

@@ -7,7 +7,7 @@ import signal
 
 import torch
 
-from sampler.cli import main
+from sampler.cli.main import main
 from tests.long_run import start_long_run, wait_for_updates
 from tests.test_train import cli, read_run
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from sampler.baselines import BASELINES, RunContext
-from sampler.cli import main
-from sampler.models.gaussian_mixture import make_gaussian_mixture
+from sampler.cli.main import main
+from sampler.models.data.gaussian_mixture import make_gaussian_mixture
 from sampler.models.zoo import build_mlp
 from sampler.mpi import SerialComm
 from sampler.problem import Problem
@@ -64,7 +64,7 @@ def run(values: dict, comm, steps: int = 7, seed: int = 2, length: int = 7):
 
 
 def values(**changes):
-    from sampler.methods import method, resolve
+    from sampler.config.method_options import method, resolve
 
     return resolve(method("is", "rsgd"), changes, steps=7)
 

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from sampler import run as run_module
-from sampler import run_directory, run_lock
-from sampler.cli import main
-from sampler.run_directory import RunDirectory, check_plain
-from sampler.run_lock import RunLock, RunLockedError
+from sampler.cli.main import main
+from sampler.runs import directory, lock
+from sampler.runs.directory import RunDirectory, check_plain
+from sampler.runs.lock import RunLock, RunLockedError
+from sampler.training import loop
 from tests.long_run import start_long_run, wait_for_updates
 from tests.test_train import MIXTURE
 
@@ -60,7 +60,7 @@ def test_a_full_disk_part_way_through_a_metrics_line_then_a_bit_exact_resume(
     settings = [*RUN, "--steps", 6, "--checkpoint-every", 2]
     assert train(*settings, "--out", whole) == 0
     capsys.readouterr()
-    real_write, calls, fault = run_directory._os_write, [], []
+    real_write, calls, fault = directory._os_write, [], []
 
     def full_disk(fd, data):
         calls.append(len(data))
@@ -70,7 +70,7 @@ def test_a_full_disk_part_way_through_a_metrics_line_then_a_bit_exact_resume(
             raise enospc()
         return real_write(fd, data)
 
-    monkeypatch.setattr(run_directory, "_os_write", full_disk)
+    monkeypatch.setattr(directory, "_os_write", full_disk)
     assert train(*settings, "--out", run) == 1
     seconds = time.perf_counter() - fault[0]
     line = one_error_line(capsys)
@@ -79,7 +79,7 @@ def test_a_full_disk_part_way_through_a_metrics_line_then_a_bit_exact_resume(
     assert (run / "metrics.jsonl").read_text().endswith("\n")  # no torn line left
     assert steps(run) == [1, 2, 3]
     assert torch.load(run / "checkpoint.pt", weights_only=True)["step"] == 3  # nothing lost
-    monkeypatch.setattr(run_directory, "_os_write", real_write)  # space freed
+    monkeypatch.setattr(directory, "_os_write", real_write)  # space freed
     assert train("--resume", run, "--steps", 6, "--quiet") == 0
     assert steps(run) == list(range(1, 7)) and torch.equal(params(run), params(whole))
     with capsys.disabled():
@@ -115,7 +115,7 @@ def test_a_full_disk_part_way_through_a_checkpoint_then_a_bit_exact_resume(
         fault.append(time.perf_counter())
         raise enospc()
 
-    monkeypatch.setattr(run_directory.torch, "save", full_disk)
+    monkeypatch.setattr(directory.torch, "save", full_disk)
     assert train(*settings, "--out", run) == 1
     seconds = time.perf_counter() - fault[0]
     line = one_error_line(capsys)
@@ -124,7 +124,7 @@ def test_a_full_disk_part_way_through_a_checkpoint_then_a_bit_exact_resume(
     assert "checkpoint.pt" in line and "No space left on device" in line
     assert "the previous checkpoint is kept" in line
     assert not (run / "checkpoint.pt.tmp").exists()
-    monkeypatch.setattr(run_directory.torch, "save", real_save)
+    monkeypatch.setattr(directory.torch, "save", real_save)
     assert torch.load(run / "checkpoint.pt", weights_only=True)["step"] == 2
     assert steps(run) == [1, 2, 3, 4]
     assert train("--resume", run, "--steps", 6, "--quiet") == 0
@@ -185,7 +185,7 @@ def test_a_lock_file_without_flock(tmp_path, monkeypatch):
     def no_flock(fd, operation):
         raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
 
-    monkeypatch.setattr(run_lock.fcntl, "flock", no_flock)
+    monkeypatch.setattr(lock.fcntl, "flock", no_flock)
     first = RunLock(tmp_path).acquire()
     with pytest.raises(RunLockedError, match=f"in use by pid {os.getpid()}"):
         RunLock(tmp_path).acquire()
@@ -213,7 +213,7 @@ def test_two_default_run_names_in_one_second_differ(tmp_path, monkeypatch):
 
             return datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=tz)
 
-    monkeypatch.setattr(run_module, "datetime", Frozen)
+    monkeypatch.setattr(loop, "datetime", Frozen)
     monkeypatch.chdir(tmp_path)
     assert train(*RUN, "--steps", 1) == 0
     assert train(*RUN, "--steps", 1) == 0

@@ -11,8 +11,8 @@ import numpy
 import torch
 
 import sampler
-from sampler import run_metadata
-from sampler.cli import main
+from sampler.cli.main import main
+from sampler.runs import metadata as run_metadata
 
 
 def test_the_summary_records_the_run_metadata(tmp_path):

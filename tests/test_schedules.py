@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from sampler.config import ConfigError, make_config, validate
+from sampler.config.settings import ConfigError, make_config, validate
 from sampler.schedules import SCHEDULES, check_range, parse_schedule
 
 CASES = {

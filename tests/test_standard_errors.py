@@ -17,9 +17,9 @@ from sampler.estimators import StepKey
 from sampler.estimators.importance_sampling import ImportanceSampling
 from sampler.estimators.robbins_monro import RobbinsMonro
 from sampler.estimators.sgld import SGLD
-from sampler.mc_error import error_record
 from sampler.mpi import SerialComm
 from sampler.schedules import parse_schedule
+from sampler.scheme.mc_error import error_record
 from tests.quadratic import QuadraticProblem
 
 CURVATURE = torch.tensor([1.0, 3.0, 0.5, 2.0], dtype=torch.float64)

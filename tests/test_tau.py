@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sampler.config import ConfigError, make_config, validate
+from sampler.config.settings import ConfigError, make_config, validate
 from sampler.models.dense import DenseNet
-from sampler.tau import TauSchedule
+from sampler.scheme.tau import TauSchedule
 
 NET = DenseNet(4, (3,), 2)  # fc0: 4*3 + 3 = 15 parameters, fc1: 3*2 + 2 = 8
 
@@ -55,7 +55,7 @@ def test_toml_table_becomes_the_flag_text():
 
 
 def test_toml_file_with_schedules_and_a_tau_table(tmp_path):
-    from sampler.config import load_toml
+    from sampler.config.settings import load_toml
 
     path = tmp_path / "run.toml"
     path.write_text(

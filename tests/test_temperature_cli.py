@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-from sampler.cli import main
+from sampler.cli.main import main
 
 DATA = ["--data", "gaussian-mixture", "--gm-dim", "6", "--gm-train", "200", "--gm-test", "100"]
 COMMON = [*DATA, "--model", "mlp", "--eval-every", "0", "--quiet"]

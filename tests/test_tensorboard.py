@@ -8,8 +8,8 @@ import shutil
 
 import pytest
 
-from sampler import tensorboard_log
-from sampler.cli import main
+from sampler.cli.main import main
+from sampler.runs import tensorboard
 
 GM = [
     "--data",
@@ -25,7 +25,7 @@ GM = [
     "--quiet",
 ]
 needs_tensorboard = pytest.mark.skipif(
-    not tensorboard_log.available(), reason="tensorboard is not installed"
+    not tensorboard.available(), reason="tensorboard is not installed"
 )
 
 
@@ -49,10 +49,10 @@ def test_the_events_hold_the_scalars_of_the_metrics(tmp_path):
     shutil.copy(tmp_path / "step2.pt", out / "checkpoint.pt")
     assert main(["train", "--resume", str(out), "--steps", "4", "--quiet"]) == 0
     metrics = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
-    events = read_events(out / tensorboard_log.SUBDIRECTORY)
+    events = read_events(out / tensorboard.SUBDIRECTORY)
     expected: dict[str, list[tuple[int, float]]] = {}
     for line in metrics:
-        for key, value in tensorboard_log.scalars(line).items():
+        for key, value in tensorboard.scalars(line).items():
             expected.setdefault(key, []).append((line["step"], value))
     assert {"train_loss", "ess", "test_accuracy", "loss_evals", "tau"} <= set(expected)
     assert set(events) == set(expected)
@@ -64,11 +64,11 @@ def test_the_events_hold_the_scalars_of_the_metrics(tmp_path):
 
 def test_only_finite_numbers_are_scalars():
     line = {"step": 3, "a": 1, "b": 0.5, "flag": True, "phase": "sgd", "c": float("nan")}
-    assert tensorboard_log.scalars(line) == {"a": 1.0, "b": 0.5}
+    assert tensorboard.scalars(line) == {"a": 1.0, "b": 0.5}
 
 
 def test_without_the_package_it_is_refused_before_any_work(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(tensorboard_log, "available", lambda: False)
+    monkeypatch.setattr(tensorboard, "available", lambda: False)
     with pytest.raises(SystemExit):
         main(["train", *GM, "--tensorboard", "--out", str(tmp_path / "r")])
     assert "--tensorboard: needs the tensorboard package" in capsys.readouterr().err

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import sampler
-from sampler.cli import main
+from sampler.cli.main import main
 from sampler.mpi.threads import chosen_threads, set_threads
 
 GM = [

@@ -7,15 +7,15 @@ import json
 import pytest
 import torch
 
-from sampler.cli import main
-from sampler.config import RunConfig
+from sampler.cli.main import main
+from sampler.config.settings import RunConfig
 from sampler.models import Batch
 from sampler.models.dense import DenseNet
 from sampler.mpi import SerialComm
 from sampler.problem import Problem
-from sampler.run import train
 from sampler.schedules import parse_schedule
-from sampler.trainers import build_trainer
+from sampler.training.loop import train
+from sampler.training.setup import build_trainer
 
 MIXTURE = [
     "--data",

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from sampler.models import DATASETS, DataOptions, OptionError
-from sampler.models.binary_data import make_random_patterns, make_teacher
-from sampler.models.idx import DataFileError
+from sampler.models.data.binary_patterns import make_random_patterns, make_teacher
+from sampler.models.data.idx import DataFileError
 from sampler.models.streams import SPLIT, torch_generator
 
 

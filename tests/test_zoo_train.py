@@ -8,7 +8,7 @@ import json
 import pytest
 
 from sampler.baselines import BASELINES
-from sampler.cli import main
+from sampler.cli.main import main
 from sampler.estimators import ESTIMATORS
 from sampler.models import MODELS
 from tests.method_settings import TINY, method_flags

@@ -42,9 +42,9 @@ from sampler.models import streams
 from sampler.models.naming import setting
 from sampler.models.options import Option, OptionError, at_least, within
 from sampler.mpi import Comm
-from sampler.outer import OuterOptimizer
 from sampler.problem import Problem
 from sampler.schedules import Schedule, check_range, parse_schedule, schedule_check
+from sampler.scheme.optimizers import OuterOptimizer
 
 
 def langevin_noise(

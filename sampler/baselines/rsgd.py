@@ -59,9 +59,9 @@ from sampler.models import streams
 from sampler.models.naming import setting
 from sampler.models.options import Option, OptionError, at_least, within
 from sampler.mpi import Comm
-from sampler.outer import OuterOptimizer
 from sampler.problem import Problem
 from sampler.schedules import Schedule, check_range, parse_schedule, schedule_check
+from sampler.scheme.optimizers import OuterOptimizer
 
 
 def replica_seed(seed: int, replica: int) -> int:
@@ -126,7 +126,7 @@ class ReplicatedSGD:
 
     def checkpoint_complete(self, state: dict) -> bool:
         """Whether ``state`` holds every replica (at a coupling, or on one rank): the run loop
-        lets a signal stop an MPI run only at such an update (``sampler.run_signals``)."""
+        lets a signal stop an MPI run only at such an update (``sampler.training.signals``)."""
         return set(state["current"]) == set(range(self.replicas))
 
     def step(self, step: int, params, state, problem: Problem, comm: Comm):

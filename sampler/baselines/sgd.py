@@ -15,14 +15,14 @@ from sampler.baselines.base import BaselineSpec, RunContext
 from sampler.models.naming import setting
 from sampler.models.options import Option, OptionError, within
 from sampler.mpi import Comm
-from sampler.outer import OuterOptimizer
 from sampler.problem import Problem
 from sampler.schedules import Schedule, check_range, parse_schedule, schedule_check
+from sampler.scheme.optimizers import OuterOptimizer
 
 
 class SGDTrainer:
-    """The heavy-ball / Nesterov update is ``sampler.outer``'s, fed with the minibatch gradient
-    (with ``mu = 0`` both reduce to plain SGD); the state is the velocity."""
+    """The heavy-ball / Nesterov update is ``sampler.scheme.optimizers``'s, fed with the minibatch
+    gradient (with ``mu = 0`` both reduce to plain SGD); the state is the velocity."""
 
     objective = "loss"
 

@@ -88,7 +88,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         render_markdown,
         render_terminal,
     )
-    from sampler.output_folder import out_folder_error
+    from sampler.runs.output_folder import out_folder_error
 
     out = Path(args.out)
     problem = out_folder_error(out)

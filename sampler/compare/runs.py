@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sampler.run_directory import CONFIG, METRICS, SUMMARY
+from sampler.runs.directory import CONFIG, METRICS, SUMMARY
 
 FLATNESS = "flatness.json"
 

@@ -42,7 +42,7 @@ def _as_settings(config: dict) -> dict:
     """The record as this version reads it (defaults filled, the earlier flat layout and its
     alias keys moved into the option tables); a record it cannot read (a method or option of a
     newer version), as written."""
-    from sampler.config import _from_run_record, make_config
+    from sampler.config.settings import _from_run_record, make_config
 
     try:
         return make_config(_from_run_record(dict(config))).to_dict()

@@ -3,7 +3,7 @@
 An estimator is built from the run configuration and is a pair of functions with explicit state
 (modelled on blackjax/optax), so checkpointing is "save the state"::
 
-    est = ESTIMATORS[name].build(values)     # values: the typed options (sampler.methods)
+    est = ESTIMATORS[name].build(values)  # values: typed options (sampler.config.method_options)
     state = est.init(center)
     target, state, info = est.step(key, state, center, tau, problem, comm)
 
@@ -51,7 +51,8 @@ class EstimatorSpec:
     """A registry entry: what it estimates, whether it needs gradients, how to build it from
     its typed option values, its own options (beside the two-step scheme's) and ``check``, a
     test of settings that only make sense together (``check(values, steps)``, raising
-    ``OptionError``); ``check_model`` the same once the model is built (``sampler.trainers``)."""
+    ``OptionError``); ``check_model`` the same once the model is built
+    (``sampler.training.setup``)."""
 
     objective: str
     needs_gradients: bool

@@ -31,8 +31,8 @@ H`` small, the paper's regime for most directions)::
 
 With ``a_j = 1/j`` this is the variance of the average of the J iterations' gradient means.
 This noise is far too small to choose beta by (``beta_eff`` about 2e9 at beta = 1 on the
-MNIST ``mlp``, ``sampler.mc_error``): ``tau beta`` is the step of an implicit gradient step on
-the heat-smoothed minibatch loss, and ``--beta auto`` takes the minibatch's summed loss
+MNIST ``mlp``, ``sampler.scheme.mc_error``): ``tau beta`` is the step of an implicit gradient step
+on the heat-smoothed minibatch loss, and ``--beta auto`` takes the minibatch's summed loss
 (``beta = B`` on the mean), the loss scale at which ``exp(-beta f)`` is the minibatch's
 likelihood (``sampler.estimators.temperature``), as far as the iteration contracts: an
 update whose final residual ``|h_J|`` exceeds its first ``|h_1|`` (or turns non-finite) is

@@ -17,7 +17,7 @@ estimator every update:
   ``beta_search`` (``grid`` or ``two-pass``) says how it is found in the update's pass over the
   noise (``sampler.estimators.importance_sampling``).
 * ``sgld``: ``beta`` such that the Monte Carlo noise of the target leaves the weights at the
-  effective inverse temperature ``TARGET`` (``sampler.mc_error``): ``beta_eff = 2 beta tau /
+  effective inverse temperature ``TARGET`` (``sampler.scheme.mc_error``): ``beta_eff = 2 beta tau /
   SE^2 = 2 beta n_eff`` under ``x <- m``, where the chain's effective samples per update
   ``n_eff = tau / SE^2`` hardly depend on beta (the proposal's ``1/tau`` dominates the chain's
   curvature), so the next update takes ``beta TARGET / beta_eff`` from this one's standard
@@ -103,7 +103,7 @@ def parse_auto(
 
 def beta_option(default: str, auto_help: str):
     """An estimator's own ``--beta`` (its default and what its ``auto`` means); the shared
-    one of the two-step scheme (``sampler.two_step``) has default 1."""
+    one of the two-step scheme (``sampler.scheme.two_step``) has default 1."""
     from sampler.models.options import Option
 
     return Option(

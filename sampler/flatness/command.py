@@ -15,7 +15,7 @@ import argparse
 import math
 from pathlib import Path
 
-from sampler.run_directory import write_json_atomic
+from sampler.runs.directory import write_json_atomic
 
 PROBES = ("local-energy", "local-entropy", "hessian", "signal")
 REPORT, FIGURE = "flatness.json", "flatness.png"
@@ -132,7 +132,7 @@ def add_parser(commands) -> None:
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from sampler.flatness.report import HESSIAN_UNAVAILABLE, has_hessian, load_point, probe
-    from sampler.output_folder import out_folder_error
+    from sampler.runs.output_folder import out_folder_error
 
     out = Path(args.out) if args.out else Path(args.run)
     problem = out_folder_error(out) if args.out else None

@@ -24,7 +24,7 @@ from sampler.flatness.local_energy import local_energy
 from sampler.flatness.local_entropy import local_entropy_curve
 from sampler.flatness.probe_set import probe_batch
 from sampler.problem import Problem
-from sampler.run_directory import CHECKPOINT, CONFIG, SUMMARY, RunDirectory
+from sampler.runs.directory import CHECKPOINT, CONFIG, SUMMARY, RunDirectory
 
 HESSIAN_UNAVAILABLE = (
     "the model {} gives no Hessian-vector products (neither a twice-differentiable torch loss "
@@ -45,9 +45,9 @@ def has_hessian(model) -> bool:
 def load_point(run_dir: str):
     """``(config, model, dataset, params [d], step)`` of the run's last checkpoint;
     ``ValueError`` (one line) if the directory holds no run or no checkpoint yet."""
-    from sampler.config import _from_run_record, make_config
+    from sampler.config.settings import _from_run_record, make_config
     from sampler.models import DATASETS, model_spec
-    from sampler.run import data_options
+    from sampler.training.loop import data_options
 
     directory = RunDirectory(run_dir)
     if not (directory.path / CONFIG).is_file():

@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from sampler.bench import positive_int
+from sampler.bench.command import positive_int
 from sampler.reproduce import experiments as registry
 
 
@@ -169,16 +169,16 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 print(ranks + " ".join(train_command(spec, directory, args.data_dir)))
         return 0
     if not args.report_only and any(r.ranks > 1 for r in runs):
-        from sampler import bench_runs
+        from sampler.bench import timed_runs
 
-        missing = bench_runs.mpi_missing()
+        missing = timed_runs.mpi_missing()
         if missing:
             keys = ", ".join(e.key for e in chosen if any(r.ranks > 1 for r in e.runs))
             parser.error(f"{keys} run on several ranks and need mpiexec ({missing}); "
                          "leave them out with --only")  # fmt: skip
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    from sampler.run_lock import RunLock, RunLockedError
+    from sampler.runs.lock import RunLock, RunLockedError
 
     try:
         lock = RunLock(out, "--out").acquire()
@@ -215,11 +215,11 @@ def _run(args, scale, every, chosen, runs, timing_wanted, data_dir, out, docs, r
     if not args.report_only:
         timing_path = out / "timing.json"
         if timing_wanted and not timing_path.is_file():
-            from sampler import bench_runs
+            from sampler.bench import timed_runs
             from sampler.reproduce import timing
 
             def timings() -> None:
-                result = timing.measure(scale.timing_steps, bench_runs.mpi_missing() is None, say)
+                result = timing.measure(scale.timing_steps, timed_runs.mpi_missing() is None, say)
                 timing_path.write_text(json.dumps(result, indent=1))
 
             phase("timing", timings)

@@ -75,14 +75,14 @@ def _steps(run: RunSpec) -> int | None:
 def _launcher(ranks: int) -> list[str]:
     if ranks == 1:
         return [sys.executable, "-m"]
-    from sampler import bench_runs
+    from sampler.bench import timed_runs
 
-    executable = bench_runs.mpiexec()
+    executable = timed_runs.mpiexec()
     if executable is None:
-        raise RuntimeError(f"a run on {ranks} ranks needs mpiexec: {bench_runs.mpi_missing()}")
+        raise RuntimeError(f"a run on {ranks} ranks needs mpiexec: {timed_runs.mpi_missing()}")
     return [
         executable,
-        *bench_runs.launcher_flags(executable),
+        *timed_runs.launcher_flags(executable),
         "-n",
         str(ranks),
         sys.executable,

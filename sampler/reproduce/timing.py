@@ -2,7 +2,7 @@
 the literal algorithm and the engine's fast paths, on the paper's 784-200-10 network.
 
 Each row is a real ``sampler train`` run of ``steps`` updates (minibatch 20, tau = 0.01, no
-evaluation, no checkpoints, one torch thread per process) timed by ``sampler.bench_runs``: the
+evaluation, no checkpoints, one torch thread per process) timed by ``sampler.bench.timed_runs``: the
 median time between consecutive updates, the first update dropped. The rows run one after
 another with nothing else started by ``sampler reproduce`` beside them; the machine's load
 average is recorded before and after.
@@ -55,13 +55,13 @@ ROWS = (  # (paper row, label, flags, ranks)
 
 def measure(steps: int, ranks_available: bool, say=print) -> dict:
     """``{"rows": [{paper, label, flags, ranks, seconds}], "load_before", "load_after"}``."""
-    from sampler import bench_runs
+    from sampler.bench import timed_runs
 
     result = {"load_before": list(os.getloadavg()), "rows": [], "steps": steps}
     for paper, label, flags, ranks in ROWS:
         if ranks > 1 and not ranks_available:
             continue
-        seconds = bench_runs.seconds_per_update(ranks, list(flags), "mlp", steps)
+        seconds = timed_runs.seconds_per_update(ranks, list(flags), "mlp", steps)
         say(f"timed {label}: {seconds:.4f} s per update")
         result["rows"].append(
             {

@@ -1,0 +1,2 @@
+"""Keras 3 models (TensorFlow backend) behind the shared model interface; TensorFlow is imported
+on first use."""

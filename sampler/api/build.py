@@ -1,0 +1,194 @@
+"""The step API: ``build(...)`` gives ``init`` and ``step`` with explicit state, for your own loop
+(in the style of optax, blackjax and posteriors)::
+
+    algorithm = sampler.build(net, estimator="is", samples=1000, tau=0.01, steps=500)
+    state = algorithm.init()                     # or init(params [d]) / init(net): its weights
+    for k, (x, y) in zip(range(500), batches):
+        state, info = algorithm.step(state, (x, y))
+    algorithm.load_into(net, state)              # or algorithm.state_dict(state)
+
+``build`` takes the method settings of ``sampler.train`` (the same ``RunConfig`` defaults,
+``sampler.config.method_options.resolve`` checks and ``sampler.training.setup.build_trainer``;
+errors name the arguments); ``steps`` is the number of updates planned (schedules are checked over
+it, and rSGD's automatic ``gamma1`` fits it). ``State`` holds the flat parameters ``params [d]``,
+the method's own state and the update count ``k`` (schedules and random streams are functions of
+``(seed, k)``, so one state and one batch give one result). ``step`` weighs every sample of
+the update on the batch given (``train_size``, the number of training examples, is what
+``estimator="sgld"``'s default ``beta="auto"`` targets); a method that needs further
+minibatches in one update
+(``baseline="esgd"``'s inner steps, ``"rsgd"``'s replicas) asks ``draw(s)`` for stream
+``s = 1, 2, ...``. ``info`` is the update's record (the method's diagnostics, loss and gradient
+evaluations; what a metrics line of ``sampler train`` holds beside the step). A state is
+consumed by ``step``: methods may update its tensors in place, so keep ``state.params.clone()``
+to hold on to a point. Under MPI every rank calls ``step`` with the same batch. Threads: as
+``sampler.train``, but set by ``build`` for the rest of the process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import torch
+
+from sampler.api.inputs import ArgumentError, as_model, as_tensors, model_label
+from sampler.config.settings import RunConfig, make_config, validate
+from sampler.models import Batch, Model, model_spec
+from sampler.models.interface import model_state_dict
+from sampler.models.naming import arguments, setting
+from sampler.mpi import Comm, rank_device, set_threads, world_comm
+from sampler.problem import Problem
+from sampler.training.loop import DivergedError
+from sampler.training.setup import build_trainer
+
+_DEFAULT = RunConfig()
+
+
+class State(NamedTuple):
+    params: torch.Tensor  # [d]
+    inner: Any  # the method's own state (estimator chains, optimizer moments, ...)
+    k: int  # updates done
+
+
+@dataclass
+class Algorithm:
+    model: Model
+    trainer: Any
+    config: RunConfig
+    comm: Comm
+    device: torch.device
+    module: Any = None  # the caller's nn.Module or keras.Model, if one was given
+    train_size: int | None = None  # the training set's size (sgld's default auto beta)
+
+    @property
+    def objective(self) -> str:
+        return self.trainer.objective
+
+    def init(self, params: Any = None) -> State:
+        """``None``: the seeded initialisation of ``sampler train``; a ``[d]`` tensor; or the
+        module the algorithm was built from (its current weights)."""
+        if params is None:
+            start = self.model.init_params(self.config.seed)
+        elif isinstance(params, torch.Tensor):
+            start = params.detach().reshape(-1).to(torch.float32).clone()
+        elif params is self.module and self.module is not None:
+            start = torch.cat([p.detach().reshape(-1).cpu() for p in _parameters(params)])
+        else:
+            raise ArgumentError(
+                "init(params): must be None, a [d] tensor or the module given to build()"
+            )
+        if start.shape != (self.model.num_params,):
+            raise ArgumentError(
+                f"init(params): needs {self.model.num_params} parameters, got {tuple(start.shape)}"
+            )
+        start = start.to(self.device)
+        return State(start, self.trainer.init(start), 0)
+
+    def step(
+        self, state: State, batch: Any, draw: Callable[[int], Any] | None = None
+    ) -> tuple[State, dict]:
+        """One update on ``batch`` (``(inputs, targets)`` or a ``Batch``)."""
+        problem = Problem(self.model, self._batch(batch), _drawer(self, draw), self.train_size)
+        params, inner, record = self.trainer.step(
+            state.k, state.params, state.inner, problem, self.comm
+        )
+        if not bool(torch.isfinite(params).all()):
+            with arguments():
+                raise DivergedError(
+                    f"update {state.k + 1}: the parameters became non-finite; lower "
+                    f"{setting('lr')} or {setting('tau')}"
+                )
+        return State(params, inner, state.k + 1), record
+
+    def state_dict(self, state: State) -> dict[str, torch.Tensor]:
+        return model_state_dict(self.model, state.params.cpu())
+
+    def load_into(self, module: Any, state: State) -> Any:
+        """Copy ``state.params`` into ``module`` (an ``nn.Module`` or ``keras.Model`` of the
+        architecture built from), in place."""
+        if not hasattr(self.model, "load_into"):
+            raise TypeError(f"{type(self.model).__name__} has no module to load into")
+        return self.model.load_into(module, state.params)
+
+    def _batch(self, batch: Any) -> Batch:
+        if isinstance(batch, Batch):
+            return batch.to(self.device)
+        with arguments():
+            inputs, targets = as_tensors(batch, "batch")
+        return Batch(inputs.to(self.device), targets.to(self.device))
+
+
+def _parameters(module: Any) -> list[torch.Tensor]:
+    if isinstance(module, torch.nn.Module):
+        return list(module.parameters())
+    return [torch.as_tensor(v.numpy()) for v in module.trainable_variables]  # keras
+
+
+def _drawer(algorithm: Algorithm, draw: Callable[[int], Any] | None):
+    if draw is not None:
+        return lambda stream: algorithm._batch(draw(stream))
+    method = algorithm.config.baseline or algorithm.config.estimator
+
+    def missing(stream: int):
+        raise ArgumentError(
+            f"step(draw=): {method} asks for minibatch stream {stream} within one update; pass "
+            "draw=lambda s: (inputs, targets), a further minibatch for each s = 1, 2, ..."
+        )
+
+    return missing
+
+
+def build(
+    model: Any = _DEFAULT.model,
+    *,
+    estimator: str | None = None,
+    baseline: str | None = None,
+    steps: int = _DEFAULT.steps,
+    seed: int = _DEFAULT.seed,
+    device: str = _DEFAULT.device,
+    threads: int = _DEFAULT.threads,
+    model_options: dict | None = None,
+    input_shape: tuple[int, ...] | None = None,
+    num_classes: int | None = None,
+    comm: Comm | None = None,
+    train_size: int | None = None,
+    **method_options: Any,
+) -> Algorithm:
+    """The ``init``/``step`` pair of a method on ``model`` (a zoo name needs ``input_shape``
+    and ``num_classes`` unless it is meant for them: ``sampler models``)."""
+    comm = comm or world_comm()
+    with arguments():
+        if estimator is not None and baseline is not None:
+            raise ArgumentError("estimator= and baseline= exclude each other")
+        adapter = as_model(model, dict(model_options or {}))
+        settings = {
+            "model": model_label(model),
+            "estimator": estimator,
+            "baseline": baseline,
+            "steps": steps,
+            "seed": seed,
+            "device": device,
+            "threads": threads,
+            "model_options": model_options if adapter is None else None,
+        }
+        config = make_config({k: v for k, v in settings.items() if v is not None}, method_options)
+        validate(config, supplied=frozenset({"data"} if adapter is None else {"model", "data"}))
+        device_ = rank_device(comm.local_rank, config.device)
+        set_threads(config.threads)
+        if adapter is None:
+            spec = model_spec(config.model)
+            if spec.prepare is not None:
+                spec.prepare(device_)
+            adapter = spec(
+                input_shape or spec.default_shape,
+                num_classes or spec.default_classes,
+                **config.model_options,
+            )
+            module = None
+        else:
+            module = model
+            if hasattr(adapter, "to"):
+                adapter = adapter.to(device_)
+        trainer = build_trainer(config, adapter)
+    return Algorithm(adapter, trainer, config, comm, device_, module, train_size)

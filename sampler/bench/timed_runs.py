@@ -1,0 +1,158 @@
+"""The parts of ``sampler bench`` that need processes of their own: 1 against R ranks under a
+real ``mpiexec``, and the peak memory of an importance-sampling update.
+
+Scaling: ``mpiexec -n R python -m sampler train ...`` (one thread per rank) on the reference
+workload, seconds per update read from ``metrics.jsonl`` (the median of the differences of its
+``time`` over updates 2..N, so start-up is excluded); speedup ``t_1 / t_R``, efficiency
+``speedup / R``. Memory: a fresh interpreter builds the model, runs one update and reports its
+peak resident set (``VmHWM`` of ``/proc/self/status``: ``ru_maxrss`` would report the parent's
+high-water mark, which Linux keeps across fork and exec), for two sample counts J: flat means
+the streaming blocks keep memory independent of J.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+
+def scaling_workloads(settings) -> dict[str, list[str]]:
+    """The ``sampler train`` flags of each workload compared on 1 and R ranks: IS literal and
+    with its defaults, SGLD with two chains (what it spreads over ranks), RM; SGLD and RM at a
+    fixed beta (their cost does not depend on it; an automatic one could redo an update)."""
+    samples = ["--samples", str(settings.samples)]
+    rm = ["--rm-samples", str(settings.rm_samples), "--rm-iterations", str(settings.rm_iterations)]
+    return {
+        "is literal": ["--estimator", "is", "--proposal", "literal", "--beta", "1", *samples],
+        "is defaults": ["--estimator", "is", *samples],
+        "sgld, 2 chains": [
+            *("--estimator", "sgld", "--chains", "2", "--sgld-steps", str(settings.sgld_steps)),
+            *("--beta", "20"),
+        ],
+        "rm": ["--estimator", "rm", *rm, "--beta", "20"],
+    }
+
+
+def mpiexec() -> str | None:
+    beside = Path(sys.executable).with_name("mpiexec")
+    return str(beside) if beside.exists() else shutil.which("mpiexec")
+
+
+def mpi_missing() -> str | None:
+    """Why the rank comparison cannot run here (``None``: it can)."""
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        return "mpi4py is not installed (pip install 'local-entropy-sampler[mpi]')"
+    if mpiexec() is None:
+        return "no mpiexec (pip install mpich)"
+    return None
+
+
+def launcher_flags(executable: str) -> list[str]:
+    version = subprocess.run([executable, "--version"], capture_output=True, text=True).stdout
+    return ["--allow-run-as-root", "--oversubscribe"] if "Open MPI" in version else []
+
+
+def seconds_per_update(
+    ranks: int, flags: list[str], model: str, steps: int, threads: int = 1
+) -> float:
+    """Seconds per update of ``sampler train --model MODEL FLAGS`` on ``ranks`` ranks with
+    ``threads`` torch threads each (minibatch 20, tau 0.01 for the two-step scheme, unless
+    ``flags`` say otherwise)."""
+    executable = mpiexec()
+    with tempfile.TemporaryDirectory() as directory:
+        out = Path(directory) / "run"
+        command = [
+            executable,
+            *launcher_flags(executable),
+            "-n",
+            str(ranks),
+            sys.executable,
+            "-m",
+            "sampler",
+            "train",
+            "--model",
+            model,
+            "--batch-size",
+            "20",
+            *([] if "--baseline" in flags else ["--tau", "0.01"]),  # baselines have no tau
+            "--steps",
+            str(steps),
+            "--eval-every",
+            "0",
+            "--checkpoint-every",
+            "0",
+            "--quiet",
+            "--out",
+            str(out),
+            *flags,
+        ]
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+        result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=directory)
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr[-2000:]}")
+        lines = (out / "metrics.jsonl").read_text().splitlines()
+        times = [json.loads(line)["time"] for line in lines]
+    differences = [b - a for a, b in zip(times[:-1], times[1:])]
+    return statistics.median(differences[1:] or differences)
+
+
+def scaling(model: str, ranks: int, steps: int, workloads: dict[str, list[str]]) -> list[dict]:
+    results = []
+    for name, flags in workloads.items():
+        one = seconds_per_update(1, flags, model, steps)
+        many = seconds_per_update(ranks, flags, model, steps)
+        speedup = one / many
+        results.append(
+            {
+                "model": model,
+                "workload": name,
+                "ranks": ranks,
+                "seconds_1": one,
+                "seconds_r": many,
+                "speedup": speedup,
+                "efficiency": speedup / ranks,
+            }
+        )
+    return results
+
+
+PROBE = """
+import resource, sys, torch
+torch.set_num_threads(1)
+from sampler.bench.workloads import reference_problem, TAU
+from sampler.estimators import StepKey
+from sampler.estimators.importance_sampling import ImportanceSampling
+from sampler.mpi import SerialComm
+model, problem = reference_problem(sys.argv[1])
+estimator = ImportanceSampling(int(sys.argv[2]), 1.0, 100, proposal=sys.argv[3])
+center = model.init_params(0)
+estimator.step(StepKey(0, 0), {}, center, torch.tensor(TAU), problem, SerialComm())
+try:  # this process's own high-water mark (ru_maxrss keeps the parent's across fork + exec)
+    with open("/proc/self/status") as handle:
+        peak = int(handle.read().split("VmHWM:")[1].split()[0])
+except (OSError, IndexError):
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(peak)
+"""
+
+
+def peak_memory(model: str, samples: int, proposal: str) -> float:
+    """Peak resident set in MB of a fresh process running one IS update."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, model, str(samples), proposal],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"memory probe failed:\n{result.stderr[-2000:]}")
+    return int(result.stdout.split()[-1]) / 1024.0  # KiB

@@ -1,0 +1,1 @@
+"""The ``sampler`` command: parsing, the subcommands, the listings of models and methods."""

@@ -1,0 +1,171 @@
+"""The two-step KL scheme (García Trillos, Kaplan, Sanz-Alonso, Algorithms 1 and 2).
+
+At outer step k: (1) form the tilted measure ``q(x') ∝ exp(-beta f(x') - |x_k - x'|^2 / 2 tau_k)``
+on the step's minibatch, (2) let an estimator produce the target ``m_k`` (its Gaussian KL fit:
+``E_q[X]`` for local entropy, the root of ``x - x_k + tau E_{N(x,tau)} grad f`` for heat).
+The outer update feeds ``g_k = (x_k - m_k) / tau_k`` (coordinatewise for a per-layer tau; for
+local entropy ``g_k = grad F_tau(x_k)``) to an outer optimizer (``sampler.scheme.optimizers``). By
+default (``sgd`` with ``eta_k = tau_k``) ``x_{k+1} = m_k``: the paper's algorithm, a
+majorization-minimization scheme (``F_tau(x_k)`` non-increasing for an exact target, Thm 3.2).
+
+``OPTIONS`` are the scheme's own settings, shared by every estimator
+(``sampler.config.method_options``); each estimator declares its own ``--beta`` (its default and
+what its ``auto`` means).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from sampler.estimators import Estimator, StepKey
+from sampler.estimators.temperature import LOSS_SCALES, is_auto
+from sampler.models.naming import setting
+from sampler.models.options import Option, OptionError, within
+from sampler.mpi import Comm
+from sampler.problem import Problem
+from sampler.schedules import Schedule, check_range, parse_schedule, schedule_check
+from sampler.scheme.mc_error import error_record
+from sampler.scheme.optimizers import OPTIMIZERS, OuterOptimizer
+from sampler.scheme.tau import TauSchedule, tau_check
+
+LR_IS_TAU = "tau"  # the default outer step: eta_k = tau_k, i.e. x_{k+1} = m_k
+
+
+def _lr_check(value: Any) -> str:
+    if str(value).strip() == LR_IS_TAU:
+        return LR_IS_TAU
+    return schedule_check("--lr")(value)
+
+
+OPTIONS = {
+    "tau": Option(
+        "any",
+        "0.01",
+        "variance tau of the tilted measure: a number, a schedule (scoping:T0,T1, reverse:T0,T1, "
+        "exp:V0,R, ...) or per layer LAYER=SCHEDULE,... with * for the other layers",
+        check=tau_check,
+        label="tau",
+    ),
+    "loss_scale": Option(
+        "str",
+        "mean",
+        "the f in exp(-beta f): the mean of the minibatch's losses (the paper) or their sum "
+        "(beta times the batch size)",
+        choices=LOSS_SCALES,
+    ),
+    "lr": Option(
+        "any",
+        LR_IS_TAU,
+        "outer step eta: 'tau' (x <- m, the paper's algorithm) or a number or schedule",
+        check=_lr_check,
+        label="schedule",
+    ),
+    "optimizer": Option(
+        "str",
+        "sgd",
+        "outer optimizer fed with g = (x - m) / tau (momentum and nesterov use --momentum; adam "
+        "takes beta1 = --momentum or 0.9)",
+        choices=OPTIMIZERS,
+    ),
+    "momentum": Option(
+        "float", 0.0, "momentum of --optimizer momentum/nesterov/adam", check=within(0.0, 1.0)
+    ),
+}
+
+
+def check_options(values: dict[str, Any], steps: int) -> None:
+    """Settings that only make sense together, and schedules over the run's ``steps``."""
+    optimizer, momentum = values["optimizer"], values["momentum"]
+    if optimizer in ("momentum", "nesterov") and momentum == 0:
+        raise OptionError(
+            f"{setting('optimizer', optimizer)}: needs {setting('momentum')} in (0, 1), e.g. 0.9"
+        )
+    if optimizer == "sgd" and momentum > 0:
+        raise OptionError(
+            f"{setting('momentum')}: the two-step {setting('optimizer', 'sgd')} has none; use "
+            f"{setting('optimizer')} momentum, nesterov or adam (or {setting('baseline', 'sgd')})"
+        )
+    if is_auto(values["beta"]) and values["loss_scale"] != "mean":
+        raise OptionError(
+            f"{setting('loss_scale')}: has no effect with {setting('beta', 'auto')} (it "
+            f"chooses beta on either scale); give {setting('beta')} a number or schedule, or "
+            f"drop {setting('loss_scale')}"
+        )
+    try:
+        tau = TauSchedule(values["tau"], "--tau")
+        for layer, schedule in tau.schedules.items():
+            check_range(schedule, "--tau" if layer == "*" else f"--tau ({layer})", steps)
+        if not is_auto(values["beta"]):
+            check_range(parse_schedule(values["beta"], "--beta"), "--beta", steps)
+        if values["lr"] != LR_IS_TAU:
+            check_range(parse_schedule(values["lr"], "--lr"), "--lr", steps)
+    except ValueError as error:
+        raise OptionError(str(error)) from None
+
+
+def build_two_step(values: dict[str, Any], estimator: Estimator, seed: int, model=None):
+    """The trainer of ``--estimator``: ``model`` binds a per-layer ``--tau`` to its layers."""
+    tau = TauSchedule(values["tau"], "--tau")
+    if model is not None:
+        tau.bind(model.layers, model.num_params)
+    lr = None if values["lr"] == LR_IS_TAU else parse_schedule(values["lr"], "--lr")
+    optimizer = OuterOptimizer(values["optimizer"], values["momentum"])
+    return TwoStepTrainer(estimator, tau, lr, seed, optimizer)
+
+
+class TwoStepTrainer:
+    def __init__(
+        self,
+        estimator: Estimator,
+        tau: TauSchedule,
+        lr: Schedule | None,
+        seed: int,
+        optimizer: OuterOptimizer | None = None,
+    ) -> None:
+        self.estimator = estimator
+        self.tau = tau
+        self.lr = lr  # None: eta = tau
+        self.seed = seed
+        self.optimizer = optimizer or OuterOptimizer("sgd")
+        self.objective = estimator.objective
+
+    def init(self, params: torch.Tensor) -> dict:
+        return {"estimator": self.estimator.init(params), "outer": self.optimizer.init(params)}
+
+    def _langevin_step(self, eta):
+        """The outer step as a Langevin step size (``sampler.scheme.mc_error``): ``eta``, over
+        ``1 - mu`` with momentum; ``None`` for Adam."""
+        if self.optimizer.name == "adam":
+            return None
+        if self.optimizer.name in ("momentum", "nesterov"):
+            return eta / (1.0 - self.optimizer.momentum)
+        return eta
+
+    def step(self, step: int, params, state, problem: Problem, comm: Comm):
+        tau = self.tau(step, device=params.device, dtype=params.dtype)
+        target, estimator_state, info = self.estimator.step(
+            StepKey(self.seed, step), state["estimator"], params, tau, problem, comm
+        )
+        outer = state.get("outer", {})
+        eta = tau if self.lr is None else self.lr(step)
+        if self.lr is None and self.optimizer.name == "sgd":
+            new_params = target  # x_{k+1} = m_k exactly
+        else:
+            gradient = (params - target) / tau
+            new_params, outer = self.optimizer.update(params, gradient, eta, outer)
+        diagnostics = info._asdict()
+        variance = diagnostics.pop("target_variance", None)
+        # every estimator weighs its samples on the step's one minibatch (none without data)
+        examples = problem.batch_size if hasattr(problem, "batch_size") else 0
+        record = {**self.tau.record(step), **diagnostics, "examples_seen": examples}
+        if self.lr is not None:
+            record["lr"] = self.lr(step)
+        layers = getattr(getattr(problem, "model", None), "layers", None)
+        record.update(
+            error_record(
+                params, target, variance, tau, self._langevin_step(eta), record.get("beta"), layers
+            )
+        )
+        return new_params, {"estimator": estimator_state, "outer": outer}, record
