@@ -6,18 +6,23 @@ rank's refusal (or None) and its settings with one ``allgather``: if any rank re
 rank learns it and the whole job ends at once with the same exit status (no rank is left
 waiting in a collective for one that has gone); if the ranks were given different settings,
 that is a refusal too, naming the first setting that differs. Settings that may rightly differ
-per node (paths to the same data, the device) are not compared.
+per node (paths to the same data, the device: the caller's ``per_node``) are not compared.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-PER_NODE = {"data_dir", "init_from", "device", "quiet"}
 
-
-def agree(comm, refusal: str | None, settings: dict[str, Any] | None = None) -> str | None:
-    """The job's refusal, one or more lines each naming its rank(s), or None to go on."""
+def agree(
+    comm,
+    refusal: str | None,
+    settings: dict[str, Any] | None = None,
+    per_node: frozenset[str] = frozenset(),
+    program: str = "",
+) -> str | None:
+    """The job's refusal, one or more lines each naming its rank(s), or None to go on.
+    ``program`` names the command in the refusal of differing settings."""
     if comm.size == 1:
         return refusal
     verdicts = comm.allgather((refusal, settings))
@@ -40,11 +45,11 @@ def agree(comm, refusal: str | None, settings: dict[str, Any] | None = None) -> 
     for rank, (_, other) in enumerate(verdicts[1:], start=1):
         other = other or {}
         for key in sorted(set(first) | set(other)):
-            if key in PER_NODE or first.get(key) == other.get(key):
+            if key in per_node or first.get(key) == other.get(key):
                 continue
             option = "--" + key.replace("_", "-")
             return (
-                f"sampler train: error: the ranks were given different settings: {option} is "
+                f"{program}: error: the ranks were given different settings: {option} is "
                 f"{first.get(key)!r} on rank 0 and {other.get(key)!r} on rank {rank}; run the "
                 "same command on every rank"
             )

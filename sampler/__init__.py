@@ -10,6 +10,8 @@ The Python API (imported on first use, so ``import sampler.models`` stays light)
   ``state_dict`` (``sampler.api.export``).
 """
 
+import importlib
+
 __version__ = "0.1.0"
 
 _API = {
@@ -27,8 +29,6 @@ __all__ = ["__version__", *_API]
 
 def __getattr__(name: str):
     if name in _API:
-        import importlib
-
         module, attribute = _API[name]
         return getattr(importlib.import_module(module), attribute)
     raise AttributeError(f"module 'sampler' has no attribute {name!r}")

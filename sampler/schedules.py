@@ -41,8 +41,11 @@ from sampler.models.options import OptionError
 PYTHON = "python"  # the form of a schedule given as a Python function
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Schedule:
+    """A parsed schedule. Its identity is its ``spec``: two schedules of one spec are equal,
+    and a schedule equals its spec text (what ``config.json`` records)."""
+
     spec: str
     function: Callable[[int], float]
     name: str = "const"
@@ -50,6 +53,14 @@ class Schedule:
 
     def __call__(self, step: int) -> float:
         return self.function(step)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Schedule):
+            return self.spec == other.spec
+        return isinstance(other, str) and self.spec == other
+
+    def __hash__(self) -> int:
+        return hash(self.spec)
 
 
 def _const(value: float) -> Callable[[int], float]:
@@ -160,16 +171,16 @@ def parse_schedule(spec: Any, flag: str, positive: bool = True) -> Schedule:
     return Schedule(text, function, name, tuple(values))
 
 
-def schedule_check(flag: str) -> Callable[[Any], str | Schedule]:
-    """An option ``check``: the value (text or a TOML number) must parse as a schedule; the
-    option keeps its spec text (a Python function: its ``Schedule``). A bad value raises
-    ``OptionError`` naming ``flag``."""
+def schedule_check(flag: str) -> Callable[[Any], Schedule]:
+    """An option ``check``: the value (text, a TOML number, a ``Schedule`` or a Python
+    function) parsed into its ``Schedule``, the typed value that the method is built from. A
+    bad value raises ``OptionError`` naming ``flag``."""
 
-    def check(value: Any) -> str | Schedule:
+    def check(value: Any) -> Schedule:
         try:
             if isinstance(value, Schedule) or callable(value):
                 return parse_schedule(value, flag)
-            return parse_schedule(str(value), flag).spec
+            return parse_schedule(str(value), flag)
         except ValueError as error:
             raise OptionError(str(error)) from None
 
@@ -181,6 +192,8 @@ def recorded(values: Any) -> Any:
     spec text, a Python function as ``python:MODULE.NAME`` (at any depth of a table)."""
     if isinstance(values, Schedule):
         return values.spec
+    if hasattr(values, "recorded"):  # a typed setting that knows its own record (tau)
+        return values.recorded()
     if callable(values):
         return f"{PYTHON}:{function_name(values)}"
     if isinstance(values, dict):

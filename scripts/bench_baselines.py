@@ -24,7 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sampler.config.settings import make_config, validate  # noqa: E402
+from sampler.config.layers import make_config  # noqa: E402
+from sampler.config.resolution import resolve_settings  # noqa: E402
 from sampler.mpi import SerialComm  # noqa: E402
 from sampler.training.loop import train  # noqa: E402
 
@@ -46,9 +47,7 @@ def run(method: str, flags: list[str], args, steps: int, out: Path) -> dict:
         settings["data_dir"] = args.data_dir
     for key, value in zip(flags[::2], flags[1::2]):
         settings[key.lstrip("-").replace("-", "_")] = value
-    config = make_config(settings)
-    validate(config)
-    result = train(config, SerialComm())
+    result = train(resolve_settings(make_config(settings)), SerialComm())
     metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     grads, curve = 0, {}
     for record in metrics:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sampler.config.method_options import all_methods, option_owners
-from sampler.config.settings import DATA_ALIASES, FIELDS, flag
+from sampler.config.run_config import DATA_ALIASES, FIELDS, flag
 from sampler.models import DATASETS, MODELS
 from sampler.models.options import Option
 

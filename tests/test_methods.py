@@ -8,8 +8,10 @@ import json
 import pytest
 
 from sampler.cli.main import main
+from sampler.config.layers import make_config
 from sampler.config.method_options import all_methods, method, option_owners, resolve
-from sampler.config.settings import FIELDS, ConfigError, make_config, method_values, validate
+from sampler.config.resolution import method_values, resolve_settings
+from sampler.config.run_config import FIELDS, ConfigError
 from sampler.models.options import OptionError
 from tests.method_settings import SMALL
 
@@ -138,7 +140,7 @@ def test_a_config_json_of_the_earlier_flat_layout_still_runs(tmp_path):
 def test_gm_aliases_and_data_options_are_the_same_setting():
     by_alias = make_config({"data": "gaussian-mixture", "gm_dim": "7"})
     by_table = make_config({"data": "gaussian-mixture", "data_options": {"dim": 7}})
-    validate(by_alias)
+    resolve_settings(by_alias)
     assert by_alias.data_options == {"dim": "7"} and by_table.data_options == {"dim": 7}
     with pytest.raises(ConfigError, match="--gm-dim: an option of --data gaussian-mixture"):
         make_config({"gm_dim": 7})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sampler.scheme.optimizers import OuterOptimizer
+from sampler.scheme.optimizers import make_optimizer
 
 
 def gradients(count: int, d: int = 5) -> list[torch.Tensor]:
@@ -24,7 +24,7 @@ def gradients(count: int, d: int = 5) -> list[torch.Tensor]:
 )
 def test_matches_torch_optim(name, reference):
     start = torch.linspace(-1, 1, 5, dtype=torch.float64)
-    optimizer = OuterOptimizer(name, momentum=0.9 if name != "sgd" else 0.0)
+    optimizer = make_optimizer(name, momentum=0.9 if name != "sgd" else 0.0)
     params, state = start.clone(), optimizer.init(start)
     leaf = start.clone().requires_grad_(True)
     torch_optimizer = reference([leaf])
@@ -36,7 +36,7 @@ def test_matches_torch_optim(name, reference):
 
 
 def test_per_coordinate_step():
-    optimizer = OuterOptimizer("sgd")
+    optimizer = make_optimizer("sgd")
     eta = torch.tensor([1.0, 0.5])
     params, _ = optimizer.update(torch.zeros(2), torch.ones(2), eta, {})
     assert torch.equal(params, torch.tensor([-1.0, -0.5]))
@@ -44,7 +44,7 @@ def test_per_coordinate_step():
 
 def test_unknown_optimizer():
     with pytest.raises(ValueError, match="--optimizer"):
-        OuterOptimizer("rmsprop")
+        make_optimizer("rmsprop")
 
 
 def test_two_step_default_is_x_equals_m_and_explicit_eta_tau_agrees():
@@ -76,7 +76,7 @@ def test_two_step_default_is_x_equals_m_and_explicit_eta_tau_agrees():
     explicit = TwoStepTrainer(Halfway(), TauSchedule("0.25"), parse_schedule("0.25", "--lr"), 0)
     new, _, record = explicit.step(0, params, explicit.init(params), None, SerialComm())
     assert torch.allclose(new, params / 2) and record["lr"] == 0.25
-    adam = TwoStepTrainer(Halfway(), TauSchedule("0.25"), None, 0, OuterOptimizer("adam"))
+    adam = TwoStepTrainer(Halfway(), TauSchedule("0.25"), None, 0, make_optimizer("adam"))
     state = adam.init(params)
     new, state, _ = adam.step(0, params, state, None, SerialComm())
     assert torch.allclose(new, params - 0.25 * torch.sign(params)) and state["outer"]["t"] == 1

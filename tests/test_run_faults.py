@@ -19,10 +19,9 @@ import pytest
 import torch
 
 from sampler.cli.main import main
-from sampler.runs import directory, lock
+from sampler.runs import directory, lock, new_directory
 from sampler.runs.directory import RunDirectory, check_plain
 from sampler.runs.lock import RunLock, RunLockedError
-from sampler.training import loop
 from tests.long_run import start_long_run, wait_for_updates
 from tests.test_train import MIXTURE
 
@@ -213,7 +212,7 @@ def test_two_default_run_names_in_one_second_differ(tmp_path, monkeypatch):
 
             return datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=tz)
 
-    monkeypatch.setattr(loop, "datetime", Frozen)
+    monkeypatch.setattr(new_directory, "datetime", Frozen)
     monkeypatch.chdir(tmp_path)
     assert train(*RUN, "--steps", 1) == 0
     assert train(*RUN, "--steps", 1) == 0

@@ -6,7 +6,9 @@ import math
 
 import pytest
 
-from sampler.config.settings import ConfigError, make_config, validate
+from sampler.config.layers import make_config
+from sampler.config.resolution import resolve_settings
+from sampler.config.run_config import ConfigError
 from sampler.schedules import SCHEDULES, check_range, parse_schedule
 
 CASES = {
@@ -65,23 +67,23 @@ OWNERS = {
 def test_malformed_spec_names_the_flag(field, spec, fragment):
     flag = "--" + field.replace("_", "-")
     with pytest.raises(ConfigError, match=flag) as error:
-        validate(make_config({"estimator": OWNERS[field], field: spec, "switch_after": 1}))
+        resolve_settings(make_config({"estimator": OWNERS[field], field: spec, "switch_after": 1}))
     assert fragment in str(error.value)
 
 
 @pytest.mark.parametrize("spec", ["power:1,0.5", "power:1,1.2"])
 def test_robbins_monro_exponent_must_be_in_half_one(spec):
     with pytest.raises(ConfigError, match=r"--rm-step: .*ALPHA in \(1/2, 1\]"):
-        validate(make_config({"estimator": "rm", "rm_step": spec}))
+        resolve_settings(make_config({"estimator": "rm", "rm_step": spec}))
 
 
 def test_accepted_schedules_validate():
-    validate(
+    resolve_settings(
         make_config(
             {"estimator": "sgld", "tau": "scoping:0.01,0.001", "sgld_eps": "harmonic:1,1000"}
         )
     )
-    validate(
+    resolve_settings(
         make_config({"estimator": "rm", "rm_step": "power:0.5,0.6", "beta": "reverse:1,0.001"})
     )
 

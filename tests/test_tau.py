@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sampler.config.settings import ConfigError, make_config, validate
+from sampler.config.layers import make_config
+from sampler.config.resolution import resolve_settings
+from sampler.config.run_config import ConfigError
 from sampler.models.dense import DenseNet
 from sampler.scheme.tau import TauSchedule
 
@@ -46,23 +48,23 @@ def test_missing_layer_without_default_is_an_error():
 @pytest.mark.parametrize("spec", ["fc0=0.01,fc0=0.1", "=0.1", "fc0=-1", "fc0=foo:1"])
 def test_malformed_per_layer_spec_names_the_flag(spec):
     with pytest.raises(ConfigError, match="--tau"):
-        validate(make_config({"tau": spec}))
+        resolve_settings(make_config({"tau": spec}))
 
 
 def test_toml_table_becomes_the_flag_text():
     config = make_config({"tau": {"fc0": 0.01, "fc1": "scoping:0.1,0.01"}})
-    assert validate(config)["tau"] == "fc0=0.01,fc1=scoping:0.1,0.01"
+    assert resolve_settings(config).options["tau"] == "fc0=0.01,fc1=scoping:0.1,0.01"
 
 
 def test_toml_file_with_schedules_and_a_tau_table(tmp_path):
-    from sampler.config.settings import load_toml
+    from sampler.config.layers import load_toml
 
     path = tmp_path / "run.toml"
     path.write_text(
         'estimator = "sgld"\nsgld-eps = "harmonic:1,1000"\nbeta = 1\n'
         '[tau]\nfc0 = 0.01\n"*" = "reverse:0.001,0.01"\n'
     )
-    values = validate(make_config(load_toml(str(path))))
+    values = resolve_settings(make_config(load_toml(str(path)))).options
     assert values["tau"] == "fc0=0.01,*=reverse:0.001,0.01" and values["beta"] == "1"
     tau = TauSchedule(values["tau"]).bind(NET.layers, NET.num_params)
     assert float(tau(1)[-1]) == pytest.approx(0.00101)

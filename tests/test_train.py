@@ -8,14 +8,15 @@ import pytest
 import torch
 
 from sampler.cli.main import main
-from sampler.config.settings import RunConfig
+from sampler.config.resolution import resolve_settings
+from sampler.config.run_config import RunConfig
 from sampler.models import Batch
 from sampler.models.dense import DenseNet
 from sampler.mpi import SerialComm
 from sampler.problem import Problem
 from sampler.schedules import parse_schedule
+from sampler.setup.trainer import build_trainer
 from sampler.training.loop import train
-from sampler.training.setup import build_trainer
 
 MIXTURE = [
     "--data",
@@ -139,7 +140,7 @@ class Forbidden(torch.autograd.Function):
 def test_importance_sampling_never_evaluates_a_gradient(tiny_mixture):
     model = GradientForbiddenModel(10, (8,), 2)
     config = RunConfig(method_options={"samples": 64, "block_size": 16, "tau": "0.1"})
-    trainer = build_trainer(config)
+    trainer = build_trainer(resolve_settings(config))
     params = model.init_params(0)
     state = trainer.init(params)
     for k in range(3):
@@ -231,7 +232,7 @@ def test_python_api_matches_a_batch_type(tiny_mixture, tmp_path):
         quiet=True,
         out=str(tmp_path / "run"),
     )
-    result = train(config, SerialComm())
+    result = train(resolve_settings(config), SerialComm())
     assert result.summary["steps"] == 2
     assert isinstance(tiny_mixture.minibatch(0, 0, 5), Batch)
 

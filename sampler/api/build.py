@@ -8,8 +8,8 @@
     algorithm.load_into(net, state)              # or algorithm.state_dict(state)
 
 ``build`` takes the method settings of ``sampler.train`` (the same ``RunConfig`` defaults,
-``sampler.config.method_options.resolve`` checks and ``sampler.training.setup.build_trainer``;
-errors name the arguments); ``steps`` is the number of updates planned (schedules are checked over
+``resolve_settings`` checks and ``sampler.setup.trainer.build_trainer``; errors name the
+arguments); ``steps`` is the number of updates planned (schedules are checked over
 it, and rSGD's automatic ``gamma1`` fits it). ``State`` holds the flat parameters ``params [d]``,
 the method's own state and the update count ``k`` (schedules and random streams are functions of
 ``(seed, k)``, so one state and one batch give one result). ``step`` weighs every sample of
@@ -33,14 +33,18 @@ from typing import Any, NamedTuple
 import torch
 
 from sampler.api.inputs import ArgumentError, as_model, as_tensors, model_label
-from sampler.config.settings import RunConfig, make_config, validate
+from sampler.config.layers import make_config
+from sampler.config.method_options import exclusive_choice
+from sampler.config.resolution import resolve_settings
+from sampler.config.run_config import FIELDS, RunConfig
 from sampler.models import Batch, Model, model_spec
 from sampler.models.interface import model_state_dict
 from sampler.models.naming import arguments, setting
 from sampler.mpi import Comm, rank_device, set_threads, world_comm
 from sampler.problem import Problem
-from sampler.training.loop import DivergedError
-from sampler.training.setup import build_trainer
+from sampler.setup.model_and_data import build_model
+from sampler.setup.trainer import build_trainer
+from sampler.training.updates import DivergedError
 
 _DEFAULT = RunConfig()
 
@@ -157,38 +161,27 @@ def build(
 ) -> Algorithm:
     """The ``init``/``step`` pair of a method on ``model`` (a zoo name needs ``input_shape``
     and ``num_classes`` unless it is meant for them: ``sampler models``)."""
+    given = {name: value for name, value in locals().items() if name in FIELDS}
     comm = comm or world_comm()
     with arguments():
-        if estimator is not None and baseline is not None:
-            raise ArgumentError("estimator= and baseline= exclude each other")
+        exclusive_choice(given)
         adapter = as_model(model, dict(model_options or {}))
-        settings = {
+        fields = {
+            **given,
             "model": model_label(model),
-            "estimator": estimator,
-            "baseline": baseline,
-            "steps": steps,
-            "seed": seed,
-            "device": device,
-            "threads": threads,
             "model_options": model_options if adapter is None else None,
         }
-        config = make_config({k: v for k, v in settings.items() if v is not None}, method_options)
-        validate(config, supplied=frozenset({"data"} if adapter is None else {"model", "data"}))
+        config = make_config({k: v for k, v in fields.items() if v is not None}, method_options)
+        supplied = frozenset({"data"} if adapter is None else {"model", "data"})
+        settings = resolve_settings(config, supplied=supplied)
         device_ = rank_device(comm.local_rank, config.device)
         set_threads(config.threads)
+        module = None if adapter is None else model
         if adapter is None:
             spec = model_spec(config.model)
-            if spec.prepare is not None:
-                spec.prepare(device_)
-            adapter = spec(
-                input_shape or spec.default_shape,
-                num_classes or spec.default_classes,
-                **config.model_options,
-            )
-            module = None
-        else:
-            module = model
-            if hasattr(adapter, "to"):
-                adapter = adapter.to(device_)
-        trainer = build_trainer(config, adapter)
+            shape, classes = input_shape or spec.default_shape, num_classes or spec.default_classes
+            adapter = build_model(config, shape, classes, device_)
+        elif hasattr(adapter, "to"):
+            adapter = adapter.to(device_)
+        trainer = build_trainer(settings, adapter)
     return Algorithm(adapter, trainer, config, comm, device_, module, train_size)

@@ -20,9 +20,10 @@ from typing import Any
 
 import torch
 
-from sampler.api.export import SUPPLIED
-from sampler.models import Dataset, Model
+from sampler.config.run_config import SUPPLIED
+from sampler.models import Dataset, KerasModel, Model
 from sampler.models.naming import setting
+from sampler.models.torch_module import TorchModuleModel
 from sampler.schedules import function_name
 
 MODULE_OPTIONS = {"vmap", "buffers"}  # model_options= of an nn.Module
@@ -51,8 +52,6 @@ def as_model(model: Any, options: dict[str, Any]) -> Model | None:
                 f"{setting('model_options')}: unknown option(s) {', '.join(sorted(unknown))} of "
                 f"an nn.Module; accepted: {', '.join(sorted(MODULE_OPTIONS))}"
             )
-        from sampler.models.torch_module import TorchModuleModel
-
         try:
             return TorchModuleModel(
                 model, force_loop=not options.get("vmap", True), buffers=options.get("buffers")
@@ -60,8 +59,6 @@ def as_model(model: Any, options: dict[str, Any]) -> Model | None:
         except ValueError as error:
             raise ArgumentError(f"{setting('model')}: {error}") from None
     if _is_keras(model):
-        from sampler.models import KerasModel
-
         return KerasModel(model, **options)
     if isinstance(model, Model):
         if options:

@@ -8,9 +8,9 @@
 
 The settings are those of ``sampler train`` under their Python names, with the same defaults
 (``RunConfig``), and a method's options (``samples=``, ``tau=``, ``lr=``, ... : ``sampler
-methods``) are keyword arguments; they go through the same ``make_config``, ``validate`` and
-``sampler.config.method_options.resolve`` as the flags, and the run is
-``sampler.training.loop.train``, the command's own loop. Differences: a schedule may also be a
+methods``) are keyword arguments; they go through the same ``make_config`` and
+``resolve_settings`` as the flags, and the run is ``sampler.training.loop.train``, the command's
+own loop. Differences: a schedule may also be a
 Python function ``step -> value`` (``tau=lambda k: 0.01 * 0.99**k``; recorded as
 ``python:MODULE.NAME``), errors name the argument (``tau=``) instead of the flag
 (``sampler.models.naming``), and without ``out=`` the run directory is a temporary one, removed at
@@ -43,11 +43,17 @@ from sampler.api.inputs import (
     model_label,
     same_on_every_rank,
 )
-from sampler.config.settings import RunConfig, make_config, validate
+from sampler.config.layers import make_config
+from sampler.config.method_options import exclusive_choice
+from sampler.config.resolution import Settings, resolve_settings
+from sampler.config.resume_rules import refuse_changes
+from sampler.config.run_config import FIELDS, RunConfig
 from sampler.models.interface import model_state_dict
 from sampler.models.naming import arguments, setting
 from sampler.mpi import Comm, world_comm
-from sampler.runs.directory import CHECKPOINT, METRICS, RunDirectory
+from sampler.runs.directory import CHECKPOINT, METRICS
+from sampler.setup.run_point import read_run_config
+from sampler.training import loop
 
 _DEFAULT = RunConfig()
 
@@ -70,10 +76,6 @@ class TrainResult:
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The final parameters as named tensors (``sampler.api.export``)."""
         return model_state_dict(self.model, self.params)
-
-
-def _settings(**given: Any) -> dict[str, Any]:
-    return {k: v for k, v in given.items() if v is not None}
 
 
 def train(
@@ -107,78 +109,67 @@ def train(
     """Train ``model`` on ``data`` with ``estimator`` (default ``is``) or ``baseline`` and the
     method's options; see the module docstring. ``checkpoint_every`` defaults to the command's
     100 with ``out=``, to 0 (only at the end) in a temporary directory."""
+    given = {name: value for name, value in locals().items() if name in FIELDS}
     comm = comm or world_comm()
     threads_before = torch.get_num_threads()
     with arguments():
-        if estimator is not None and baseline is not None:
-            raise ArgumentError("estimator= and baseline= exclude each other")
+        exclusive_choice(given)
         if resume and out is None:
             raise ArgumentError("resume=: continues the run in out=; give out=")
         adapter = as_model(model, dict(model_options or {}))
         dataset = as_dataset(data, test, num_classes)
         check_data_arguments(data, data_options, data_dir, num_classes)
-        parts = (("model", adapter), ("data", dataset))
-        supplied = frozenset(name for name, part in parts if part is not None)
-        every = _DEFAULT.checkpoint_every if out is not None else 0
-        config = make_config(
-            _settings(
-                model=model_label(model),
-                data=data if isinstance(data, str) else dataset.name,
-                estimator=estimator,
-                baseline=baseline,
-                steps=steps,
-                batch_size=batch_size,
-                seed=seed,
-                eval_every=eval_every,
-                checkpoint_every=every if checkpoint_every is None else checkpoint_every,
-                signal_every=signal_every,
-                init_from=None if init_from is None else str(init_from),
-                device=device,
-                threads=threads,
-                tensorboard=tensorboard,
-                quiet=quiet,
-                model_options=model_options if adapter is None else None,
-                data_options=data_options,
-                data_dir=None if data_dir is None else str(data_dir),
-                data_seed=data_seed,
-            ),
-            method_options,
-        )
-        validate(config, resuming=resume, supplied=supplied)
+        settings = _settings(given, adapter, dataset, resume, method_options)
         if dataset is not None:
             same_on_every_rank(dataset, comm)
             if adapter is not None:
                 check_outputs(adapter, dataset)
-        temporary = out is None
-        if temporary:  # rank 0 alone writes; every rank knows where
-            config.out = comm.bcast(tempfile.mkdtemp(prefix="sampler-") if comm.rank == 0 else None)
-        else:
-            config.out = str(out)
-            _check_out(config, resume)
+        _place_out(settings.config, out, resume, comm)
         try:
-            from sampler.training.loop import train as run_loop
-
-            result = run_loop(config, comm, resume=resume, model=adapter, dataset=dataset)
-            metrics = comm.bcast(_read_metrics(config.out) if comm.rank == 0 else None)
+            result = loop.train(settings, comm, resume=resume, model=adapter, dataset=dataset)
+            metrics = comm.bcast(_read_metrics(settings.config.out) if comm.rank == 0 else None)
         finally:
             torch.set_num_threads(threads_before)
-            if temporary and comm.rank == 0:
-                shutil.rmtree(config.out, ignore_errors=True)
+            if out is None and comm.rank == 0:
+                shutil.rmtree(settings.config.out, ignore_errors=True)
     module = None
     if adapter is not None and hasattr(adapter, "load_into"):
         module = adapter.load_into(model, result.params)
-    return TrainResult(
-        module,
-        adapter if adapter is not None else result.model,
-        result.params,
-        result.summary,
-        metrics,
-        None if temporary else Path(config.out),
-        comm.rank,
-    )
+    trained = adapter if adapter is not None else result.model
+    where = None if out is None else Path(settings.config.out)
+    return TrainResult(module, trained, result.params, result.summary, metrics, where, comm.rank)
 
 
-def _check_out(config: RunConfig, resume: bool) -> None:
+def _settings(given: dict, adapter, dataset, resume: bool, method_options: dict) -> Settings:
+    """The run's settings from the API's arguments, through the command's own resolution."""
+    parts = (("model", adapter), ("data", dataset))
+    supplied = frozenset(name for name, part in parts if part is not None)
+    data, every = given["data"], given["checkpoint_every"]
+    fields = {
+        **given,
+        "model": model_label(given["model"]),
+        "data": data if isinstance(data, str) else dataset.name,
+        "checkpoint_every": every if every is not None else _default_checkpoints(given["out"]),
+        "init_from": None if given["init_from"] is None else str(given["init_from"]),
+        "data_dir": None if given["data_dir"] is None else str(given["data_dir"]),
+        "model_options": given["model_options"] if adapter is None else None,
+        "out": None,  # placed after the checks (_place_out)
+    }
+    config = make_config({k: v for k, v in fields.items() if v is not None}, method_options)
+    return resolve_settings(config, resuming=resume, supplied=supplied)
+
+
+def _default_checkpoints(out) -> int:
+    return _DEFAULT.checkpoint_every if out is not None else 0
+
+
+def _place_out(config: RunConfig, out, resume: bool, comm: Comm) -> None:
+    """``out=``, checked against ``resume=``; without one a temporary directory that rank 0
+    creates (and removes at the end) and every rank knows."""
+    if out is None:
+        config.out = comm.bcast(tempfile.mkdtemp(prefix="sampler-") if comm.rank == 0 else None)
+        return
+    config.out = str(out)
     holds_run = (Path(config.out) / CHECKPOINT).is_file()
     if resume and not holds_run:
         raise ArgumentError(
@@ -189,12 +180,8 @@ def _check_out(config: RunConfig, resume: bool) -> None:
             f"{setting('out')}: {config.out!r} already holds a run; continue it with "
             "resume=True or choose another out="
         )
-    if resume:
-        from sampler.cli.train_settings import refuse_changes  # the command's rule for --resume
-        from sampler.config.settings import _from_run_record
-
-        stored = make_config(_from_run_record(RunDirectory(config.out).read_config()))
-        refuse_changes(stored, config)
+    if resume:  # the command's rule for --resume
+        refuse_changes(read_run_config(config.out), config)
 
 
 def _read_metrics(out: str) -> list[dict]:

@@ -38,13 +38,13 @@ import torch
 
 from sampler.baselines.base import BaselineSpec, RunContext
 from sampler.baselines.focusing import Focusing, check_focusing, focusing_options, resolve_gamma1
+from sampler.baselines.optimizer_options import check_optimizer, optimizer_options
 from sampler.models import streams
-from sampler.models.naming import setting
-from sampler.models.options import Option, OptionError, at_least, within
+from sampler.models.options import Option, at_least, within
 from sampler.mpi import Comm
 from sampler.problem import Problem
-from sampler.schedules import Schedule, check_range, parse_schedule, schedule_check
-from sampler.scheme.optimizers import OuterOptimizer
+from sampler.schedules import Schedule
+from sampler.scheme.optimizers import momentum_step
 
 
 def langevin_noise(
@@ -79,8 +79,7 @@ class EntropySGD:
         self.alpha = alpha
         self.focusing = focusing
         self.seed = seed
-        kind = "sgd" if momentum == 0 else ("nesterov" if nesterov else "momentum")
-        self.optimizer = OuterOptimizer(kind, momentum)
+        self.optimizer = momentum_step(momentum, nesterov)
 
     def init(self, params: torch.Tensor) -> dict:
         # the focusing schedule is kept in the state: a run extended on --resume keeps the
@@ -119,15 +118,9 @@ class EntropySGD:
 
 
 OPTIONS = {
-    "lr": Option(
-        "any",
-        "1",
-        "outer step eta on g = w - mu; a number or a schedule over updates",
-        check=schedule_check("--lr"),
-        label="schedule",
+    **optimizer_options(
+        "1", "outer step eta on g = w - mu", "heavy-ball momentum of the outer step"
     ),
-    "momentum": Option("float", 0.0, "heavy-ball momentum of the outer step", check=within(0, 1)),
-    "nesterov": Option("bool", False, "Nesterov momentum (needs --momentum)"),
     "esgd_steps": Option(
         "int",
         5,
@@ -155,12 +148,7 @@ OPTIONS = {
 
 
 def check(values: dict[str, Any], steps: int) -> None:
-    if values["nesterov"] and values["momentum"] == 0:
-        raise OptionError(f"{setting('nesterov')}: needs {setting('momentum')} in (0, 1), e.g. 0.9")
-    try:
-        check_range(parse_schedule(values["lr"], "--lr"), "--lr", steps)
-    except ValueError as error:
-        raise OptionError(str(error)) from None
+    check_optimizer(values, steps)
     check_focusing(values, steps)
 
 
@@ -168,7 +156,7 @@ def build(values: dict[str, Any], run: RunContext | None = None) -> EntropySGD:
     run = run or RunContext()
     focusing = Focusing(float(values["gamma0"]), resolve_gamma1(values["gamma1"], run.steps))
     return EntropySGD(
-        parse_schedule(values["lr"], "--lr"),
+        values["lr"],
         values["esgd_steps"],
         values["esgd_lr"],
         values["esgd_noise"],

@@ -29,13 +29,14 @@ from typing import Any
 import torch
 
 from sampler.baselines.base import BaselineSpec, RunContext
+from sampler.baselines.optimizer_options import check_optimizer, optimizer_options
 from sampler.models import streams
 from sampler.models.naming import setting
-from sampler.models.options import Option, OptionError, at_least, within
+from sampler.models.options import Option, at_least
 from sampler.mpi import Comm
 from sampler.problem import Problem
-from sampler.schedules import Schedule, check_range, parse_schedule, schedule_check
-from sampler.scheme.optimizers import OuterOptimizer
+from sampler.schedules import Schedule
+from sampler.scheme.optimizers import momentum_step
 
 ALL_LAYERS = "all"
 
@@ -88,8 +89,7 @@ class PartialLocalSGD:
         self.radius = radius
         self.slices = slices  # None: every coordinate
         self.seed = seed
-        kind = "sgd" if momentum == 0 else ("nesterov" if nesterov else "momentum")
-        self.optimizer = OuterOptimizer(kind, momentum)
+        self.optimizer = momentum_step(momentum, nesterov)
 
     def init(self, params: torch.Tensor) -> dict:
         return self.optimizer.init(params)
@@ -124,15 +124,7 @@ def _layers_check(value: Any) -> str:
 
 
 OPTIONS = {
-    "lr": Option(
-        "any",
-        "0.05",
-        "learning rate; a number or a schedule over updates",
-        check=schedule_check("--lr"),
-        label="schedule",
-    ),
-    "momentum": Option("float", 0.0, "heavy-ball momentum mu", check=within(0.0, 1.0)),
-    "nesterov": Option("bool", False, "Nesterov momentum (needs --momentum)"),
+    **optimizer_options("0.05", "learning rate", "heavy-ball momentum mu"),
     "perturbations": Option("int", 4, "y: perturbed networks per update", check=at_least(1)),
     "radius": Option(
         "float", 0.02, "R: perturbations uniform in [-R, R] per coordinate", check=at_least(0)
@@ -148,12 +140,7 @@ OPTIONS = {
 
 
 def check(values: dict[str, Any], steps: int) -> None:
-    if values["nesterov"] and values["momentum"] == 0:
-        raise OptionError(f"{setting('nesterov')}: needs {setting('momentum')} in (0, 1), e.g. 0.9")
-    try:
-        check_range(parse_schedule(values["lr"], "--lr"), "--lr", steps)
-    except ValueError as error:
-        raise OptionError(str(error)) from None
+    check_optimizer(values, steps)
 
 
 def layer_slices(layers: str, model) -> list[slice] | None:
@@ -176,7 +163,7 @@ def _builder(entropic: bool):
         run = run or RunContext()
         return PartialLocalSGD(
             entropic,
-            parse_schedule(values["lr"], "--lr"),
+            values["lr"],
             values["perturbations"],
             values["radius"],
             layer_slices(values["layers"], run.model),

@@ -55,13 +55,14 @@ from sampler.baselines.focusing import (
     focusing_options,
     resolve_gamma1,
 )
+from sampler.baselines.optimizer_options import check_optimizer, optimizer_options
 from sampler.models import streams
 from sampler.models.naming import setting
-from sampler.models.options import Option, OptionError, at_least, within
+from sampler.models.options import Option, OptionError, at_least
 from sampler.mpi import Comm
 from sampler.problem import Problem
-from sampler.schedules import Schedule, check_range, parse_schedule, schedule_check
-from sampler.scheme.optimizers import OuterOptimizer
+from sampler.schedules import Schedule
+from sampler.scheme.optimizers import momentum_step
 
 
 def replica_seed(seed: int, replica: int) -> int:
@@ -104,8 +105,7 @@ class ReplicatedSGD:
         self.model = model
         self.common_start = common_start
         self.shared_batch = shared_batch
-        kind = "sgd" if momentum == 0 else ("nesterov" if nesterov else "momentum")
-        self.optimizer = OuterOptimizer(kind, momentum)
+        self.optimizer = momentum_step(momentum, nesterov)
 
     def init(self, params: torch.Tensor) -> dict:
         rows = [params]
@@ -226,15 +226,9 @@ def _set_rows(outer: dict, rows: torch.Tensor, values: dict) -> dict:
 
 
 OPTIONS = {
-    "lr": Option(
-        "any",
-        "0.05",
-        "learning rate of every replica; a number or a schedule over updates",
-        check=schedule_check("--lr"),
-        label="schedule",
+    **optimizer_options(
+        "0.05", "learning rate of every replica", "heavy-ball momentum of each replica"
     ),
-    "momentum": Option("float", 0.0, "heavy-ball momentum of each replica", check=within(0, 1)),
-    "nesterov": Option("bool", False, "Nesterov momentum (needs --momentum)"),
     "replicas": Option("int", 3, "y: number of replicas (paper: 3)", check=at_least(1)),
     "coupling_every": Option(
         "int", 10, "K: couple the replicas every K updates, at strength K gamma", check=at_least(1)
@@ -251,12 +245,7 @@ OPTIONS = {
 
 
 def check(values: dict[str, Any], steps: int) -> None:
-    if values["nesterov"] and values["momentum"] == 0:
-        raise OptionError(f"{setting('nesterov')}: needs {setting('momentum')} in (0, 1), e.g. 0.9")
-    try:
-        check_range(parse_schedule(values["lr"], "--lr"), "--lr", steps)
-    except ValueError as error:
-        raise OptionError(str(error)) from None
+    check_optimizer(values, steps)
     if values["gamma0"] == AUTO and (values["replicas"] == 1 or values["common_start"]):
         raise OptionError(
             f"{setting('gamma0', 'auto')}: {setting('baseline', 'rsgd')} needs replicas that "
@@ -269,7 +258,7 @@ def check(values: dict[str, Any], steps: int) -> None:
 def build(values: dict[str, Any], run: RunContext | None = None) -> ReplicatedSGD:
     run = run or RunContext()
     return ReplicatedSGD(
-        parse_schedule(values["lr"], "--lr"),
+        values["lr"],
         values["replicas"],
         values["coupling_every"],
         values["gamma0"],

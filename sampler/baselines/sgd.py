@@ -12,23 +12,22 @@ from typing import Any
 import torch
 
 from sampler.baselines.base import BaselineSpec, RunContext
-from sampler.models.naming import setting
-from sampler.models.options import Option, OptionError, within
+from sampler.baselines.optimizer_options import check_optimizer, optimizer_options
 from sampler.mpi import Comm
 from sampler.problem import Problem
-from sampler.schedules import Schedule, check_range, parse_schedule, schedule_check
-from sampler.scheme.optimizers import OuterOptimizer
+from sampler.schedules import Schedule
+from sampler.scheme.optimizers import HeavyBall, Nesterov
 
 
 class SGDTrainer:
-    """The heavy-ball / Nesterov update is ``sampler.scheme.optimizers``'s, fed with the minibatch
+    """The heavy-ball / Nesterov update is ``sampler.scheme.optimizers``', fed with the minibatch
     gradient (with ``mu = 0`` both reduce to plain SGD); the state is the velocity."""
 
     objective = "loss"
 
     def __init__(self, lr: Schedule, momentum: float = 0.0, nesterov: bool = False) -> None:
         self.lr = lr
-        self.optimizer = OuterOptimizer("nesterov" if nesterov else "momentum", momentum)
+        self.optimizer = (Nesterov if nesterov else HeavyBall)(momentum)
 
     def init(self, params: torch.Tensor) -> dict:
         return self.optimizer.init(params)
@@ -41,36 +40,16 @@ class SGDTrainer:
         return new_params, state, {**record, "examples_seen": problem.batch_size}
 
 
-OPTIONS = {
-    "lr": Option(
-        "any",
-        "0.01",
-        "learning rate; a number or a schedule over updates",
-        check=schedule_check("--lr"),
-        label="schedule",
-    ),
-    "momentum": Option("float", 0.0, "heavy-ball momentum mu", check=within(0.0, 1.0)),
-    "nesterov": Option("bool", False, "Nesterov momentum (needs --momentum)"),
-}
-
-
-def check(values: dict[str, Any], steps: int) -> None:
-    if values["nesterov"] and values["momentum"] == 0:
-        raise OptionError(f"{setting('nesterov')}: needs {setting('momentum')} in (0, 1), e.g. 0.9")
-    try:
-        check_range(parse_schedule(values["lr"], "--lr"), "--lr", steps)
-    except ValueError as error:
-        raise OptionError(str(error)) from None
+OPTIONS = optimizer_options("0.01", "learning rate", "heavy-ball momentum mu")
 
 
 def build(values: dict[str, Any], run: RunContext | None = None) -> SGDTrainer:
-    lr = parse_schedule(values["lr"], "--lr")
-    return SGDTrainer(lr, values["momentum"], values["nesterov"])
+    return SGDTrainer(values["lr"], values["momentum"], values["nesterov"])
 
 
 SPEC = BaselineSpec(
     build=build,
     summary="minibatch SGD, optionally with (Nesterov) momentum",
     options=OPTIONS,
-    check=check,
+    check=check_optimizer,
 )

@@ -22,6 +22,9 @@ import os
 
 import torch
 
+from sampler.bench import timed_runs
+from sampler.bench.workloads import measure, model_workloads
+
 TARGETS = {  # (ratio name, workload) -> (bound, "<=" or ">="), on the reference model mlp
     ("noise + forward", "is literal"): (1.2, "<="),
     ("vs is literal", "is antithetic"): (0.65, "<="),
@@ -127,9 +130,6 @@ def ratios(model: str, workloads, default_scheme: str) -> list[dict]:
 
 
 def run(args) -> int:
-    from sampler.bench import timed_runs
-    from sampler.bench.workloads import measure, model_workloads
-
     torch.set_num_threads(1)
     report = {"load_average": list(os.getloadavg()), "cpus": os.cpu_count(), "ratios": []}
     report["workloads"], report["models"] = [], {}

@@ -28,15 +28,18 @@ from dataclasses import dataclass, field
 import torch
 
 from sampler.baselines.sgd import SGDTrainer
+from sampler.config.layers import make_config
+from sampler.config.method_options import method, resolve
 from sampler.estimators import ESTIMATORS, StepKey
 from sampler.estimators.importance_sampling import ImportanceSampling
 from sampler.estimators.robbins_monro import RobbinsMonro
 from sampler.estimators.sgld import SGLD
 from sampler.estimators.temperature import Temperature
-from sampler.models import DATASETS, DataOptions, model_spec, streams
+from sampler.models import streams
 from sampler.mpi import SerialComm
 from sampler.problem import Problem
 from sampler.schedules import parse_schedule
+from sampler.setup.model_and_data import build_model, load_dataset
 
 TAU = 0.01
 BATCH = 20
@@ -88,8 +91,10 @@ def measure(workloads: list[Workload], rounds: int) -> None:
 
 
 def reference_problem(model_name: str):
-    data = DATASETS["mnist"](DataOptions(None, 0, {}))
-    model = model_spec(model_name)(data.input_shape, data.num_classes)
+    """The model ``model_name`` on the embedded MNIST, and its minibatch of update 0."""
+    config = make_config({"model": model_name, "data": "mnist"})
+    data = load_dataset(config)
+    model = build_model(config, data.input_shape, data.num_classes)
     return model, Problem(model, data.minibatch(0, 0, BATCH), train_size=data.train_x.shape[0])
 
 
@@ -197,8 +202,6 @@ def sgd_workload(problem, center) -> Workload:
 
 def default_is(samples: int) -> ImportanceSampling:
     """``--estimator is`` with its defaults (the proposal and ``--beta auto:0.3``), J given."""
-    from sampler.config.method_options import method, resolve
-
     values = resolve(method("is", None), {"samples": samples}, 1)
     return ESTIMATORS["is"].build(values)
 

@@ -1,4 +1,5 @@
-"""``sampler models``: the model zoo and the data sets, with parameter counts and options.
+"""``sampler models`` and ``sampler methods``: the model zoo and the data sets, the estimators
+and the baselines, each with its options.
 
 A model's parameter count is the one it has on its default data shape (``ModelSpec.default_shape``
 and ``default_classes``; the networks are built on the ``meta`` device, so this costs nothing).
@@ -7,12 +8,18 @@ A Keras model (``keras:MODULE:FACTORY``) is listed by its form and options.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from sampler.baselines import BASELINES
+from sampler.config.method_options import option_flag
+from sampler.estimators import ESTIMATORS
 from sampler.models import DATASETS, MODELS
 from sampler.models.keras import factory as keras_factory
 from sampler.models.options import Option
+from sampler.scheme import two_step, warm_start
 
 
-def _options(options: dict[str, Option], indent: str) -> list[str]:
+def _options(options: Mapping[str, Option], indent: str) -> list[str]:
     if not options:
         return [f"{indent}(no options)"]
     return [f"{indent}{name}: {option.describe()}" for name, option in options.items()]
@@ -34,4 +41,28 @@ def zoo_listing() -> str:
     for name, spec in DATASETS.items():
         lines.append(f"  {name:<16} {spec.summary}")
         lines += _options(dict(spec.options), " " * 6)
+    return "\n".join(lines)
+
+
+def _method_options(options: Mapping[str, Option]) -> list[str]:
+    if not options:
+        return ["      (no options)"]
+    return [f"      {option_flag(name)}: {option.describe()}" for name, option in options.items()]
+
+
+def methods_listing() -> str:
+    """``sampler methods``: every estimator and baseline with its options."""
+    lines = ["estimators (--estimator NAME; each also takes the two-step and warm-start options):"]
+    for name, spec in ESTIMATORS.items():
+        gradients = "gradients" if spec.needs_gradients else "gradient-free"
+        lines.append(f"  {name:<10} {spec.objective}, {gradients}: {spec.summary}")
+        lines += _method_options(spec.options)
+    lines.append("two-step scheme (every estimator):")
+    lines += _method_options(two_step.OPTIONS)
+    lines.append("warm start (every estimator):")
+    lines += _method_options(warm_start.OPTIONS)
+    lines.append("baselines (--baseline NAME):")
+    for name, spec in BASELINES.items():
+        lines.append(f"  {name:<10} {spec.summary}")
+        lines += _method_options(spec.options)
     return "\n".join(lines)

@@ -34,7 +34,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from sampler.config.settings import ConfigError, RunConfig, flag
+from sampler.config.run_config import ConfigError, RunConfig, flag
+from sampler.models import DATASETS
 
 MAX_EVALUATIONS = 10**14
 METRICS_LINE_BYTES = 100
@@ -152,8 +153,6 @@ def _given(values: dict[str, Any], name: str) -> Any:
 
 
 def _check_data(config: RunConfig, memory: int) -> None:
-    from sampler.models import DATASETS
-
     spec = DATASETS[config.data]
     if spec.values is None:
         return  # read from files: as big as they are

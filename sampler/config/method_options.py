@@ -52,6 +52,15 @@ def _two_step_check(values: dict[str, Any], steps: int, given: set[str]) -> None
     two_step.check_options(values, steps)
 
 
+def exclusive_choice(given: Mapping[str, Any]) -> None:
+    """The one rule of a run's method: ``--estimator`` (the two-step scheme) or ``--baseline``,
+    never both in one layer of settings (a flag, a file, the API's arguments)."""
+    if given.get("estimator") is not None and given.get("baseline") is not None:
+        raise OptionError(
+            f"{setting('estimator')} and {setting('baseline')} exclude each other: choose one"
+        )
+
+
 def method(estimator: str, baseline: str | None) -> Method:
     """The method a run selects (``baseline`` wins: a baseline run records no estimator)."""
     if baseline is not None:
@@ -88,11 +97,11 @@ def _not_of(name: str, chosen: Method) -> OptionError:
     owners = option_owners().get(name)
     if owners is None:
         return OptionError(f"{option_flag(name)}: unknown option of {chosen.label}")
-    labels = _owner_labels([m for m, _ in owners])
+    labels = owner_labels([m for m, _ in owners])
     return OptionError(f"{option_flag(name)}: an option of {labels}, not of {chosen.label}")
 
 
-def _owner_labels(methods: list[Method]) -> str:
+def owner_labels(methods: list[Method]) -> str:
     estimators = [m.name for m in methods if m.kind == "estimator"]
     baselines = [m.name for m in methods if m.kind == "baseline"]
     parts = []
@@ -136,27 +145,3 @@ def resolve(chosen: Method, given: Mapping[str, Any], steps: int) -> dict[str, A
     for check in chosen.checks:
         check(values, steps, set(values) & {k.replace("-", "_") for k in given})
     return values
-
-
-def listing() -> str:
-    """``sampler methods``: every estimator and baseline with its options."""
-    lines = ["estimators (--estimator NAME; each also takes the two-step and warm-start options):"]
-    for name, spec in ESTIMATORS.items():
-        gradients = "gradients" if spec.needs_gradients else "gradient-free"
-        lines.append(f"  {name:<10} {spec.objective}, {gradients}: {spec.summary}")
-        lines += _describe(spec.options)
-    lines.append("two-step scheme (every estimator):")
-    lines += _describe(two_step.OPTIONS)
-    lines.append("warm start (every estimator):")
-    lines += _describe(warm_start.OPTIONS)
-    lines.append("baselines (--baseline NAME):")
-    for name, spec in BASELINES.items():
-        lines.append(f"  {name:<10} {spec.summary}")
-        lines += _describe(spec.options)
-    return "\n".join(lines)
-
-
-def _describe(options: Mapping[str, Option]) -> list[str]:
-    if not options:
-        return ["      (no options)"]
-    return [f"      {option_flag(name)}: {option.describe()}" for name, option in options.items()]

@@ -52,7 +52,7 @@ class EstimatorSpec:
     its typed option values, its own options (beside the two-step scheme's) and ``check``, a
     test of settings that only make sense together (``check(values, steps)``, raising
     ``OptionError``); ``check_model`` the same once the model is built
-    (``sampler.training.setup``)."""
+    (``sampler.setup.trainer``)."""
 
     objective: str
     needs_gradients: bool

@@ -131,8 +131,9 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from sampler.flatness.report import HESSIAN_UNAVAILABLE, has_hessian, load_point, probe
+    from sampler.flatness.report import HESSIAN_UNAVAILABLE, has_hessian, probe
     from sampler.runs.output_folder import out_folder_error
+    from sampler.setup.run_point import load_point
 
     out = Path(args.out) if args.out else Path(args.run)
     problem = out_folder_error(out) if args.out else None

@@ -1,8 +1,8 @@
 """The flatness report of a run's trained point: the probes of ``sampler flatness`` in one
 dict (what flatness.json holds).
 
-Rebuilds the run's model and data from ``config.json``, takes the parameters of its last
-``checkpoint.pt`` (an unfinished run is probed where it stands), and evaluates on the probe
+Takes the run's trained point (``sampler.setup.run_point``: the model and data rebuilt from
+``config.json``, the parameters of its last ``checkpoint.pt``), and evaluates on the probe
 examples (``sampler.flatness.probe_set``): ``E_train(w)`` and the training error, the local
 energy of both over the sigma grid (``local_energy``; the error of K perturbed networks is a
 loop of ``predict``, the loss one batched evaluation), ``F_tau`` and its ESS over the tau grid
@@ -24,7 +24,7 @@ from sampler.flatness.local_energy import local_energy
 from sampler.flatness.local_entropy import local_entropy_curve
 from sampler.flatness.probe_set import probe_batch
 from sampler.problem import Problem
-from sampler.runs.directory import CHECKPOINT, CONFIG, SUMMARY, RunDirectory
+from sampler.runs.directory import SUMMARY, RunDirectory
 
 HESSIAN_UNAVAILABLE = (
     "the model {} gives no Hessian-vector products (neither a twice-differentiable torch loss "
@@ -40,31 +40,6 @@ def has_hessian(model) -> bool:
     return any(
         getattr(model, name, None) is not None for name in ("hessian_vector_product", "_losses")
     )
-
-
-def load_point(run_dir: str):
-    """``(config, model, dataset, params [d], step)`` of the run's last checkpoint;
-    ``ValueError`` (one line) if the directory holds no run or no checkpoint yet."""
-    from sampler.config.settings import _from_run_record, make_config
-    from sampler.models import DATASETS, model_spec
-    from sampler.training.loop import data_options
-
-    directory = RunDirectory(run_dir)
-    if not (directory.path / CONFIG).is_file():
-        raise ValueError(f"RUN_DIR {run_dir}: not a run directory (no {CONFIG})")
-    if not (directory.path / CHECKPOINT).is_file():
-        raise ValueError(
-            f"RUN_DIR {run_dir}: no {CHECKPOINT} yet (a run writes one every --checkpoint-every "
-            "updates)"
-        )
-    config = make_config(_from_run_record(directory.read_config()))
-    dataset = DATASETS[config.data](data_options(config))
-    model = model_spec(config.model)(
-        dataset.input_shape, dataset.num_classes, **config.model_options
-    )
-    checkpoint = directory.load_checkpoint()
-    params = checkpoint["params"].to(torch.float32)
-    return config, model, dataset, params, int(checkpoint["step"])
 
 
 def _error_rates(model, batch):

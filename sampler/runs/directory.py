@@ -7,6 +7,9 @@
 * ``summary.json``  final test accuracy, steps, seconds per update, totals
 * ``lock``          the exclusive lock of the run that writes here (``sampler.runs.lock``)
 
+What may become a new run's directory: ``sampler.runs.new_directory``; what a checkpoint may
+hold: ``sampler.runs.checkpoint_format``.
+
 Every file is read defensively: a file that is missing, unreadable, not UTF-8, not valid JSON or
 not of the shape sampler writes raises ``RunFileError``, one line naming the file. A checkpoint
 holds plain data only (tensors, dicts, lists, tuples, numbers, strings, None: checked on writing)
@@ -19,152 +22,27 @@ write that fails removes its temporary file and keeps the previous checkpoint.
 from __future__ import annotations
 
 import json
-import math
 import os
 import warnings
 from pathlib import Path
-from typing import Any
 
 import torch
 
-CONFIG, METRICS, CHECKPOINT, SUMMARY = (
-    "config.json",
-    "metrics.jsonl",
-    "checkpoint.pt",
-    "summary.json",
+from sampler.runs.checkpoint_format import check_checkpoint, check_plain
+from sampler.runs.files import (
+    CHECKPOINT,
+    CONFIG,
+    METRICS,
+    SUMMARY,
+    RunFileError,
+    RunWriteError,
+    json_safe,
+    read_json_object,
+    write_json_atomic,
 )
-LOCK = "lock"
-# what a run of ours may hold beside its own files (sampler flatness writes into it)
-OURS = {CONFIG, METRICS, CHECKPOINT, SUMMARY, LOCK, "flatness.json", "flatness.png"}
-CHECKPOINT_KEYS = {"step", "params", "state", "elapsed", "step_seconds", "totals", "config"}
-PLAIN = (bool, int, float, str, type(None), torch.Tensor)
+from sampler.runs.new_directory import check_new_out
+
 _os_write = os.write  # the one write of a metrics line (tests inject a full disk here)
-
-
-class RunFileError(ValueError):
-    """A file of a run directory is missing, unreadable or not what sampler writes there."""
-
-
-class RunWriteError(RunFileError):
-    """Writing a run file failed (a full disk, a read-only directory); the message says which."""
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, torch.Tensor):
-        return _json_safe(value.item()) if value.numel() == 1 else value.tolist()
-    return value
-
-
-def write_json_atomic(path: Path, payload: dict) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    try:
-        temporary.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-        os.replace(temporary, path)
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        raise RunWriteError(f"{path}: cannot write ({error.strerror})") from None
-
-
-def read_json_object(path: Path, what: str) -> dict:
-    """The JSON object in ``path``; ``RunFileError`` naming the file otherwise."""
-    try:
-        value = json.loads(path.read_bytes().decode("utf-8"))
-    except FileNotFoundError:
-        raise RunFileError(f"{path}: missing ({what})") from None
-    except OSError as error:
-        raise RunFileError(f"{path}: cannot read ({error.strerror})") from None
-    except UnicodeDecodeError:
-        raise RunFileError(f"{path}: not UTF-8 text ({what})") from None
-    except json.JSONDecodeError as error:
-        raise RunFileError(f"{path}: not valid JSON ({what}: {error})") from None
-    if not isinstance(value, dict):
-        raise RunFileError(f"{path}: must hold a JSON object ({what}), got {type(value).__name__}")
-    return value
-
-
-def is_our_record(config: Any) -> bool:
-    """Whether a parsed ``config.json`` is one that ``sampler train`` wrote."""
-    return isinstance(config, dict) and {"model", "data", "steps", "seed"} <= set(config)
-
-
-def check_new_out(path: Path) -> None:
-    """``RunFileError`` unless ``path`` can become a new run's directory: absent, empty, or a
-    run of ours that never reached a checkpoint (its files are replaced). Never ``''``, a file,
-    a finished run, or someone else's files."""
-    if str(path) == "":
-        raise RunFileError("--out: must name a directory, got ''")
-    existing = path
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if existing.exists() and not existing.is_dir():
-        raise RunFileError(f"--out {path}: {existing} is a file, not a directory")
-    if existing != path or not any(path.iterdir()):
-        return
-    if (path / CHECKPOINT).exists():
-        raise RunFileError(
-            f"--out {path}: already holds a run; continue it with --resume {path} "
-            "or choose another --out"
-        )
-    names = sorted(entry.name for entry in path.iterdir())
-    foreign = [n for n in names if n not in OURS and not n.endswith(".tmp")]
-    record = None
-    if (path / CONFIG).is_file():
-        try:
-            record = json.loads((path / CONFIG).read_bytes().decode("utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            record = None
-    files = [n for n in names if n != LOCK and not n.endswith(".tmp")]
-    if foreign or (files and not is_our_record(record)):
-        shown = ", ".join((foreign or files)[:5])
-        raise RunFileError(
-            f"--out {path}: not empty and not a run directory of sampler (holds {shown}); "
-            "choose a new or empty directory"
-        )
-
-
-def check_plain(value: Any, where: str = "checkpoint") -> None:
-    """``TypeError`` if ``value`` holds anything a weights-only load would refuse."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, (str, int)):
-                raise TypeError(f"{where}: key {key!r} is not a string or an integer")
-            check_plain(item, f"{where}[{key!r}]")
-    elif isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            check_plain(item, f"{where}[{index}]")
-    elif not isinstance(value, PLAIN):
-        raise TypeError(f"{where}: a {type(value).__name__} has no place in a checkpoint")
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def check_checkpoint(checkpoint: Any, path: Path) -> dict:
-    """The checkpoint if it has the shape sampler writes; ``RunFileError`` naming it if not."""
-    what = "not a checkpoint of sampler"
-    if not isinstance(checkpoint, dict):
-        raise RunFileError(f"{path}: {what} (holds a {type(checkpoint).__name__})")
-    missing = sorted(CHECKPOINT_KEYS - set(checkpoint))
-    if missing:
-        raise RunFileError(f"{path}: {what} (no {', '.join(missing)})")
-    step, params = checkpoint["step"], checkpoint["params"]
-    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-        raise RunFileError(f"{path}: {what} (step {step!r} is not a count of updates)")
-    if not isinstance(params, torch.Tensor) or params.dim() != 1 or not params.is_floating_point():
-        raise RunFileError(f"{path}: {what} (params is not a vector of numbers)")
-    if not bool(torch.isfinite(params).all()):
-        raise RunFileError(f"{path}: its parameters are not all finite")
-    if not (_number(checkpoint["elapsed"]) and _number(checkpoint["step_seconds"])):
-        raise RunFileError(f"{path}: {what} (elapsed times are not numbers)")
-    totals, config = checkpoint["totals"], checkpoint["config"]
-    if not isinstance(totals, dict) or not all(_number(v) for v in totals.values()):
-        raise RunFileError(f"{path}: {what} (totals are not counts)")
-    if not isinstance(config, dict):
-        raise RunFileError(f"{path}: {what} (config is not a table)")
-    return checkpoint
 
 
 def parse_metrics(path: Path, drop_torn_tail: bool = False) -> list[dict]:
@@ -222,7 +100,7 @@ class RunDirectory:
 
     def append_metrics(self, record: dict) -> None:
         path = self.path / METRICS
-        data = (json.dumps({k: _json_safe(v) for k, v in record.items()}) + "\n").encode()
+        data = (json.dumps({k: json_safe(v) for k, v in record.items()}) + "\n").encode()
         try:
             with open(path, "ab", buffering=0) as handle:
                 size = handle.seek(0, os.SEEK_END)
@@ -303,4 +181,4 @@ class RunDirectory:
         return check_checkpoint(checkpoint, path)
 
     def write_summary(self, summary: dict) -> None:
-        write_json_atomic(self.path / SUMMARY, {k: _json_safe(v) for k, v in summary.items()})
+        write_json_atomic(self.path / SUMMARY, {k: json_safe(v) for k, v in summary.items()})

@@ -25,7 +25,7 @@ try:
 except ImportError:  # pragma: no cover - not on Windows
     fcntl = None
 
-from sampler.runs.directory import LOCK, RunWriteError
+from sampler.runs.files import LOCK, RunWriteError
 
 NO_FLOCK = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
 

@@ -10,6 +10,7 @@ checkpoint, as it truncates ``metrics.jsonl``, so each step is logged once.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import numbers
 import os
@@ -61,6 +62,4 @@ def open_board(run_dir: Path, purge_step: int | None = None) -> Board:
 
 def available() -> bool:
     """Whether ``--tensorboard`` can run here."""
-    import importlib.util
-
     return importlib.util.find_spec("tensorboard") is not None

@@ -19,6 +19,7 @@ function for every layer.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,24 +43,18 @@ def _is_function(value: Any) -> bool:
     return isinstance(value, Schedule) or callable(value)
 
 
-def tau_check(value: Any) -> str | Schedule | dict[str, Any]:
+def tau_check(value: Any) -> TauSchedule:
     """The ``tau`` option's ``check``: a number, a schedule, ``LAYER=SCHEDULE,...`` text or a
-    TOML table; keeps the ``--tau`` text. From Python also a function (kept as a ``Schedule``)
-    or a dict with functions among its values (kept as a dict). A bad value raises
+    TOML table (kept as the ``--tau`` text); from Python also a function or a dict with
+    functions among its values. Returns the parsed ``TauSchedule``; a bad value raises
     ``OptionError`` naming ``--tau``."""
     functions = _is_function(value) or (
         isinstance(value, Mapping) and any(_is_function(v) for v in value.values())
     )
-    kept = value if functions else tau_spec_text(value)
     try:
-        schedule = TauSchedule(kept)
+        return TauSchedule(value if functions else tau_spec_text(value))
     except ValueError as error:
         raise OptionError(str(error)) from None
-    if not functions:
-        return kept
-    if not isinstance(value, Mapping):
-        return schedule.schedules[DEFAULT_LAYER]
-    return {str(layer): schedule.schedules[str(layer)] for layer in value}
 
 
 def _entries(spec: Any, flag: str) -> dict[str, Any]:
@@ -96,6 +91,8 @@ class TauSchedule:
     ``spec``: text, a number, a function, or a dict ``layer -> any of those``."""
 
     def __init__(self, spec: Any, flag: str = "--tau") -> None:
+        if isinstance(spec, TauSchedule):
+            spec = spec.spec
         self.spec = spec if isinstance(spec, Mapping) or _is_function(spec) else str(spec)
         self.flag = flag
         self.schedules: dict[str, Schedule] = {
@@ -104,6 +101,28 @@ class TauSchedule:
         }
         self._slices: dict[str, slice] | None = None
         self._num_params = 0
+
+    def recorded(self) -> str | dict[str, str]:
+        """What ``config.json`` records: the ``--tau`` text, or for Python functions their
+        ``python:MODULE.NAME`` specs (one, or one per layer)."""
+        if isinstance(self.spec, Mapping):
+            return {str(layer): self.schedules[str(layer).strip()].spec for layer in self.spec}
+        if _is_function(self.spec):
+            return self.schedules[DEFAULT_LAYER].spec
+        return self.spec
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to a tau of the same record, or to that record itself (``"0.01"``)."""
+        if isinstance(other, TauSchedule):
+            return self.recorded() == other.recorded()
+        return isinstance(other, (str, Mapping)) and self.recorded() == other
+
+    def __hash__(self) -> int:
+        return hash(str(self.recorded()))
+
+    def bound(self, layers: Mapping[str, slice], num_params: int) -> TauSchedule:
+        """A copy of this tau bound to a model's layers (``bind``), this one left unbound."""
+        return copy.copy(self).bind(layers, num_params)
 
     @property
     def per_layer(self) -> bool:

@@ -25,15 +25,15 @@ from sampler.models.naming import setting
 from sampler.models.options import Option, OptionError, within
 from sampler.mpi import Comm
 from sampler.problem import Problem
-from sampler.schedules import Schedule, check_range, parse_schedule, schedule_check
+from sampler.schedules import Schedule, check_range, schedule_check
 from sampler.scheme.mc_error import error_record
-from sampler.scheme.optimizers import OPTIMIZERS, OuterOptimizer
+from sampler.scheme.optimizers import OPTIMIZERS, Sgd, make_optimizer
 from sampler.scheme.tau import TauSchedule, tau_check
 
 LR_IS_TAU = "tau"  # the default outer step: eta_k = tau_k, i.e. x_{k+1} = m_k
 
 
-def _lr_check(value: Any) -> str:
+def _lr_check(value: Any) -> str | Schedule:
     if str(value).strip() == LR_IS_TAU:
         return LR_IS_TAU
     return schedule_check("--lr")(value)
@@ -67,7 +67,7 @@ OPTIONS = {
         "sgd",
         "outer optimizer fed with g = (x - m) / tau (momentum and nesterov use --momentum; adam "
         "takes beta1 = --momentum or 0.9)",
-        choices=OPTIMIZERS,
+        choices=tuple(OPTIMIZERS),
     ),
     "momentum": Option(
         "float", 0.0, "momentum of --optimizer momentum/nesterov/adam", check=within(0.0, 1.0)
@@ -94,24 +94,22 @@ def check_options(values: dict[str, Any], steps: int) -> None:
             f"drop {setting('loss_scale')}"
         )
     try:
-        tau = TauSchedule(values["tau"], "--tau")
-        for layer, schedule in tau.schedules.items():
+        for layer, schedule in values["tau"].schedules.items():
             check_range(schedule, "--tau" if layer == "*" else f"--tau ({layer})", steps)
         if not is_auto(values["beta"]):
-            check_range(parse_schedule(values["beta"], "--beta"), "--beta", steps)
+            check_range(values["beta"], "--beta", steps)
         if values["lr"] != LR_IS_TAU:
-            check_range(parse_schedule(values["lr"], "--lr"), "--lr", steps)
+            check_range(values["lr"], "--lr", steps)
     except ValueError as error:
         raise OptionError(str(error)) from None
 
 
 def build_two_step(values: dict[str, Any], estimator: Estimator, seed: int, model=None):
-    """The trainer of ``--estimator``: ``model`` binds a per-layer ``--tau`` to its layers."""
-    tau = TauSchedule(values["tau"], "--tau")
-    if model is not None:
-        tau.bind(model.layers, model.num_params)
-    lr = None if values["lr"] == LR_IS_TAU else parse_schedule(values["lr"], "--lr")
-    optimizer = OuterOptimizer(values["optimizer"], values["momentum"])
+    """The trainer of ``--estimator`` from the scheme's typed options; ``model`` binds a
+    per-layer ``--tau`` to its layers."""
+    tau = values["tau"] if model is None else values["tau"].bound(model.layers, model.num_params)
+    lr = None if values["lr"] == LR_IS_TAU else values["lr"]
+    optimizer = make_optimizer(values["optimizer"], values["momentum"])
     return TwoStepTrainer(estimator, tau, lr, seed, optimizer)
 
 
@@ -122,26 +120,17 @@ class TwoStepTrainer:
         tau: TauSchedule,
         lr: Schedule | None,
         seed: int,
-        optimizer: OuterOptimizer | None = None,
+        optimizer=None,
     ) -> None:
         self.estimator = estimator
         self.tau = tau
         self.lr = lr  # None: eta = tau
         self.seed = seed
-        self.optimizer = optimizer or OuterOptimizer("sgd")
+        self.optimizer = optimizer or Sgd()  # sampler.scheme.optimizers
         self.objective = estimator.objective
 
     def init(self, params: torch.Tensor) -> dict:
         return {"estimator": self.estimator.init(params), "outer": self.optimizer.init(params)}
-
-    def _langevin_step(self, eta):
-        """The outer step as a Langevin step size (``sampler.scheme.mc_error``): ``eta``, over
-        ``1 - mu`` with momentum; ``None`` for Adam."""
-        if self.optimizer.name == "adam":
-            return None
-        if self.optimizer.name in ("momentum", "nesterov"):
-            return eta / (1.0 - self.optimizer.momentum)
-        return eta
 
     def step(self, step: int, params, state, problem: Problem, comm: Comm):
         tau = self.tau(step, device=params.device, dtype=params.dtype)
@@ -150,7 +139,7 @@ class TwoStepTrainer:
         )
         outer = state.get("outer", {})
         eta = tau if self.lr is None else self.lr(step)
-        if self.lr is None and self.optimizer.name == "sgd":
+        if self.lr is None and isinstance(self.optimizer, Sgd):
             new_params = target  # x_{k+1} = m_k exactly
         else:
             gradient = (params - target) / tau
@@ -165,7 +154,13 @@ class TwoStepTrainer:
         layers = getattr(getattr(problem, "model", None), "layers", None)
         record.update(
             error_record(
-                params, target, variance, tau, self._langevin_step(eta), record.get("beta"), layers
+                params,
+                target,
+                variance,
+                tau,
+                self.optimizer.langevin_step(eta),
+                record.get("beta"),
+                layers,
             )
         )
         return new_params, {"estimator": estimator_state, "outer": outer}, record

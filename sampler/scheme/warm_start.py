@@ -1,7 +1,8 @@
 """Warm start (García Trillos, Kaplan, Sanz-Alonso, section 6.3): begin the sampling scheme
 from trained parameters instead of a fresh initialisation.
 
-* ``--init-from DIR`` takes the parameters of another run's ``checkpoint.pt``;
+* ``--init-from DIR`` takes the parameters of another run's ``checkpoint.pt``
+  (``sampler.setup.initial_params``);
 * ``--switch-after N`` runs N backprop SGD updates, then the two-step scheme, in one run. The
   estimator's state (e.g. the SGLD chains) and the outer optimizer's state are created at the
   switch, from the parameters reached by SGD, and are checkpointed like any other state.
@@ -13,13 +14,11 @@ from typing import Any
 
 import torch
 
-from sampler.models import Model
 from sampler.models.naming import setting
 from sampler.models.options import Option, OptionError, at_least
 from sampler.mpi import Comm
 from sampler.problem import Problem
-from sampler.runs.directory import RunDirectory
-from sampler.schedules import check_range, parse_schedule, schedule_check
+from sampler.schedules import check_range, schedule_check
 
 OPTIONS = {
     "switch_after": Option(
@@ -52,25 +51,9 @@ def check_options(values: dict[str, Any], steps: int, given: set[str]) -> None:
         )
     if switch_after > 0:
         try:
-            check_range(
-                parse_schedule(values["switch_lr"], "--switch-lr"), "--switch-lr", switch_after
-            )
+            check_range(values["switch_lr"], "--switch-lr", switch_after)
         except ValueError as error:
             raise OptionError(str(error)) from None
-
-
-def load_initial_params(run_dir: str, model: Model, device) -> torch.Tensor:
-    """``[d]`` parameters of the run in ``run_dir``; ``ValueError`` naming the flag if unfit."""
-    checkpoint = RunDirectory(run_dir).load_checkpoint()
-    params = checkpoint.get("params")
-    if not isinstance(params, torch.Tensor) or params.shape != (model.num_params,):
-        shape = tuple(params.shape) if isinstance(params, torch.Tensor) else None
-        raise ValueError(
-            f"{setting('init_from', run_dir)}: its parameters have shape {shape}, this model "
-            f"needs ({model.num_params},); use a run of the same {setting('model')} and "
-            f"{setting('data')}"
-        )
-    return params.to(device=device, dtype=torch.float32)
 
 
 class SwitchTrainer:

@@ -1,7 +1,7 @@
 """Checks made before a run's first update, so that a run fails before it spends any work.
 
 * ``check_run_directory`` (the command line, before any work): ``--out`` can become a new
-  run's directory (``run_directory.check_new_out``) and no live run holds it; for ``--resume``,
+  run's directory (``sampler.runs.new_directory``) and no live run holds it; for ``--resume``,
   no live run holds it, its checkpoint loads and fits the run (``check_resume``).
 * ``check_resume``: the checkpoint's update count is at most ``--steps`` (a resumed run never
   goes back), and the settings recorded in the checkpoint are those of the run's
@@ -15,16 +15,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sampler.config.settings import (
-    RESUMABLE,
-    ConfigError,
-    RunConfig,
-    config_record,
-    flag,
-    make_config,
-)
-from sampler.runs.directory import CHECKPOINT, CONFIG, RunDirectory, RunFileError, check_new_out
+from sampler.config.resume_rules import comparable
+from sampler.config.run_config import ConfigError, RunConfig, flag
+from sampler.runs.directory import RunDirectory
+from sampler.runs.files import CHECKPOINT, CONFIG, RunFileError
 from sampler.runs.lock import check_unlocked
+from sampler.runs.new_directory import check_new_out
 
 
 def check_run_directory(config: RunConfig, resume: bool, writer: bool) -> None:
@@ -39,18 +35,6 @@ def check_run_directory(config: RunConfig, resume: bool, writer: bool) -> None:
         check_unlocked(config.out, "--out")
 
 
-def _comparable(settings: dict, supplied: frozenset[str] = frozenset()) -> dict:
-    """A config's typed record without what a resume may change (a record of an earlier
-    version is read as ``config.json`` is: ``config._from_run_record``)."""
-    from sampler.config.method_options import option_owners
-    from sampler.config.settings import DATA_ALIASES, FIELDS, _from_run_record
-
-    known = set(FIELDS) | set(DATA_ALIASES) | set(option_owners())
-    kept = {k: v for k, v in _from_run_record(dict(settings)).items() if k in known}
-    record = config_record(make_config(kept), supplied)
-    return {k: v for k, v in record.items() if k not in RESUMABLE and k != "out"}
-
-
 def check_resume(
     config: RunConfig,
     checkpoint: dict,
@@ -59,7 +43,7 @@ def check_resume(
     supplied: frozenset[str] = frozenset(),
 ) -> None:
     """``num_params``: the model's (once built), which the checkpoint's parameters must match;
-    ``supplied``: the parts the Python API built itself (``config.validate``)."""
+    ``supplied``: the parts the Python API built itself (``Settings.supplied``)."""
     step = checkpoint["step"]
     size = checkpoint["params"].numel()
     if num_params is not None and size != num_params:
@@ -73,12 +57,12 @@ def check_resume(
             f"run continues from there: give --steps {step} or more, got {config.steps}"
         )
     try:
-        recorded = _comparable(checkpoint["config"], supplied)
+        recorded = comparable(checkpoint["config"], supplied)
     except (ConfigError, ValueError, TypeError) as error:
         raise RunFileError(
             f"{directory / CHECKPOINT}: its recorded settings are not a run's ({error})"
         ) from None
-    current = _comparable(config.to_dict(), supplied)
+    current = comparable(config.to_dict(), supplied)
     for key in sorted(set(recorded) | set(current)):
         if recorded.get(key) != current.get(key):
             raise RunFileError(

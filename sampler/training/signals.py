@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+from pathlib import Path
 
 import torch
 
@@ -89,8 +90,6 @@ def stop_requested(comm) -> RunStopped | None:
 
 def resume_hint(out, stop: KeyboardInterrupt) -> str:
     """What the command says when a run stopped on ``stop`` (its ``out``: the run directory)."""
-    from pathlib import Path
-
     signum = getattr(stop, "signum", None)
     why = f"stopped by {stop.args[0]}" if signum not in (None, signal.SIGINT) else "interrupted"
     if out is None or not (Path(out) / "checkpoint.pt").is_file():
