@@ -10,7 +10,7 @@ import sampler
 
 pytest.importorskip("tensorflow")
 
-from tests import keras_factories  # noqa: E402
+from tests.helpers import keras_factories  # noqa: E402
 
 
 def test_a_keras_model_is_trained_and_loaded_back():

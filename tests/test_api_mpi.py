@@ -11,7 +11,7 @@ import sys
 
 import torch
 
-from tests.mpi_launch import ROOT, requires_mpi, run_mpi
+from tests.helpers.mpi_launch import ROOT, requires_mpi, run_mpi
 
 MARKER = "<!-- python-api-example"
 

@@ -23,7 +23,7 @@ from sampler.mpi import SerialComm
 from sampler.problem import Problem
 from sampler.schedules import parse_schedule
 from sampler.scheme.mc_error import error_record
-from tests.quadratic import QuadraticProblem
+from tests.helpers.quadratic import QuadraticProblem
 
 COMM = SerialComm()
 SLOPE = torch.tensor([1.0, -2.0, 0.5, 1.5], dtype=torch.float64)

@@ -12,7 +12,7 @@ import torch
 from sampler.baselines import BASELINES
 from sampler.cli.main import main
 from sampler.config.method_options import all_methods
-from tests.method_settings import method_flags
+from tests.helpers.method_settings import method_flags
 
 DATA = ["--data", "gaussian-mixture", "--gm-dim", "6", "--gm-train", "200", "--gm-test", "50"]
 BATCH = 10

@@ -10,7 +10,7 @@ import pytest
 
 from sampler.bench import timed_runs
 from sampler.cli.main import main
-from tests.mpi_launch import requires_mpi
+from tests.helpers.mpi_launch import requires_mpi
 
 TINY = [
     *("--models", "linear", "--samples", "40", "--rounds", "1", "--sgld-steps", "3"),

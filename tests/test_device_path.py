@@ -1,6 +1,6 @@
 """The GPU path, checked on the CPU: the block loop without host synchronisation, the blocks of
 a rank drawn and evaluated in groups, and the reused buffers of SGLD and Robbins-Monro give the
-numbers of the previous code (``tests/host_reference.py``) bit for bit on 1, 2 and 3 ranks;
+numbers of the previous code (``tests/helpers/host_reference.py``) bit for bit on 1, 2 and 3 ranks;
 the pinned staging of MPI collectives round-trips its values. (No GPU was available to this
 work: on one, the same code runs on the device; these tests are what shows it is the same
 algorithm.)"""
@@ -20,10 +20,10 @@ from sampler.models.data.gaussian_mixture import make_gaussian_mixture
 from sampler.models.zoo import build_mlp
 from sampler.problem import Problem
 from sampler.schedules import parse_schedule
-from tests.host_reference import HostTiltedSums, host_local_sums, host_run_chains
-from tests.quadratic import QuadraticProblem
-from tests.test_importance_sampling import CURVATURE, MINIMUM, PartlyBrokenProblem
-from tests.thread_comm import run_on_ranks
+from tests.helpers.host_reference import HostTiltedSums, host_local_sums, host_run_chains
+from tests.helpers.importance_quadratic import CURVATURE, MINIMUM, PartlyBrokenProblem
+from tests.helpers.quadratic import QuadraticProblem
+from tests.helpers.thread_comm import run_on_ranks
 
 
 def network(dim: int = 5, batch: int = 20):

@@ -11,7 +11,7 @@ from sampler.cli.main import main
 from sampler.estimators import ESTIMATORS
 from sampler.models.data.gaussian_mixture import make_gaussian_mixture
 from sampler.models.zoo import build_mlp
-from tests.method_settings import method_flags
+from tests.helpers.method_settings import method_flags
 
 DATA = ["--data", "gaussian-mixture", "--gm-dim", "6", "--gm-train", "200", "--gm-test", "100"]
 COMMON = ["--eval-every", "0", "--quiet"]

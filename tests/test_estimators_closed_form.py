@@ -17,7 +17,7 @@ from sampler.estimators.robbins_monro import RobbinsMonro
 from sampler.estimators.sgld import SGLD
 from sampler.mpi import SerialComm
 from sampler.schedules import parse_schedule
-from tests.quadratic import QuadraticProblem, mean_and_standard_error
+from tests.helpers.quadratic import QuadraticProblem, mean_and_standard_error
 
 A = torch.tensor([1.0, -0.5, 2.0], dtype=torch.float64)
 DIAG = torch.tensor([1.0, 2.0, 4.0], dtype=torch.float64)

@@ -116,7 +116,7 @@ def test_every_probe_of_a_keras_run(tmp_path):
     adapter's own Hessian-vector products."""
     pytest.importorskip("tensorflow")
     out = tmp_path / "keras-run"
-    model = ["--model", "keras:tests.keras_factories:tiny_mlp", "--model-opt", "xla=false"]
+    model = ["--model", "keras:tests.helpers.keras_factories:tiny_mlp", "--model-opt", "xla=false"]
     argv = ["train", *TINY, *model, "--steps", "2", "--batch-size", "10", "--samples", "20"]
     assert main([*argv, "--quiet", "--out", str(out)]) == 0
     assert main(["flatness", str(out), *PROBES]) == 0

@@ -16,7 +16,7 @@ from sampler.flatness.local_energy import local_energy
 from sampler.flatness.local_entropy import local_entropy_curve
 from sampler.models import Batch
 from sampler.models.dense import DenseNet
-from tests.quadratic import QuadraticProblem
+from tests.helpers.quadratic import QuadraticProblem
 
 
 def _generator(seed: int) -> torch.Generator:

@@ -11,10 +11,8 @@ from sampler.estimators import ESTIMATORS, StepKey
 from sampler.estimators.importance_sampling import ImportanceSampling, NoFiniteSampleError
 from sampler.models import streams
 from sampler.mpi import SerialComm
-from tests.quadratic import QuadraticProblem
-
-CURVATURE = [1.0, 2.0, 0.5, 3.0, 1.5]
-MINIMUM = [0.3, -0.2, 0.5, 0.0, -0.4]
+from tests.helpers.importance_quadratic import CURVATURE, MINIMUM, PartlyBrokenProblem
+from tests.helpers.quadratic import QuadraticProblem
 
 
 def run_is(problem, center, tau, seed=0, step=0, samples=2000, beta=1.0, block=128):
@@ -120,15 +118,6 @@ def test_extremely_steep_loss_puts_all_weight_on_the_best_sample():
     assert torch.isfinite(target).all()
     assert info.ess == pytest.approx(1.0, abs=1e-3)
     assert info.max_weight == pytest.approx(1.0, abs=1e-3)
-
-
-class PartlyBrokenProblem(QuadraticProblem):
-    """NaN where the first coordinate is positive, +inf where the second is above 1."""
-
-    def losses(self, params):
-        values = super().losses(params)
-        values = torch.where(params[:, 0] > 0, torch.nan, values)
-        return torch.where(params[:, 1] > 1.0, torch.inf, values)
 
 
 def test_non_finite_losses_get_weight_zero():

@@ -16,7 +16,7 @@ from sampler.models.streams import torch_generator
 tf = pytest.importorskip("tensorflow")
 
 from sampler.models.keras.model import KerasModel  # noqa: E402
-from tests import keras_factories  # noqa: E402
+from tests.helpers import keras_factories  # noqa: E402
 
 MLP_SHAPES = [(784, 200), (200,), (200, 10), (10,)]  # Keras' Dense kernels are [n_in, n_out]
 

@@ -13,12 +13,12 @@ import torch
 from sampler.baselines import BASELINES
 from sampler.cli.main import main
 from sampler.estimators import ESTIMATORS
-from tests.method_settings import TINY, method_flags
-from tests.mpi_launch import requires_mpi, run_mpi
+from tests.helpers.method_settings import TINY, method_flags
+from tests.helpers.mpi_launch import requires_mpi, run_mpi
 
 pytest.importorskip("tensorflow")
 
-TINY_MLP = "keras:tests.keras_factories:tiny_mlp"
+TINY_MLP = "keras:tests.helpers.keras_factories:tiny_mlp"
 LINEAR = "keras:sampler.models.keras.examples:linear"
 IMAGES = ["--data", "synthetic-images"] + [
     flag
@@ -84,10 +84,13 @@ def test_per_layer_tau_by_keras_layer_names(tmp_path, capsys):
 @pytest.mark.parametrize(
     "factory,message",
     [
-        ("tests.keras_factories:nope", "module 'tests.keras_factories' has no 'nope'"),
+        (
+            "tests.helpers.keras_factories:nope",
+            "module 'tests.helpers.keras_factories' has no 'nope'",
+        ),
         ("no_such_module_14:mlp", "no module 'no_such_module_14'"),
-        ("tests.keras_factories:NOT_CALLABLE", "is a int, not a function"),
-        ("tests.keras_factories", "a Keras model is named keras:MODULE:FACTORY"),
+        ("tests.helpers.keras_factories:NOT_CALLABLE", "is a int, not a function"),
+        ("tests.helpers.keras_factories", "a Keras model is named keras:MODULE:FACTORY"),
     ],
 )
 def test_a_missing_factory_stops_before_any_work(tmp_path, capsys, factory, message):
@@ -111,7 +114,7 @@ def test_a_factory_that_returns_something_else_is_one_line(
     tmp_path, capsys, factory, data, message
 ):
     out = tmp_path / "run"
-    model = f"keras:tests.keras_factories:{factory}"
+    model = f"keras:tests.helpers.keras_factories:{factory}"
     assert train(*data, "--model", model, "--steps", 1, "--batch-size", 4, "--out", out) == 1
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"sampler train: error: --model {model}: ")
@@ -120,7 +123,7 @@ def test_a_factory_that_returns_something_else_is_one_line(
 
 
 def test_dropout_model_trains_in_inference_mode(tmp_path):
-    model = "keras:tests.keras_factories:with_dropout"
+    model = "keras:tests.helpers.keras_factories:with_dropout"
     flags = [*IMAGES, "--model", model, *GRAPH, "--model-opt", "inference=true"]
     assert train(*flags, "--steps", 2, "--batch-size", 4, *TINY["is"], "--out", tmp_path) == 0
 

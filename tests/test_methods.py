@@ -11,7 +11,7 @@ from sampler.cli.main import main
 from sampler.config.method_options import all_methods, method, option_owners, resolve
 from sampler.config.settings import FIELDS, ConfigError, make_config, method_values, validate
 from sampler.models.options import OptionError
-from tests.method_settings import SMALL
+from tests.helpers.method_settings import SMALL
 
 DATA = ["--data", "gaussian-mixture", "--gm-dim", "6", "--gm-train", "100", "--gm-test", "50"]
 

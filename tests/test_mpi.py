@@ -14,7 +14,7 @@ from sampler.baselines import BASELINES
 from sampler.cli.main import main
 from sampler.estimators import ESTIMATORS
 from sampler.mpi import SerialComm, rank_device, world_comm
-from tests.mpi_launch import requires_mpi, run_mpi
+from tests.helpers.mpi_launch import requires_mpi, run_mpi
 
 # Small but real settings per estimator; an estimator missing here runs with its defaults.
 ESTIMATOR_FLAGS = {
@@ -200,7 +200,7 @@ def test_ctrl_c_on_one_rank_ends_the_whole_job(tmp_path):
     import subprocess
     import time
 
-    from tests.mpi_launch import ROOT, launcher_flags, mpiexec
+    from tests.helpers.mpi_launch import ROOT, launcher_flags, mpiexec
 
     script = tmp_path / "long.py"
     script.write_text(

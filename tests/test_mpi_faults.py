@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from sampler.cli.main import main
-from tests.mpi_launch import ROOT, launcher_flags, mpiexec, requires_mpi, run_mpi
+from tests.helpers.mpi_launch import ROOT, launcher_flags, mpiexec, requires_mpi, run_mpi
 
 pytestmark = [pytest.mark.reliability, requires_mpi]
 SMALL = [

@@ -14,7 +14,7 @@ from sampler.baselines.partial_local import perturbations
 from sampler.cli.main import main
 from sampler.config.method_options import method, resolve
 from sampler.models.zoo import build_mlp
-from tests.quadratic import QuadraticProblem, mean_and_standard_error
+from tests.helpers.quadratic import QuadraticProblem, mean_and_standard_error
 
 CURVATURE = torch.tensor([4.0, 1.0])
 MINIMUM = torch.tensor([0.2, -0.1])

@@ -28,8 +28,8 @@ from sampler.models.data.gaussian_mixture import make_gaussian_mixture
 from sampler.models.zoo import build_linear, build_mlp
 from sampler.mpi import SerialComm
 from sampler.problem import Problem
-from tests.quadratic import QuadraticProblem
-from tests.test_standard_errors import (
+from tests.helpers.quadratic import QuadraticProblem
+from tests.helpers.standard_error_check import (
     CENTER,
     CURVATURE,
     MINIMUM,

@@ -15,8 +15,8 @@ from sampler.models.data.gaussian_mixture import make_gaussian_mixture
 from sampler.models.zoo import build_mlp
 from sampler.problem import Problem
 from sampler.schedules import parse_schedule
-from tests.quadratic import QuadraticProblem
-from tests.thread_comm import run_on_ranks
+from tests.helpers.quadratic import QuadraticProblem
+from tests.helpers.thread_comm import run_on_ranks
 
 AUTO = Temperature(None, 1000.0)
 

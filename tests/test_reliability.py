@@ -1,6 +1,6 @@
-"""The reliability suite's fuzz: every generated bad invocation (``tests/bad_invocations.py``
-and ``tests/bad_files.py``) is refused with a non-zero exit and one line naming the input, no
-traceback, within a time bound.
+"""The reliability suite's fuzz: every generated bad invocation (``tests.helpers.bad_invocations``
+and ``tests.helpers.bad_files``) is refused with a non-zero exit and one line naming the input,
+no traceback, within a time bound.
 
 Most cases run in this process through ``sampler.cli.main.main`` (an interpreter start costs about
 two seconds of torch import each); a spread sample runs as real subprocesses of ``python -m
@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 
 from sampler.cli.main import main
-from tests import bad_files, bad_invocations
-from tests.bad_invocations import Case
+from tests.helpers import bad_files, bad_invocations
+from tests.helpers.bad_case import Case
 
 pytestmark = pytest.mark.reliability
 ROOT = Path(__file__).resolve().parents[1]

@@ -20,7 +20,7 @@ from sampler.bench import timed_runs
 from sampler.cli.main import main
 from sampler.reproduce import experiments, launch, report
 from sampler.reproduce.experiments import Experiment, RunSpec, Scale
-from tests.test_train import MIXTURE
+from tests.helpers.mixture_runs import MIXTURE
 
 MODEL = ("--model", "linear", *MIXTURE, "--estimator", "is", "--samples", "40", "--tau", "0.01")
 

@@ -8,8 +8,8 @@ import signal
 import torch
 
 from sampler.cli.main import main
-from tests.long_run import start_long_run, wait_for_updates
-from tests.test_train import cli, read_run
+from tests.helpers.long_run import start_long_run, wait_for_updates
+from tests.helpers.mixture_runs import cli, read_run
 
 
 def test_resume_equals_an_uninterrupted_run(tmp_path):

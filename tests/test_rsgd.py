@@ -15,7 +15,7 @@ from sampler.models.data.gaussian_mixture import make_gaussian_mixture
 from sampler.models.zoo import build_mlp
 from sampler.mpi import SerialComm
 from sampler.problem import Problem
-from tests.thread_comm import run_on_ranks
+from tests.helpers.thread_comm import run_on_ranks
 
 DATA = ["--data", "gaussian-mixture", "--gm-dim", "6", "--gm-train", "200", "--gm-test", "50"]
 

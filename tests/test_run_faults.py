@@ -23,8 +23,8 @@ from sampler.runs import directory, lock
 from sampler.runs.directory import RunDirectory, check_plain
 from sampler.runs.lock import RunLock, RunLockedError
 from sampler.training import loop
-from tests.long_run import start_long_run, wait_for_updates
-from tests.test_train import MIXTURE
+from tests.helpers.long_run import start_long_run, wait_for_updates
+from tests.helpers.mixture_runs import MIXTURE
 
 pytestmark = pytest.mark.reliability
 ROOT = Path(__file__).resolve().parents[1]

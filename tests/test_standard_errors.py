@@ -17,39 +17,18 @@ from sampler.estimators import StepKey
 from sampler.estimators.importance_sampling import ImportanceSampling
 from sampler.estimators.robbins_monro import RobbinsMonro
 from sampler.estimators.sgld import SGLD
-from sampler.mpi import SerialComm
 from sampler.schedules import parse_schedule
 from sampler.scheme.mc_error import error_record
-from tests.quadratic import QuadraticProblem
-
-CURVATURE = torch.tensor([1.0, 3.0, 0.5, 2.0], dtype=torch.float64)
-MINIMUM = torch.tensor([0.4, -0.3, 0.2, 0.0], dtype=torch.float64)
-CENTER = torch.tensor([0.1, 0.2, -0.3, 0.3], dtype=torch.float64)
-COMM = SerialComm()
-
-
-def ratio_and_tolerance(targets: list[torch.Tensor], variances: list[torch.Tensor]):
-    stacked = torch.stack([t.double() for t in targets])
-    empirical = stacked.var(dim=0).sum()
-    reported = torch.stack(variances).double().mean(dim=0).sum()
-    repetitions, dim = stacked.shape
-    return float(empirical / reported), 4.5 * math.sqrt(2.0 / ((repetitions - 1) * dim))
-
-
-def agrees(targets, variances) -> bool:
-    ratio, tolerance = ratio_and_tolerance(targets, variances)
-    return abs(ratio - 1.0) < tolerance
-
-
-def repeated_updates(estimator, seed: int, tau, problem, count: int):
-    """``count`` stateless updates from the same center: targets, reported variances, infos."""
-    targets, variances, infos = [], [], []
-    for step in range(count):
-        target, _, info = estimator.step(StepKey(seed, step), {}, CENTER, tau, problem, COMM)
-        targets.append(target)
-        variances.append(info.target_variance)
-        infos.append(info)
-    return targets, variances, infos
+from tests.helpers.quadratic import QuadraticProblem
+from tests.helpers.standard_error_check import (
+    CENTER,
+    COMM,
+    CURVATURE,
+    MINIMUM,
+    agrees,
+    ratio_and_tolerance,
+    repeated_updates,
+)
 
 
 def test_importance_sampling_error_matches_the_spread_over_updates():

@@ -11,7 +11,7 @@ from sampler.baselines import BASELINES
 from sampler.cli.main import main
 from sampler.estimators import ESTIMATORS
 from sampler.models import MODELS
-from tests.method_settings import TINY, method_flags
+from tests.helpers.method_settings import TINY, method_flags
 
 PATTERNS = ["--data", "random-patterns", "--data-opt", "n=15", "--data-opt", "alpha=2"]
 

@@ -8,9 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from tests.test_train import MIXTURE
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers.checkout import ROOT
+from tests.helpers.mixture_runs import MIXTURE
 
 
 def start_long_run(out: Path, *extra) -> subprocess.Popen:

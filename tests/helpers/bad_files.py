@@ -3,7 +3,7 @@
 
 The run directories are copies of one finished two-update run (``base_run``, made once), each
 with one file missing, empty, truncated, foreign, not UTF-8, not valid JSON, of the wrong shape
-or of another run. See ``tests/bad_invocations.py`` for what a case is and must give.
+or of another run. See ``tests.helpers.bad_case`` for what a case is and must give.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tests.bad_invocations import MIXTURE, RUN, Case, _chain, _touch_file, _write
+from tests.helpers.bad_case import MIXTURE, RUN, Case, chain, touch_file, write_file
 
 BASE_RUN_ARGS = [*MIXTURE, "--steps", "2", "--batch-size", "10", "--quiet", "--samples", "20"]
 
@@ -148,7 +148,7 @@ def run_directory_cases(base: Path) -> list[Case]:
     cases = []
     for file, spoils in RUN_FILE_SPOILS.items():
         for label, content in spoils:
-            setup = _chain(copy, _spoil(file, content))
+            setup = chain(copy, _spoil(file, content))
             cases.append(
                 Case(
                     ("--resume", "{dir}/run", "--steps", "4"),
@@ -167,7 +167,7 @@ def run_directory_cases(base: Path) -> list[Case]:
         Case((*resume, "--samples", "30"), "--samples", copy, label="--resume: changed option"),
         Case((*resume, "--out", "{dir}/else"), "--out", copy, label="--resume: another --out"),
         Case(("--resume", "{dir}/missing"), "{dir}/missing", label="--resume: no directory"),
-        Case(("--resume", "{dir}/a-file"), "a-file", _touch_file, label="--resume: a file"),
+        Case(("--resume", "{dir}/a-file"), "a-file", touch_file, label="--resume: a file"),
         Case(("--resume", ""), "--resume", label="--resume ''"),
         Case(
             (*resume, "--config", "{dir}/run/config.json"),
@@ -176,12 +176,12 @@ def run_directory_cases(base: Path) -> list[Case]:
             label="--resume with --config",
         ),
     ]
-    foreign = _chain(_write("notes.txt", "mine\n"), _write("config.json", '{"mine": 1}'))
+    foreign = chain(write_file("notes.txt", "mine\n"), write_file("config.json", '{"mine": 1}'))
     for label, setup, out in [
         ("a finished run", copy, "{dir}/run"),
-        ("a non-empty foreign directory", _write("notes.txt", "mine\n"), "{dir}"),
+        ("a non-empty foreign directory", write_file("notes.txt", "mine\n"), "{dir}"),
         ("someone's config.json", foreign, "{dir}"),
-        ("someone's metrics.jsonl", _write("metrics.jsonl", "x\n"), "{dir}"),
+        ("someone's metrics.jsonl", write_file("metrics.jsonl", "x\n"), "{dir}"),
     ]:
         argv = (*BASE_RUN_ARGS, "--out", out)
         cases.append(Case(argv, "--out", setup, label=f"--out: {label}"))
@@ -209,10 +209,10 @@ def data_file_cases() -> list[Case]:
     argv = ("--data", "mnist", "--data-dir", "{dir}/idx", *RUN, "--baseline", "sgd")
     small = _idx_dir(rng.integers(0, 256, (30, 8, 8)), rng.integers(0, 10, 30))
     empty = _idx_dir(np.zeros((0, 28, 28)), np.zeros(0))
-    garbage = _chain(
+    garbage = chain(
         lambda tmp: (tmp / "idx").mkdir(),
-        _write("idx/t10k-images-idx3-ubyte", b"\x00\x00\x08\x03xx"),
-        _write("idx/t10k-labels-idx1-ubyte", b"\x00\x00\x08\x01yy"),
+        write_file("idx/t10k-images-idx3-ubyte", b"\x00\x00\x08\x03xx"),
+        write_file("idx/t10k-labels-idx1-ubyte", b"\x00\x00\x08\x01yy"),
     )
     labels = _idx_dir(rng.integers(0, 256, (30, 28, 28)), np.full(30, 12))
     return [

@@ -1,4 +1,4 @@
-"""Small Keras factories for the tests (``--model keras:tests.keras_factories:NAME``).
+"""Small Keras factories for the tests (``--model keras:tests.helpers.keras_factories:NAME``).
 
 Importing this module needs TensorFlow; it builds nothing at import time. ``keras_module()``
 sets TensorFlow's threads before the first model is built (as a run does). Every initializer
