@@ -1,6 +1,6 @@
 """The estimators' inner loops as they were before the GPU path (host synchronisation per block,
 a fresh tensor per step), kept as the reference that the restructured code must reproduce bit
-for bit on the CPU (``tests/test_device_path.py``).
+for bit on the CPU (``tests/estimators/test_device_path.py``).
 
 ``HostTiltedSums`` is the previous ``sampler.estimators.tilted_sums.TiltedSums``: the smallest
 loss a Python float read from the device at every block, a block without a finite loss skipped.

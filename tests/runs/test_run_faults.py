@@ -27,7 +27,6 @@ from tests.helpers.long_run import start_long_run, wait_for_updates
 from tests.helpers.mixture_runs import MIXTURE
 
 pytestmark = pytest.mark.reliability
-ROOT = Path(__file__).resolve().parents[1]
 RUN = [*MIXTURE, "--samples", "60", "--tau", "0.05", "--batch-size", "20"]
 
 

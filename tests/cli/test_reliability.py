@@ -27,9 +27,9 @@ import pytest
 from sampler.cli.main import main
 from tests.helpers import bad_files, bad_invocations
 from tests.helpers.bad_case import Case
+from tests.helpers.checkout import ROOT
 
 pytestmark = pytest.mark.reliability
-ROOT = Path(__file__).resolve().parents[1]
 IN_PROCESS_SECONDS = 20  # per case, on a loaded 2-core machine (the slowest took 7 s)
 SUBPROCESS_SECONDS = 60  # per case, interpreter start and torch import included
 SUBPROCESS_SAMPLE = 8

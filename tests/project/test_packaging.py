@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 import sampler
+from tests.helpers.checkout import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("sampler", "models", "mpi", "pyproject.toml", "README.md")
 
 

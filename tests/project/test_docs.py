@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sampler.cli.main import build_parser
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # where a name in prose may live: the checkout, and the package folders as installed
 PREFIXES = ("", "sampler/")

@@ -38,7 +38,7 @@ def test_paper_networks_have_the_paper_parameter_counts(name, count):
 
 @pytest.mark.parametrize("name", ["linear", "mlp"])
 def test_batched_losses_equal_the_loop(name):
-    """The paper's dense nets; tests/test_zoo.py covers every model of the zoo."""
+    """The paper's dense nets; tests/models/test_zoo.py covers every model of the zoo."""
     model = MODELS[name]((1, 28, 28), 10)
     batch = random_batch((1, 28, 28))
     params = perturbed(model)
