@@ -96,3 +96,8 @@ def test_range_check_takes_constant_time_whatever_the_run_length():
     check_range(parse_schedule("harmonic:1,1000", "--x"), "--x", 10**20)
     with pytest.raises(ValueError, match="reaches a value outside the float range"):
         check_range(parse_schedule("reverse:1,1", "--x"), "--x", 10**6)
+
+
+def test_schedule_scoping_values():
+    tau = parse_schedule("scoping:0.1,0.5", "--tau")
+    assert tau(0) == pytest.approx(0.1) and tau(2) == pytest.approx(0.1 / 2.25)

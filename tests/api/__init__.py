@@ -1,0 +1,1 @@
+"""Tests of ``sampler.api``: ``sampler.train``, ``sampler.build`` and ``export``."""

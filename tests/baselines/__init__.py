@@ -1,0 +1,1 @@
+"""Tests of ``sampler.baselines``: SGD, Entropy-SGD, Replicated-SGD, PLA and PLEA."""

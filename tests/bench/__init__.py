@@ -1,0 +1,1 @@
+"""Tests of ``sampler.bench``: ``sampler bench``."""

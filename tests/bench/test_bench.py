@@ -1,0 +1,70 @@
+"""``sampler bench`` with tiny settings: it runs every workload, prints the ratios first, and its
+JSON holds the same numbers. (Speed is measured by running the bench, never asserted here.)"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from sampler.bench import timed_runs
+from sampler.cli.main import main
+from tests.helpers.mpi_launch import requires_mpi
+
+TINY = [
+    *("--models", "linear", "--samples", "40", "--rounds", "1", "--sgld-steps", "3"),
+    *("--rm-samples", "4", "--rm-iterations", "2", "--ranks", "0", "--memory-samples", ""),
+]
+
+
+def test_bench_prints_the_ratios_first(capsys):
+    assert main(["bench", *TINY]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("sampler bench:") and lines[2] == "ratios"
+    table = lines[3 : lines.index("", 3)]
+    named = " ".join(table)
+    for workload in ("is literal", "is antithetic", "is marginal", "is naive loop", "sgd step"):
+        assert workload in named
+    assert "noise + forward" in named and "vs is literal" in named
+    assert any("ranks: skipped" in line for line in table)
+    assert "seconds (median per update; floors measured beside each)" in lines
+
+
+def test_bench_json_holds_every_workload_and_ratio(capsys):
+    assert main(["bench", *TINY, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    names = {w["workload"] for w in report["workloads"]}
+    assert {"is literal", "is antithetic", "is marginal", "is defaults", "sgd step"} <= names
+    assert any(name.startswith("sgld") for name in names)
+    assert report["models"]["linear"]["default_proposal"] in ("literal", "antithetic", "marginal")
+    for ratio in report["ratios"]:
+        assert math.isfinite(ratio["value"]) and ratio["value"] > 0
+    for workload in report["workloads"]:
+        assert workload["seconds"] > 0 and all(v > 0 for v in workload["floors"].values())
+
+
+def test_bad_settings_are_refused_with_one_line(capsys):
+    for argv, flag in (
+        (["--models", "resnet18"], "--models"),
+        (["--rounds", "0"], "--rounds"),
+        (["--ranks", "1"], "--ranks"),
+        (["--memory-samples", "1000"], "--memory-samples"),
+    ):
+        with pytest.raises(SystemExit) as stop:
+            main(["bench", *argv])
+        assert stop.value.code == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and flag in err, err
+
+
+def test_peak_memory_probe_reports_a_resident_set():
+    assert timed_runs.peak_memory("linear", 50, "literal") > 10  # MB: the interpreter and torch
+
+
+@requires_mpi
+def test_rank_comparison_runs_sampler_train_under_mpiexec():
+    flags = {"is": ["--estimator", "is", "--samples", "40", "--block-size", "10"]}
+    (result,) = timed_runs.scaling("linear", 2, 3, flags)
+    assert result["ranks"] == 2 and result["seconds_1"] > 0 and result["seconds_r"] > 0
+    assert math.isclose(result["efficiency"], result["speedup"] / 2)

@@ -1,0 +1,1 @@
+"""Tests of ``sampler.config``: the run settings and the options each training method declares."""

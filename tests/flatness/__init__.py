@@ -1,0 +1,1 @@
+"""Tests of ``sampler.flatness``: the flatness probes and ``sampler flatness``."""

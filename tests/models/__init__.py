@@ -1,0 +1,1 @@
+"""Tests of ``sampler.models``: the model interface and the model zoo."""

@@ -1,0 +1,1 @@
+"""Tests of ``sampler.models.data``: the data sets."""

@@ -1,0 +1,1 @@
+"""Tests of ``sampler.mpi``: real MPI jobs, their faults, and threads per process."""

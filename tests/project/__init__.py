@@ -1,0 +1,1 @@
+"""Checks of the project as a whole: its documents and its packaging."""

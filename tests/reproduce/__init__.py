@@ -1,0 +1,1 @@
+"""Tests of ``sampler.reproduce``: ``sampler reproduce``."""

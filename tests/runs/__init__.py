@@ -1,0 +1,1 @@
+"""Tests of ``sampler.runs``: the run directory, its lock, metadata and TensorBoard events."""
