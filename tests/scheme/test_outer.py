@@ -80,3 +80,18 @@ def test_two_step_default_is_x_equals_m_and_explicit_eta_tau_agrees():
     state = adam.init(params)
     new, state, _ = adam.step(0, params, state, None, SerialComm())
     assert torch.allclose(new, params - 0.25 * torch.sign(params)) and state["outer"]["t"] == 1
+
+
+@pytest.mark.parametrize(
+    "name, momentum, step",
+    [("sgd", 0.0, 0.2), ("momentum", 0.5, 0.4), ("nesterov", 0.75, 0.8), ("adam", 0.9, None)],
+)
+def test_the_step_as_a_langevin_step_size(name, momentum, step):
+    """What the Monte Carlo error criterion reads (sampler.scheme.mc_error): eta, over
+    1 - mu with momentum, none for Adam."""
+    langevin = make_optimizer(name, momentum).langevin_step(0.2)
+    assert langevin == (None if step is None else pytest.approx(step))
+
+
+def test_adam_without_momentum_takes_beta1_of_0_9():
+    assert make_optimizer("adam", 0.0).beta1 == 0.9 and make_optimizer("adam", 0.5).beta1 == 0.5
