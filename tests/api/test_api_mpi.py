@@ -1,5 +1,6 @@
 """The README's Python API example runs unchanged serially and under a real ``mpiexec -n 2``,
-with the same result; a run's metadata gathers every rank's device."""
+with the same result, and the site's Python API page shows the same example; a run's metadata
+gathers every rank's device."""
 
 from __future__ import annotations
 
@@ -16,10 +17,14 @@ from tests.helpers.mpi_launch import ROOT, requires_mpi, run_mpi
 MARKER = "<!-- python-api-example"
 
 
-def readme_example() -> str:
-    text = (ROOT / "README.md").read_text()
+def readme_example(page: str = "README.md") -> str:
+    text = (ROOT / page).read_text()
     after = text[text.index(MARKER) :]
     return re.search(r"```python\n(.*?)```", after, re.S).group(1)
+
+
+def test_the_python_api_page_shows_the_readme_example():
+    assert readme_example("docs/python-api.md") == readme_example()
 
 
 def accuracy_line(stdout: str) -> tuple[str, int]:
