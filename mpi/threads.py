@@ -3,7 +3,7 @@
 Parallelism comes from ranks (``mpirun -n R``), not from threads: the estimators' noise draw,
 which dominates an importance-sampling update, is single-threaded in torch anyway, and a
 process whose threads outnumber the cores free to it stalls at every barrier of a parallel
-kernel (measured with ``scripts/bench_threads.py``, see the README's section on threads: with
+kernel (measured with ``scripts/bench_threads.py``, see the docs on GPUs and threads: with
 torch's default of one thread per core, a 2-core machine with one core busy elsewhere made an
 SGLD update of the ``mlp`` many times slower than one thread did). The rule, in order:
 

@@ -142,7 +142,7 @@ OPTIONS = {
         "alpha: mu <- alpha mu + (1 - alpha) w' (paper: 0.75)",
         check=within(0.0, 1.0),
     ),
-    # Chaudhari et al.'s code: g0 = 1e-2 (optimizer default), scoping g1 = 1e-3 (README)
+    # Chaudhari et al.'s code: g0 = 1e-2 (optimizer default), scoping g1 = 1e-3 (their README)
     **focusing_options(0.01, 0.001, auto_gamma0=False),
 }
 

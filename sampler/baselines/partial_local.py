@@ -18,7 +18,7 @@ Every rank runs the same update (nothing to combine).
 
 Defaults (ours, not the paper's): y = 4, R = 0.02 (about half the initial weight scale
 1/sqrt(784) of the mlp's first layer) on all layers, lr = 0.05, chosen among a few values by
-accuracy on the embedded MNIST's own 1,000-image validation split (README).
+accuracy on the embedded MNIST's own 1,000-image validation split (docs: backprop baselines).
 """
 
 from __future__ import annotations

@@ -30,8 +30,8 @@ from collections.abc import Mapping
 import torch
 
 # A run is flagged when the median beta_eff of its last WINDOW updates is below THRESHOLD
-# (measured on MNIST, see the README: runs at 40-60 stay near chance or lose accuracy, runs at
-# 1000 and above train).
+# (measured on MNIST, see the docs on temperature: runs at 40-60 stay near chance or lose accuracy,
+# runs at 1000 and above train).
 THRESHOLD = 200.0
 WINDOW = 20
 
