@@ -43,7 +43,7 @@ from typing import Any
 import torch
 
 from sampler.models.naming import setting
-from sampler.models.options import OptionError
+from sampler.models.options import Option, OptionError
 from sampler.schedules import Schedule, parse_schedule, schedule_check
 
 AUTO = "auto"
@@ -104,8 +104,6 @@ def parse_auto(
 def beta_option(default: str, auto_help: str):
     """An estimator's own ``--beta`` (its default and what its ``auto`` means); the shared
     one of the two-step scheme (``sampler.scheme.two_step``) has default 1."""
-    from sampler.models.options import Option
-
     return Option(
         "any",
         default,
