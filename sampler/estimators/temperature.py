@@ -15,7 +15,7 @@ estimator every update:
   ``J`` weights ``w_j = exp(-beta f(x_j))`` is decreasing in ``beta`` (its log-derivative is
   ``2 (E_{2 beta}[f] - E_beta[f]) <= 0``), so ``ESS(beta) = TARGET * J`` has one root;
   ``beta_search`` (``grid`` or ``two-pass``) says how it is found in the update's pass over the
-  noise (``sampler.estimators.importance_sampling``).
+  noise (``sampler.estimators.beta_search``).
 * ``sgld``: ``beta`` such that the Monte Carlo noise of the target leaves the weights at the
   effective inverse temperature ``TARGET`` (``sampler.scheme.mc_error``): ``beta_eff = 2 beta tau /
   SE^2 = 2 beta n_eff`` under ``x <- m``, where the chain's effective samples per update
