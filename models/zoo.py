@@ -6,45 +6,24 @@ KEY=VALUE`` or a TOML ``[model_options]`` table, text or typed) are checked agai
 accepted ``options`` first. The paper's networks (García Trillos, Kaplan, Sanz-Alonso, section 6):
 ``linear`` is its "small dense network" 784-10 (7,850 parameters on MNIST), ``mlp`` its "single
 hidden layer network" 784-200-10 (159,010 parameters). ``default_data`` and ``default_shape``
-name the data a model is meant for; ``sampler models`` counts parameters on that shape.
+name the data a model is meant for; ``sampler models`` counts parameters on that shape. What a
+spec holds is in ``models.spec`` (``ModelSpec``, importable from here too).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
 from sampler.models.cnn import musso_cifar, musso_stl, small_conv_net
 from sampler.models.committee import Committee
 from sampler.models.dense import ACTIVATIONS, DenseNet
 from sampler.models.interface import Model
+from sampler.models.keras.factory import FORM, is_keras_name, keras_spec
 from sampler.models.naming import setting
-from sampler.models.options import Option, OptionError, at_least, parse_options
+from sampler.models.options import Option, OptionError, at_least
 from sampler.models.perceptron import Perceptron
 from sampler.models.resnet import resnet18
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    name: str
-    build: Callable[..., Model]
-    summary: str
-    default_data: str
-    default_shape: tuple[int, ...]
-    default_classes: int
-    options: Mapping[str, Option] = field(default_factory=dict)
-    # called with the rank's device before the model is built (TensorFlow's threads and GPU)
-    prepare: Callable[[Any], None] | None = None
-
-    def parse(self, options: Mapping[str, Any]) -> dict[str, Any]:
-        """Typed options; an unknown key or bad value raises ``OptionError`` naming the model."""
-        return parse_options(setting("model", self.name), self.options, options)
-
-    def __call__(self, input_shape: tuple[int, ...], num_classes: int, **options: Any) -> Model:
-        return self.build(tuple(input_shape), num_classes, **self.parse(options))
-
+from sampler.models.spec import ModelSpec
 
 ACTIVATION = Option("str", "relu", "hidden activation", tuple(ACTIVATIONS))
 
@@ -166,8 +145,6 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in _SPECS}
 
 def model_spec(name: str) -> ModelSpec:
     """The spec of a zoo name or of ``keras:MODULE:FACTORY``; ``OptionError`` naming ``--model``."""
-    from sampler.models.keras.factory import FORM, is_keras_name, keras_spec
-
     if is_keras_name(name):
         return keras_spec(name)
     if name not in MODELS:

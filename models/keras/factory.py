@@ -23,8 +23,11 @@ import torch
 
 from sampler.models.interface import Model
 from sampler.models.keras import runtime
+from sampler.models.keras.layout import keras_input_shape
+from sampler.models.keras.model import KerasModel
 from sampler.models.naming import setting
 from sampler.models.options import Option, OptionError
+from sampler.models.spec import ModelSpec
 
 PREFIX = "keras:"
 FORM = "keras:MODULE:FACTORY"
@@ -116,12 +119,8 @@ def check_shapes(name: str, model: Any, input_shape: tuple, num_classes: int) ->
         )
 
 
-def keras_spec(name: str):
+def keras_spec(name: str) -> ModelSpec:
     """The ``ModelSpec`` of ``keras:MODULE:FACTORY`` (checks that the factory exists)."""
-    from sampler.models.keras.layout import keras_input_shape
-    from sampler.models.keras.model import KerasModel
-    from sampler.models.zoo import ModelSpec
-
     factory = load_factory(name)
 
     def build(

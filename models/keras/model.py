@@ -15,7 +15,8 @@ but, under XLA, folds the parameters in as constants and recompiles on every cal
 6 s instead of 0.24 s for K = 100 on the 784-200-10 network). One minibatch per network
 (``loss_and_grad_each``, inputs ``[K, B, ...]``): the same map over parameters and minibatches
 together. Hessian-vector products (``hessian_vector_product``, for ``sampler flatness``):
-forward-over-backward, a ``ForwardAccumulator`` around the gradient's tape.
+forward-over-backward, a ``ForwardAccumulator`` around the gradient's tape. These graphs are
+built in ``models.keras.graphs``; this module is the model interface around them.
 Nothing here draws a random number: the Keras model's own variables are neither read for
 parameters nor changed (``init_params`` draws from the project's counter-based streams).
 
@@ -54,6 +55,7 @@ import torch
 from sampler.models import streams
 from sampler.models.interface import Batch, check_params
 from sampler.models.keras import runtime
+from sampler.models.keras.graphs import NetworkGraphs
 from sampler.models.keras.layout import layer_slices, resolve_loss
 
 # 1-d variables of normalisation layers (LayerNormalization, GroupNormalization, BatchNorm):
@@ -102,15 +104,22 @@ class KerasModel:
         self.batched = vmap
         self.xla = xla
         self.channels_last = channels_last
-        self._frozen = [self._tf.convert_to_tensor(v) for v in frozen]
         self._shapes = [tuple(v.shape) for v in variables]
         self._sizes = [math.prod(shape) for shape in self._shapes]
         self._names = [v.name for v in variables]
         self._paths = [v.path for v in variables]
         self.num_params = sum(self._sizes)
         self.layers = layer_slices(model.name, [v.path for v in variables], self._sizes)
-        self._loss = resolve_loss(keras, loss if loss is not None else getattr(model, "loss", None))
-        self._graphs: dict[tuple, Any] = {}
+        self._network = NetworkGraphs(
+            self._tf,
+            model,
+            [self._tf.convert_to_tensor(v) for v in frozen],
+            resolve_loss(keras, loss if loss is not None else getattr(model, "loss", None)),
+            self._shapes,
+            self._sizes,
+            vmap,
+        )
+        self._graphs: dict[tuple, Any] = {}  # (kind, input shape) -> compiled tf.function
 
     # --- the model interface -------------------------------------------------------------
 
@@ -230,118 +239,19 @@ class KerasModel:
         """``logits: [K, B, C]`` (``predict``'s outputs), ``targets: [B] -> [K]``: its loss."""
         outputs = runtime.to_tensorflow(logits.float())
         labels = runtime.to_tensorflow(targets)
-        values = [self._network_loss(outputs[k], labels) for k in range(logits.shape[0])]
+        values = [self._network.network_loss(outputs[k], labels) for k in range(logits.shape[0])]
         return runtime.to_torch(self._tf.stack(values), logits.device)
 
-    # --- TensorFlow graphs ---------------------------------------------------------------
-
-    def _network_loss(self, outputs: Any, targets: Any) -> Any:
-        return self._tf.reduce_mean(self._loss(targets, outputs))  # mean of a per-example loss
-
-    def _outputs(self, variables: list, inputs: Any) -> Any:
-        outputs, _ = self.model.stateless_call(variables, self._frozen, inputs, training=False)
-        return outputs
-
-    def _objective(self, variables: list, inputs: Any, targets: Any) -> Any:
-        """One network's training loss: the minibatch loss of its outputs plus the sum of the
-        losses the model adds (``model.losses``: weight regularizers of ``variables``, activity
-        regularizers and ``add_loss`` terms of this call), as Keras' own ``fit`` adds them."""
-        outputs, _, added = self.model.stateless_call(
-            variables, self._frozen, inputs, training=False, return_losses=True
-        )
-        loss = self._network_loss(outputs, targets)
-        for term in added:
-            loss = loss + self._tf.cast(self._tf.reduce_sum(term), loss.dtype)
-        return loss
-
-    def _split(self, params: Any) -> list:
-        """``[K, d] -> [[K, *shape] per variable]`` (one copy: TensorFlow has no strided views)."""
-        parts = self._tf.split(params, self._sizes, axis=1)
-        return [self._tf.reshape(p, (-1, *shape)) for p, shape in zip(parts, self._shapes)]
-
-    def _losses_graph(self, params: Any, inputs: Any, targets: Any) -> Any:
-        """``[K, d] -> [K]``: one vectorized computation, or (loop) the network of ``[1, d]``."""
-
-        def one(variables):
-            return self._objective(list(variables), inputs, targets)
-
-        if not self.batched:
-            return self._tf.reshape(one([v[0] for v in self._split(params)]), (1,))
-        return self._tf.vectorized_map(one, self._split(params))
-
-    def _network_loss_and_grad(self, variables: list, inputs: Any, targets: Any):
-        """One network's loss and flat gradient, by a tape."""
-        tf = self._tf
-        with tf.GradientTape() as tape:
-            tape.watch(variables)
-            loss = self._objective(variables, inputs, targets)
-        grads = tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        return loss, tf.concat([tf.reshape(grad, (-1,)) for grad in grads], 0)
-
-    def _loss_and_grad(self, params: Any, inputs: Any, targets: Any) -> tuple[Any, Any]:
-        """``[K, d] -> ([K], [K, d])``: a tape per network inside the vectorized map."""
-
-        def one(variables):
-            return self._network_loss_and_grad(list(variables), inputs, targets)
-
-        if not self.batched:
-            loss, grad = one([v[0] for v in self._split(params)])
-            return self._tf.reshape(loss, (1,)), grad[None]
-        return self._tf.vectorized_map(one, self._split(params))
-
-    def _loss_and_grad_each(self, params: Any, inputs: Any, targets: Any) -> tuple[Any, Any]:
-        """``[K, d], [K, B, ...], [K, B] -> ([K], [K, d])``: network k on minibatch k, the map
-        running over parameters and minibatches together."""
-
-        def one(network):
-            variables, x, y = network
-            return self._network_loss_and_grad(list(variables), x, y)
-
-        if not self.batched:
-            loss, grad = one(([v[0] for v in self._split(params)], inputs[0], targets[0]))
-            return self._tf.reshape(loss, (1,)), grad[None]
-        return self._tf.vectorized_map(one, (self._split(params), inputs, targets))
-
-    def _hessian_product(self, params: Any, vector: Any, inputs: Any, targets: Any) -> Any:
-        """``[1, d], [1, d] -> [d]``: the directional derivative along ``vector`` of the
-        gradient at ``params``."""
-        tf = self._tf
-        variables = [v[0] for v in self._split(params)]
-        tangents = [t[0] for t in self._split(vector)]
-        zero = tf.UnconnectedGradients.ZERO
-        with tf.autodiff.ForwardAccumulator(variables, tangents) as accumulator:
-            with tf.GradientTape() as tape:
-                tape.watch(variables)
-                loss = self._objective(variables, inputs, targets)
-            grads = tape.gradient(loss, variables, unconnected_gradients=zero)
-        products = accumulator.jvp(grads, unconnected_gradients=zero)
-        return tf.concat([tf.reshape(p, (-1,)) for p in products], 0)
-
-    def _single_outputs(self, params: Any, inputs: Any) -> Any:
-        return self._outputs([v[0] for v in self._split(params)], inputs)
+    # --- compiled graphs (models.keras.graphs) -------------------------------------------
 
     def _graph(self, kind: str, inputs: Any) -> Any:
         """The compiled function of ``kind`` for inputs of this shape (traced once per shape)."""
         each = kind.endswith("_each")  # inputs [K, B, ...], targets [K, B]
         key = (kind, tuple(inputs.shape[2 if each else 1 :]))
         if key not in self._graphs:
-            tf = self._tf
-            function = {
-                "losses": self._losses_graph,
-                "loss_and_grad": self._loss_and_grad,
-                "outputs": self._single_outputs,
-                "hessian": self._hessian_product,
-                "loss_and_grad_each": self._loss_and_grad_each,
-            }[kind]
-            params = tf.TensorSpec([None, self.num_params], tf.float32)
-            lead = [None, None] if each else [None]
-            signature = [params, tf.TensorSpec([*lead, *key[1]], inputs.dtype)]
-            if kind != "outputs":
-                signature.append(tf.TensorSpec(lead, tf.int64))
-            if kind == "hessian":
-                signature.insert(1, params)  # the vector
-            self._graphs[key] = tf.function(
-                function, input_signature=signature, jit_compile=self.xla
+            signature = self._network.signature(kind, key[1], inputs.dtype, self.num_params)
+            self._graphs[key] = self._tf.function(
+                self._network.function(kind), input_signature=signature, jit_compile=self.xla
             )
         return self._graphs[key]
 

@@ -37,7 +37,7 @@ def import_tensorflow() -> Any:
     """The ``tensorflow`` module; ``TensorFlowMissingError`` saying how to install it."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # its C++ INFO lines on every start
     try:
-        import tensorflow
+        import tensorflow  # deferred: optional and heavy; `import sampler.models` must not load it
     except ImportError as error:
         raise TensorFlowMissingError(
             f"TensorFlow is not installed ({error}); install it with: {INSTALL_HINT}"
@@ -48,7 +48,7 @@ def import_tensorflow() -> Any:
 def import_keras() -> Any:
     """The ``keras`` module with its TensorFlow backend (the adapter runs TensorFlow graphs)."""
     import_tensorflow()
-    import keras
+    import keras  # deferred with TensorFlow (its backend)
 
     if keras.backend.backend() != "tensorflow":
         raise ValueError(

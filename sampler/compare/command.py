@@ -17,6 +17,19 @@ import json
 import math
 from pathlib import Path
 
+from sampler.compare.groups import group_runs
+from sampler.compare.plots import as_records, build_plots, render
+from sampler.compare.runs import NotARunError, read_run
+from sampler.compare.table import (
+    UNFINISHED,
+    build_columns,
+    default_steps,
+    render_csv,
+    render_markdown,
+    render_terminal,
+)
+from sampler.runs.output_folder import out_folder_error
+
 DEFAULT_GRAD_COST = 3.0  # forward + backward ~ 3 forward passes (see the README's measurement)
 
 
@@ -77,19 +90,6 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from sampler.compare.groups import group_runs
-    from sampler.compare.plots import as_records, build_plots, render
-    from sampler.compare.runs import NotARunError, read_run
-    from sampler.compare.table import (
-        UNFINISHED,
-        build_columns,
-        default_steps,
-        render_csv,
-        render_markdown,
-        render_terminal,
-    )
-    from sampler.runs.output_folder import out_folder_error
-
     out = Path(args.out)
     problem = out_folder_error(out)
     if problem:

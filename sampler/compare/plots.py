@@ -42,7 +42,8 @@ class Plot:
             )
 
 
-def _training(groups: Sequence[Group], grad_cost: float) -> list[Plot]:
+def _accuracy(groups: Sequence[Group], grad_cost: float) -> list[Plot]:
+    """Test accuracy against updates, wall-clock seconds and forward-equivalents."""
     accuracy = lambda run: series.at_steps(run, "test_accuracy")  # noqa: E731
     views = [
         Plot("accuracy_vs_updates", "test accuracy", "updates", "test accuracy"),
@@ -69,6 +70,11 @@ def _training(groups: Sequence[Group], grad_cost: float) -> list[Plot]:
     for plot, position in zip(views, positions):
         for group in groups:
             plot.add(group.label, aggregate(group, accuracy, position))
+    return views
+
+
+def _training_loss(groups: Sequence[Group]) -> Plot:
+    """The minibatch loss against updates, a trailing mean over ``steps/50`` updates."""
     steps = max((run.steps for g in groups for run in g.runs), default=0)
     window = max(1, steps // 50)
     loss = Plot(
@@ -80,7 +86,12 @@ def _training(groups: Sequence[Group], grad_cost: float) -> list[Plot]:
     for group in groups:
         smooth = lambda run: series.moving_average(series.at_steps(run, "train_loss"), window)  # noqa: E731
         loss.add(group.label, aggregate(group, smooth))
-    views.append(loss)
+    return loss
+
+
+def _importance_sampling(groups: Sequence[Group]) -> list[Plot]:
+    """The ESS and the IS estimate of ``F_tau`` against updates (``is`` runs)."""
+    views = []
     for key, title, scale in (
         ("ess", "effective sample size of the importance weights", "log"),
         ("free_energy", "IS estimate of F_tau at the current point", "linear"),
@@ -89,6 +100,11 @@ def _training(groups: Sequence[Group], grad_cost: float) -> list[Plot]:
         for group in groups:
             plot.add(group.label, aggregate(group, lambda run, k=key: series.at_steps(run, k)))
         views.append(plot)
+    return views
+
+
+def _signal(groups: Sequence[Group]) -> Plot:
+    """The per-layer signal ``s_I`` against updates, a line style per layer."""
     layers = []
     for group in groups:
         for run in group.runs:
@@ -101,8 +117,16 @@ def _training(groups: Sequence[Group], grad_cost: float) -> list[Plot]:
         for key in layers:
             curve = aggregate(group, lambda run, k=key: series.at_steps(run, k))
             signal.add(group.label, curve, key.removeprefix("signal_"))
-    views.append(signal)
-    return views
+    return signal
+
+
+def _training(groups: Sequence[Group], grad_cost: float) -> list[Plot]:
+    return [
+        *_accuracy(groups, grad_cost),
+        _training_loss(groups),
+        *_importance_sampling(groups),
+        _signal(groups),
+    ]
 
 
 def _flatness_curve(
@@ -164,6 +188,7 @@ def build_plots(groups: Sequence[Group], grad_cost: float) -> list[Plot]:
 
 def render(plot: Plot, path: Path) -> None:
     """A PNG with matplotlib's Agg canvas (no display, no global pyplot state)."""
+    # deferred: matplotlib is heavy and only a run that writes plots needs it
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

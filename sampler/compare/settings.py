@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sampler.compare.runs import Run
+from sampler.config.layers import from_run_record, make_config
 
 BOOKKEEPING = {
     "out",
@@ -42,8 +43,6 @@ def _as_settings(config: dict) -> dict:
     """The record as this version reads it (defaults filled, the earlier flat layout and its
     alias keys moved into the option tables); a record it cannot read (a method or option of a
     newer version), as written."""
-    from sampler.config.layers import from_run_record, make_config
-
     try:
         return make_config(from_run_record(dict(config))).to_dict()
     except (ValueError, KeyError, TypeError):

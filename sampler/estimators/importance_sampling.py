@@ -24,14 +24,10 @@ literal update's law, about 25 times fewer numbers on the ``mlp``); ``auto`` (de
 ``marginal`` where the model has a dense first layer wider than the minibatch, else
 ``antithetic``. Every scheme keeps the blocks, ranks, grid, two-pass search and variance above.
 
-Automatic beta, in the update's one pass over the noise (``--beta-search grid``, default): the
-weighted sums are kept for the five betas ``beta_prev * 2^(i/4)``, ``i = -2..2`` (one
-``[5, rows] @ [rows, d]`` product per block instead of a ``[1, rows]`` one); the one whose ESS
-is closest to the target (in log) is taken and becomes the next grid's center. The estimate is
-then exactly the IS estimate at the chosen beta. ``--beta-search two-pass`` evaluates the losses
-first, solves ``ESS(beta) = TARGET * J`` by bisection on all J losses (gathered from the ranks),
-then draws the same counter-based noise again for the weighted sum: the ESS hits the target
-exactly, for a second noise draw.
+Automatic beta (``--beta auto:TARGET``) is found in the update's pass over the noise: on a grid
+of five betas (``--beta-search grid``, default) or by bisection after a first pass over the
+losses (``two-pass``); ``sampler.estimators.beta_search``. The options, their checks and the
+registry entry are in ``sampler.estimators.importance_sampling_spec``.
 
 Diagnostics: ``ess = (sum w)^2 / sum w^2``, the largest normalised weight, the ``beta`` used,
 ``free_energy = -log((1/J) sum_j exp(-beta f(x_j)))`` (the IS estimate of ``F_tau(x)``) and the
@@ -48,30 +44,16 @@ from typing import NamedTuple
 
 import torch
 
-from sampler.estimators.base import EstimatorSpec
+from sampler.estimators.beta_search import closest_to_target, grid_betas, two_pass_beta
 from sampler.estimators.marginal import not_applicable
-from sampler.estimators.proposals import PROPOSALS, build_proposal, group_size
-from sampler.estimators.temperature import (
-    BETA_RANGE,
-    Temperature,
-    as_temperature,
-    beta_option,
-    candidate_betas,
-    clamp_beta,
-    temperature,
-)
+from sampler.estimators.proposals import build_proposal, group_size
+from sampler.estimators.temperature import Temperature, as_temperature
 from sampler.estimators.tilted_sums import TiltedSums
-from sampler.models.naming import setting
-from sampler.models.options import Option, OptionError, at_least
 from sampler.mpi import Comm
 from sampler.problem import Problem
 from sampler.schedules import Schedule
 
-DEFAULT_ESS_FRACTION = 0.3
-BETA_SEARCHES = ("grid", "two-pass")
 AUTO_FALLBACK = "antithetic"  # --proposal auto where the marginalised scheme does not apply
-# auto: the measured comparison on MNIST (README, "Proposal schemes") showed no loss
-DEFAULT_PROPOSAL = "auto"
 
 
 class ISInfo(NamedTuple):
@@ -87,29 +69,6 @@ class ISInfo(NamedTuple):
 
 class NoFiniteSampleError(RuntimeError):
     pass
-
-
-def ess_of(beta: float, shifted: torch.Tensor) -> float:
-    """ESS of the weights ``exp(-beta shifted)`` (``shifted >= 0``, ``inf`` = failed)."""
-    w = torch.exp(-beta * shifted)
-    return float(w.sum() ** 2 / (w * w).sum())
-
-
-def solve_beta(shifted: torch.Tensor, ess_target: float, low: float, high: float) -> float:
-    """The beta in ``[low, high]`` where ``ESS(beta) = ess_target`` (ESS decreases with beta),
-    by bisection on ``log beta``; an end of the range if the target lies beyond it."""
-    if ess_of(low, shifted) <= ess_target:
-        return low
-    if ess_of(high, shifted) >= ess_target:
-        return high
-    lo, hi = math.log(low), math.log(high)
-    for _ in range(60):
-        middle = 0.5 * (lo + hi)
-        if ess_of(math.exp(middle), shifted) > ess_target:
-            lo = middle
-        else:
-            hi = middle
-    return math.exp(0.5 * (lo + hi))
 
 
 class ImportanceSampling:
@@ -190,13 +149,7 @@ class ImportanceSampling:
         for part in comm.allgather(parts):
             gathered.update(part)
         losses = torch.cat([gathered[b] for b, _ in self.blocks()])
-        finite = torch.isfinite(losses)
-        if not bool(finite.any()):
-            return factor, owned
-        shifted = torch.where(finite, losses - losses[finite].min(), math.inf)
-        low, high = BETA_RANGE
-        beta = solve_beta(shifted, ess_target * int(finite.sum()), low * factor, high * factor)
-        return beta, owned
+        return two_pass_beta(losses, ess_target, factor), owned
 
     def step(self, key, state, center, tau, problem: Problem, comm: Comm):
         proposal = self.scheme(problem)
@@ -207,21 +160,14 @@ class ImportanceSampling:
         if not temp.auto:
             betas = [temp.fixed(key.step, problem)]
         elif self.beta_search == "grid":
-            betas = [clamp_beta(b, factor) for b in candidate_betas(state.get("beta", factor))]
+            betas = grid_betas(state.get("beta", factor), factor)
         else:
             beta, losses = self._two_pass_beta(
                 key, center, proposal, problem, comm, factor, temp.auto_target
             )
             betas = [beta]
         target_fraction = temp.auto_target if temp.auto else None
-
-        def choose(s1, s2, failed):
-            if target_fraction is None or len(betas) == 1:
-                return 0
-            finite = self.samples - failed
-            distance = (torch.log(s1 * s1 / s2) - math.log(target_fraction * finite)).abs()
-            return int(torch.argmin(distance))
-
+        choose = closest_to_target(self.samples, len(betas), target_fraction)
         sums = self._pass(key, betas, center, proposal, problem, comm, losses)
         estimate = sums.finish(comm, choose)
         if estimate is None:
@@ -249,75 +195,3 @@ class ImportanceSampling:
             target_variance=variance,
         )
         return target.to(device=center.device, dtype=center.dtype), new_state, info
-
-
-OPTIONS = {
-    "beta": beta_option(
-        f"auto:{DEFAULT_ESS_FRACTION}",
-        "auto[:TARGET], chosen every update so that the ESS is TARGET * J (TARGET in (0, 1))",
-    ),
-    "samples": Option("int", 1000, "samples J per update", check=at_least(1)),
-    "block_size": Option(
-        "int",
-        100,
-        "samples per noise block (fixed, independent of the number of ranks)",
-        check=at_least(1),
-    ),
-    "beta_search": Option(
-        "str",
-        "grid",
-        "how --beta auto finds its beta: grid (five betas in one pass) or two-pass (exact "
-        "ESS, the noise drawn twice)",
-        choices=BETA_SEARCHES,
-    ),
-    "proposal": Option(
-        "str",
-        DEFAULT_PROPOSAL,
-        "how the proposals are drawn: literal (independent, Algorithm 4), antithetic (pairs "
-        "x +- sqrt(tau) e, half the noise), marginal (the dense first layer's noise sampled "
-        "through X E^T: linear, mlp, musso-mlp with --batch-size below the input size), or auto "
-        f"(marginal where it applies, else {AUTO_FALLBACK})",
-        choices=PROPOSALS,
-    ),
-}
-
-
-def check(values, steps: int) -> None:
-    auto = temperature_of(values).auto  # refuses an auto TARGET outside (0, 1)
-    if values["beta_search"] != OPTIONS["beta_search"].default and not auto:
-        raise OptionError(
-            f"{setting('beta_search')}: has no effect without {setting('beta', 'auto[:TARGET]')}"
-        )
-
-
-def check_model(values, model, batch_size: int) -> None:
-    """``--proposal marginal`` on a model (and minibatch) it does not apply to is refused."""
-    if values["proposal"] == "marginal":
-        reason = not_applicable(model, batch_size)
-        if reason is not None:
-            raise OptionError(f"{setting('proposal', 'marginal')}: {reason}")
-
-
-def temperature_of(values) -> Temperature:
-    return temperature(values, DEFAULT_ESS_FRACTION, (0.0, 1.0))
-
-
-def build(values) -> ImportanceSampling:
-    return ImportanceSampling(
-        values["samples"],
-        temperature_of(values),
-        values["block_size"],
-        values["beta_search"],
-        values["proposal"],
-    )
-
-
-SPEC = EstimatorSpec(
-    objective="local-entropy",
-    needs_gradients=False,
-    build=build,
-    summary="importance sampling of E_q[X] (Algorithm 4), gradient-free",
-    options=OPTIONS,
-    check=check,
-    check_model=check_model,
-)

@@ -50,7 +50,7 @@ import math
 
 import torch
 
-from sampler.estimators.proposals import Drawn, Reused, dense_input, offsets_of
+from sampler.estimators.draws import Drawn, Reused, dense_input, offsets_of
 from sampler.models import streams
 
 

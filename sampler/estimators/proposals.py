@@ -20,57 +20,19 @@ the J proposals depend on each other and in how many Gaussian numbers they draw:
 A scheme's draw covers a *group* of consecutive owned blocks at once (one forward call for the
 whole group: on a GPU a rank's blocks are batched as far as memory allows, on the CPU one block
 at a time keeps memory flat); each block still draws from its own stream and is summed as its
-own block, so the numbers do not depend on the grouping.
+own block, so the numbers do not depend on the grouping. What a draw holds and reuses is in
+``sampler.estimators.draws``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
+from sampler.estimators.draws import Drawn, Reused, dense_input, offsets_of
+from sampler.estimators.marginal import Marginal
 from sampler.models import streams
 
 PROPOSALS = ("auto", "literal", "antithetic", "marginal")
-
-
-@dataclass
-class Drawn:
-    """One group's proposals: ``points [rows, d]`` for the forward pass and, where a scheme
-    needs them for its sums, its standard normals ``noise``; ``offsets`` of each block."""
-
-    blocks: list[tuple[int, int]]
-    offsets: list[int]
-    points: torch.Tensor
-    noise: torch.Tensor | None = None
-    products: torch.Tensor | None = None  # marginal: [rows, B, n_out]
-
-
-def offsets_of(blocks: list[tuple[int, int]]) -> list[int]:
-    offsets, total = [], 0
-    for _, rows in blocks:
-        offsets.append(total)
-        total += rows
-    return offsets
-
-
-class Reused:
-    """A buffer kept between blocks and updates, grown when a group needs more rows."""
-
-    def __init__(self) -> None:
-        self.buffer: torch.Tensor | None = None
-
-    def get(self, rows: int, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
-        buffer = self.buffer
-        if (
-            buffer is None
-            or buffer.shape[0] < rows
-            or buffer.shape[1:] != shape
-            or buffer.device != like.device
-            or buffer.dtype != like.dtype
-        ):
-            buffer = self.buffer = torch.empty((rows, *shape), dtype=like.dtype, device=like.device)
-        return buffer
 
 
 class Literal:
@@ -220,14 +182,6 @@ class Antithetic(Literal):
         return block_sum
 
 
-def dense_input(model):
-    """The model's dense first layer (``models.interface.InputLayer``), or ``None``."""
-    layer = getattr(model, "input_layer", None)
-    if layer is None or not hasattr(model, "losses_from_input_products"):
-        return None
-    return layer if layer.weight.start == 0 else None
-
-
 def group_size(device: torch.device, bytes_per_block: int, owned: int) -> int:
     """How many of a rank's ``owned`` blocks one pass draws and evaluates together: on a GPU
     as many as a quarter of its free memory holds, on the CPU one (memory flat in J, the
@@ -243,6 +197,4 @@ def build_proposal(name: str):
         return Literal()
     if name == "antithetic":
         return Antithetic()
-    from sampler.estimators.marginal import Marginal
-
     return Marginal()

@@ -15,7 +15,7 @@ estimator every update:
   ``J`` weights ``w_j = exp(-beta f(x_j))`` is decreasing in ``beta`` (its log-derivative is
   ``2 (E_{2 beta}[f] - E_beta[f]) <= 0``), so ``ESS(beta) = TARGET * J`` has one root;
   ``beta_search`` (``grid`` or ``two-pass``) says how it is found in the update's pass over the
-  noise (``sampler.estimators.importance_sampling``).
+  noise (``sampler.estimators.beta_search``).
 * ``sgld``: ``beta`` such that the Monte Carlo noise of the target leaves the weights at the
   effective inverse temperature ``TARGET`` (``sampler.scheme.mc_error``): ``beta_eff = 2 beta tau /
   SE^2 = 2 beta n_eff`` under ``x <- m``, where the chain's effective samples per update
@@ -43,7 +43,7 @@ from typing import Any
 import torch
 
 from sampler.models.naming import setting
-from sampler.models.options import OptionError
+from sampler.models.options import Option, OptionError
 from sampler.schedules import Schedule, parse_schedule, schedule_check
 
 AUTO = "auto"
@@ -104,8 +104,6 @@ def parse_auto(
 def beta_option(default: str, auto_help: str):
     """An estimator's own ``--beta`` (its default and what its ``auto`` means); the shared
     one of the two-step scheme (``sampler.scheme.two_step``) has default 1."""
-    from sampler.models.options import Option
-
     return Option(
         "any",
         default,

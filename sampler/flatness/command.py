@@ -15,7 +15,10 @@ import argparse
 import math
 from pathlib import Path
 
+from sampler.flatness.report import HESSIAN_UNAVAILABLE, has_hessian, probe
 from sampler.runs.directory import write_json_atomic
+from sampler.runs.output_folder import out_folder_error
+from sampler.setup.run_point import load_point
 
 PROBES = ("local-energy", "local-entropy", "hessian", "signal")
 REPORT, FIGURE = "flatness.json", "flatness.png"
@@ -131,10 +134,6 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from sampler.flatness.report import HESSIAN_UNAVAILABLE, has_hessian, probe
-    from sampler.runs.output_folder import out_folder_error
-    from sampler.setup.run_point import load_point
-
     out = Path(args.out) if args.out else Path(args.run)
     problem = out_folder_error(out) if args.out else None
     if problem:
@@ -153,6 +152,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     out.mkdir(parents=True, exist_ok=True)
     report = probe(args, config, model, dataset, params, step)
     write_json_atomic(out / REPORT, report)
+    # deferred: flatness.plot imports matplotlib, heavy, needed only once the probes are done
     from sampler.flatness.plot import plot_flatness
 
     method = config.baseline or config.estimator

@@ -21,7 +21,6 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from scipy.sparse.linalg import LinearOperator, eigsh
 
 from sampler.models import streams
 
@@ -56,6 +55,10 @@ def top_eigenvalues(
     the number of Hessian-vector products spent (``{"eigenvalues", "matvecs"}``). ``product``
     (``v [d] -> H v [d]`` at ``params``), where given, replaces the double backward of
     ``loss`` (which may then be None)."""
+    # deferred: scipy.sparse.linalg takes about a second to import, and every `sampler` command
+    # would pay it (the command line imports sampler.flatness.command, which imports the probes)
+    from scipy.sparse.linalg import LinearOperator, eigsh
+
     d = params.shape[0]
     if not 1 <= k < d:
         raise ValueError(f"the number of eigenvalues must be in [1, {d - 1}], got {k}")

@@ -21,8 +21,11 @@ import sys
 import time
 from pathlib import Path
 
+from sampler.bench import timed_runs
 from sampler.bench.command import positive_int
 from sampler.reproduce import experiments as registry
+from sampler.reproduce import launch, report, timing
+from sampler.runs.lock import RunLock, RunLockedError
 
 
 def _only(text: str) -> list[str]:
@@ -159,18 +162,14 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     timing_wanted = not args.only or "table-6-2" in args.only
     data_dir = str(Path(args.data_dir).resolve()) if args.data_dir else None
     if args.plan:
-        from sampler.reproduce.launch import train_command
-
         for experiment in chosen:
             print(f"# {experiment.key}: {experiment.title}")
             for spec in experiment.runs:
                 ranks = f"mpiexec -n {spec.ranks} " if spec.ranks > 1 else ""
                 directory = out / "runs" / spec.name
-                print(ranks + " ".join(train_command(spec, directory, args.data_dir)))
+                print(ranks + " ".join(launch.train_command(spec, directory, args.data_dir)))
         return 0
     if not args.report_only and any(r.ranks > 1 for r in runs):
-        from sampler.bench import timed_runs
-
         missing = timed_runs.mpi_missing()
         if missing:
             keys = ", ".join(e.key for e in chosen if any(r.ranks > 1 for r in e.runs))
@@ -178,8 +177,6 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                          "leave them out with --only")  # fmt: skip
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    from sampler.runs.lock import RunLock, RunLockedError
-
     try:
         lock = RunLock(out, "--out").acquire()
     except RunLockedError as error:
@@ -215,15 +212,12 @@ def _run(args, scale, every, chosen, runs, timing_wanted, data_dir, out, docs, r
     if not args.report_only:
         timing_path = out / "timing.json"
         if timing_wanted and not timing_path.is_file():
-            from sampler.bench import timed_runs
-            from sampler.reproduce import timing
 
             def timings() -> None:
                 result = timing.measure(scale.timing_steps, timed_runs.mpi_missing() is None, say)
                 timing_path.write_text(json.dumps(result, indent=1))
 
             phase("timing", timings)
-        from sampler.reproduce import launch
 
         def training() -> None:
             outcomes = launch.launch(runs, out, data_dir, args.jobs, say)
@@ -236,8 +230,6 @@ def _run(args, scale, every, chosen, runs, timing_wanted, data_dir, out, docs, r
         phase("training", training)
         probed = [r for e in chosen if e.flatness for r in e.runs]
         phase("flatness", lambda: failed.extend(_flatness(probed, out, say)))
-    from sampler.reproduce import report
-
     written = report.write(every, scale, out, docs, args, root)
     say(f"wrote {written}")
     for failure in failed:

@@ -16,6 +16,7 @@ a standard deviation, which needs tau = 1e-5; HR at beta 5 with the decreasing s
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sampler.reproduce.scale import Scale
@@ -95,11 +96,7 @@ def _columns(steps: int, count: int = 5, every: int = 1) -> tuple[int, ...]:
     return tuple(sorted({evaluated[max(0, round(n * (i + 1) / count) - 1)] for i in range(count)}))
 
 
-def build(scale: Scale) -> list[Experiment]:
-    s = scale
-    table = _steps(s.table_steps, s.eval_every)
-    result = []
-
+def table_6_1(s: Scale) -> Experiment:
     t61 = Experiment(
         "table-6-1",
         "Table 6.1 / Fig. 6.1: every method from random initialisation",
@@ -109,12 +106,15 @@ def build(scale: Scale) -> list[Experiment]:
         "row, and once with the engine's defaults.",
         at=_columns(s.table_steps, 5, s.eval_every),
     )
+    table = _steps(s.table_steps, s.eval_every)
     for label, flags in PAPER_READINGS.items():
         t61.add(f"{label} (paper's reading)", (*MLP, *flags, *table), s.seeds)
     for label, flags in DEFAULTS.items():
         t61.add(f"{label} (defaults)", (*MLP, *flags, *table), s.seeds)
-    result.append(t61)
+    return t61
 
+
+def fig_6_2(s: Scale) -> Experiment:
     warm = _steps(s.warm_total, s.eval_every)
     switch = ("--switch-after", str(s.warm_sgd), "--switch-lr", "0.03")
     f62 = Experiment(
@@ -128,8 +128,11 @@ def build(scale: Scale) -> list[Experiment]:
     f62.add("SGD", (*MLP, *PAPER_READINGS["SGD"], *warm), s.seeds)
     for label in ("IS", "SGLD", "HR"):
         f62.add(f"SGD, then {label}", (*MLP, *DEFAULTS[label], *switch, *warm), s.seeds)
-    result.append(f62)
+    return f62
 
+
+def fig_6_3(s: Scale) -> Experiment:
+    table = _steps(s.table_steps, s.eval_every)
     f63 = Experiment(
         "fig-6-3",
         "Fig. 6.3: 10, 100 and 1000 samples per update",
@@ -143,8 +146,10 @@ def build(scale: Scale) -> list[Experiment]:
     for count in (10, 100, 1000):
         extra = () if count == 1000 else ("--sgld-steps", str(count))
         f63.add(f"SGLD, L = {count}", (*MLP, *DEFAULTS["SGLD"], *extra, *table), s.seeds)
-    result.append(f63)
+    return f63
 
+
+def fig_6_4(s: Scale) -> Experiment:
     sweep = _steps(s.sweep_steps, s.eval_every)
     f64 = Experiment(
         "fig-6-4",
@@ -159,8 +164,11 @@ def build(scale: Scale) -> list[Experiment]:
         for tau in s.taus:
             tau_flags = ("--tau", "0.01") if tau == 0.01 else ("--tau", f"{tau:g}")
             f64.add(f"{method}, tau = {tau:g}", (*LINEAR, *base, *tau_flags, *sweep), s.seeds)
-    result.append(f64)
+    return f64
 
+
+def fig_6_5(s: Scale) -> Experiment:
+    sweep = _steps(s.sweep_steps, s.eval_every)
     shrink, grow = f"scoping:0.05,{_rate(s.sweep_steps)}", f"reverse:0.0025,{_rate(s.sweep_steps)}"
     f65 = Experiment(
         "fig-6-5",
@@ -175,8 +183,10 @@ def build(scale: Scale) -> list[Experiment]:
         f65.add(f"{method}, tau = 0.01", (*LINEAR, *base, "--tau", "0.01", *sweep), s.seeds)
         f65.add(f"{method}, tau shrinking", (*LINEAR, *base, "--tau", shrink, *sweep), s.seeds)
         f65.add(f"{method}, tau growing", (*LINEAR, *base, "--tau", grow, *sweep), s.seeds)
-    result.append(f65)
+    return f65
 
+
+def many_samples(s: Scale) -> Experiment:
     many = _steps(s.many_steps, s.eval_every)
     b1 = Experiment(
         "many-samples",
@@ -185,7 +195,7 @@ def build(scale: Scale) -> list[Experiment]:
         "(the same run on any rank count), against Table 6.1's J = 1000 run on one rank.",
         at=_columns(s.many_steps, 3, s.eval_every),
     )
-    b1.add("IS, J = 1000", (*MLP, *DEFAULTS["IS"], *table), s.seeds)
+    b1.add("IS, J = 1000", (*MLP, *DEFAULTS["IS"], *_steps(s.table_steps, s.eval_every)), s.seeds)
     for j, count in enumerate(s.many_samples):
         seeds = s.seeds if j == 0 else s.seeds[:1]
         b1.add(
@@ -194,21 +204,23 @@ def build(scale: Scale) -> list[Experiment]:
             seeds,
             ranks=s.many_ranks,
         )
-    result.append(b1)
+    return b1
 
-    result.append(
-        Experiment(
-            "temperature",
-            "Beyond the paper: the temperature the engine chooses",
-            "The beta each estimator's `--beta auto` chose at every update of the Table 6.1 runs, "
-            "and `beta_eff`, the inverse temperature that the Monte Carlo error of the update "
-            'alone would leave the weights at (README, "Temperature, loss scale and Monte Carlo '
-            "error\"), next to the paper's fixed readings.",
-            runs=[r for r in t61.runs if not r.label.startswith("SGD")],
-            at=_columns(s.table_steps, 5, s.eval_every),
-        )
+
+def temperature(s: Scale) -> Experiment:
+    return Experiment(
+        "temperature",
+        "Beyond the paper: the temperature the engine chooses",
+        "The beta each estimator's `--beta auto` chose at every update of the Table 6.1 runs, "
+        "and `beta_eff`, the inverse temperature that the Monte Carlo error of the update "
+        'alone would leave the weights at (README, "Temperature, loss scale and Monte Carlo '
+        "error\"), next to the paper's fixed readings.",
+        runs=[r for r in table_6_1(s).runs if not r.label.startswith("SGD")],
+        at=_columns(s.table_steps, 5, s.eval_every),
     )
 
+
+def equal_gradients(s: Scale) -> Experiment:
     g = s.gradient_budget
     grads = ("--eval-every",)
     b3 = Experiment(
@@ -235,21 +247,40 @@ def build(scale: Scale) -> list[Experiment]:
         (*MLP, "--baseline", "rsgd", "--steps", str(g // 3), *grads, str(g // 30)),
         s.baseline_seeds,
     )
-    result.append(b3)
+    return b3
 
-    result.append(
-        Experiment(
-            "flatness",
-            "Beyond the paper: the local energy of each method's final point",
-            "`sampler flatness RUN --probes local-energy,hessian` on the seed-0 final point of "
-            "every Table 6.1 run and of the equal-gradient baselines: the local energy "
-            "dE(sigma) = E_z E_train(w + sigma z * w) - E_train(w) (Pittorino et al. 2021) on "
-            "1,000 training examples, 50 noise draws, and the top Hessian eigenvalue.",
-            runs=[r for r in [*t61.runs, *b3.runs] if r.seed == s.seeds[0]],
-            flatness=True,
-        )
+
+def flatness(s: Scale) -> Experiment:
+    probed = [*table_6_1(s).runs, *equal_gradients(s).runs]
+    return Experiment(
+        "flatness",
+        "Beyond the paper: the local energy of each method's final point",
+        "`sampler flatness RUN --probes local-energy,hessian` on the seed-0 final point of "
+        "every Table 6.1 run and of the equal-gradient baselines: the local energy "
+        "dE(sigma) = E_z E_train(w + sigma z * w) - E_train(w) (Pittorino et al. 2021) on "
+        "1,000 training examples, 50 noise draws, and the top Hessian eigenvalue.",
+        runs=[r for r in probed if r.seed == s.seeds[0]],
+        flatness=True,
     )
-    return result
+
+
+# key -> the experiment at a scale, in the order of the report and of --plan
+EXPERIMENTS: dict[str, Callable[[Scale], Experiment]] = {
+    "table-6-1": table_6_1,
+    "fig-6-2": fig_6_2,
+    "fig-6-3": fig_6_3,
+    "fig-6-4": fig_6_4,
+    "fig-6-5": fig_6_5,
+    "many-samples": many_samples,
+    "temperature": temperature,
+    "equal-gradients": equal_gradients,
+    "flatness": flatness,
+}
+
+
+def build(scale: Scale) -> list[Experiment]:
+    """Every experiment at ``scale``, in registry order."""
+    return [make(scale) for make in EXPERIMENTS.values()]
 
 
 def _rate(steps: int) -> str:

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from sampler.bench import timed_runs
 from sampler.reproduce.experiments import RunSpec
 
 CHECKPOINT_EVERY = "25"  # at most 25 updates lost to a kill -9 (SIGINT/SIGTERM lose none)
@@ -75,8 +76,6 @@ def _steps(run: RunSpec) -> int | None:
 def _launcher(ranks: int) -> list[str]:
     if ranks == 1:
         return [sys.executable, "-m"]
-    from sampler.bench import timed_runs
-
     executable = timed_runs.mpiexec()
     if executable is None:
         raise RuntimeError(f"a run on {ranks} ranks needs mpiexec: {timed_runs.mpi_missing()}")

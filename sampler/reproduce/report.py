@@ -16,9 +16,13 @@ import subprocess
 import time
 from pathlib import Path
 
+import numpy
+import torch
+
 from sampler.compare.runs import NotARunError, read_run
 from sampler.reproduce import figures, tables
 from sampler.reproduce.launch import CHECKPOINT_EVERY
+from sampler.reproduce.timing import ROWS
 
 INTRO = """\
 Section 6 of N. García Trillos, Z. Kaplan and D. Sanz-Alonso, "Variational characterizations of
@@ -55,9 +59,6 @@ def hardware(jobs: int) -> str:
     memory = next(
         (line.split()[1] for line in _lines("/proc/meminfo") if line.startswith("MemTotal")), None
     )
-    import numpy
-    import torch
-
     parts = [
         f"{cpu}, {os.cpu_count()} logical CPUs"
         + (f", {int(memory) / 2**20:.0f} GiB memory" if memory else ""),
@@ -153,8 +154,6 @@ def _section(
 
 
 def _timing_section(timing: dict | None, phases: dict) -> str:
-    from sampler.reproduce.timing import ROWS
-
     commands = "\n".join(
         f"{f'mpiexec -n {ranks} ' if ranks > 1 else ''}sampler train --model mlp "
         f"--batch-size 20{'' if paper == 'SGD' else ' --tau 0.01'} {' '.join(flags)} "

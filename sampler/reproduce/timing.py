@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 
+from sampler.bench import timed_runs
+
 ROWS = (  # (paper row, label, flags, ranks)
     ("SGD", "SGD (one gradient)", ("--baseline", "sgd", "--lr", "0.03"), 1),
     (
@@ -55,8 +57,6 @@ ROWS = (  # (paper row, label, flags, ranks)
 
 def measure(steps: int, ranks_available: bool, say=print) -> dict:
     """``{"rows": [{paper, label, flags, ranks, seconds}], "load_before", "load_after"}``."""
-    from sampler.bench import timed_runs
-
     result = {"load_before": list(os.getloadavg()), "rows": [], "steps": steps}
     for paper, label, flags, ranks in ROWS:
         if ranks > 1 and not ranks_available:
