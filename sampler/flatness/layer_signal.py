@@ -19,7 +19,7 @@ and no public code of the paper was found in the stored repositories. The abstra
 "temperature" of each layer that follows a common cooling law late in training; whether that
 quantity, or Eq. 2, is this mean absolute gradient or, e.g., a mean square, a norm or a
 noise-to-signal ratio of minibatch gradients could not be read. The formula above is what is
-implemented and tested (``tests/test_flatness_probes.py``); treat it as this project's
+implemented and tested (``tests/flatness/test_flatness_probes.py``); treat it as this project's
 definition until it is checked against the paper's text.
 """
 
