@@ -24,8 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sampler.config.layers import make_config  # noqa: E402
 from sampler.config.resolution import resolve_settings  # noqa: E402
+from sampler.config.sources import make_config  # noqa: E402
 from sampler.mpi import SerialComm  # noqa: E402
 from sampler.training.loop import train  # noqa: E402
 

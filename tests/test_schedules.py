@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from sampler.config.layers import make_config
 from sampler.config.resolution import resolve_settings
 from sampler.config.run_config import ConfigError
+from sampler.config.sources import make_config
 from sampler.schedules import SCHEDULES, check_range, parse_schedule
 
 CASES = {

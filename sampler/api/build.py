@@ -33,10 +33,10 @@ from typing import Any, NamedTuple
 import torch
 
 from sampler.api.inputs import ArgumentError, as_model, as_tensors, model_label
-from sampler.config.layers import make_config
 from sampler.config.method_options import exclusive_choice
 from sampler.config.resolution import resolve_settings
 from sampler.config.run_config import FIELDS, RunConfig
+from sampler.config.sources import make_config
 from sampler.models import Batch, Model, model_spec
 from sampler.models.interface import model_state_dict
 from sampler.models.naming import arguments, setting
@@ -47,6 +47,8 @@ from sampler.setup.trainer import build_trainer
 from sampler.training.updates import DivergedError
 
 _DEFAULT = RunConfig()
+# the run settings among the arguments (method options come as **method_options)
+RUN_FIELDS = set(FIELDS) - {"method_options"}
 
 
 class State(NamedTuple):
@@ -132,7 +134,7 @@ def _parameters(module: Any) -> list[torch.Tensor]:
 def _drawer(algorithm: Algorithm, draw: Callable[[int], Any] | None):
     if draw is not None:
         return lambda stream: algorithm._batch(draw(stream))
-    method = algorithm.config.baseline or algorithm.config.estimator
+    method = algorithm.config.method_name
 
     def missing(stream: int):
         raise ArgumentError(
@@ -161,7 +163,7 @@ def build(
 ) -> Algorithm:
     """The ``init``/``step`` pair of a method on ``model`` (a zoo name needs ``input_shape``
     and ``num_classes`` unless it is meant for them: ``sampler models``)."""
-    given = {name: value for name, value in locals().items() if name in FIELDS}
+    given = {name: value for name, value in locals().items() if name in RUN_FIELDS}
     comm = comm or world_comm()
     with arguments():
         exclusive_choice(given)

@@ -43,11 +43,11 @@ from sampler.api.inputs import (
     model_label,
     same_on_every_rank,
 )
-from sampler.config.layers import make_config
 from sampler.config.method_options import exclusive_choice
 from sampler.config.resolution import Settings, resolve_settings
 from sampler.config.resume_rules import refuse_changes
 from sampler.config.run_config import FIELDS, RunConfig
+from sampler.config.sources import make_config
 from sampler.models.interface import model_state_dict
 from sampler.models.naming import arguments, setting
 from sampler.mpi import Comm, world_comm
@@ -56,6 +56,8 @@ from sampler.setup.run_point import read_run_config
 from sampler.training import loop
 
 _DEFAULT = RunConfig()
+# the run settings among the arguments (method options come as **method_options)
+RUN_FIELDS = set(FIELDS) - {"method_options"}
 
 
 @dataclass
@@ -109,7 +111,7 @@ def train(
     """Train ``model`` on ``data`` with ``estimator`` (default ``is``) or ``baseline`` and the
     method's options; see the module docstring. ``checkpoint_every`` defaults to the command's
     100 with ``out=``, to 0 (only at the end) in a temporary directory."""
-    given = {name: value for name, value in locals().items() if name in FIELDS}
+    given = {name: value for name, value in locals().items() if name in RUN_FIELDS}
     comm = comm or world_comm()
     threads_before = torch.get_num_threads()
     with arguments():

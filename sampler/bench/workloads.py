@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 import torch
 
 from sampler.baselines.sgd import SGDTrainer
-from sampler.config.layers import make_config
 from sampler.config.method_options import method, resolve
+from sampler.config.sources import make_config
 from sampler.estimators import ESTIMATORS, StepKey
 from sampler.estimators.importance_sampling import ImportanceSampling
 from sampler.estimators.robbins_monro import RobbinsMonro

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import argparse
 
-from sampler.config.layers import from_run_record, load_toml, make_config, method_option_names
 from sampler.config.method_options import exclusive_choice, method
 from sampler.config.resolution import Settings, blamed_on, resolve_settings
 from sampler.config.resume_rules import refuse_changes
 from sampler.config.run_config import FIELDS, RESUMABLE, ConfigError
+from sampler.config.sources import from_run_record, load_toml, make_config, method_option_names
 from sampler.models.options import OptionError
 from sampler.runs.directory import RunDirectory
 

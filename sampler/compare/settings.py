@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sampler.compare.runs import Run
-from sampler.config.layers import from_run_record, make_config
+from sampler.config.sources import from_run_record, make_config
 
 BOOKKEEPING = {
     "out",

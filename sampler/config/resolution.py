@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sampler.config.layers import make_config
 from sampler.config.limits import check_settings
 from sampler.config.method_options import Method, method, resolve
 from sampler.config.run_config import ConfigError, RunConfig, flag
+from sampler.config.sources import make_config
 from sampler.models import DATASETS, OptionError, model_spec
 from sampler.models.naming import setting
 from sampler.mpi.device import ACCEPTED as DEVICES

@@ -10,7 +10,6 @@ also of an earlier version) to what must not change, for ``sampler.training.pref
 
 from __future__ import annotations
 
-from sampler.config.layers import from_run_record, make_config, method_option_names
 from sampler.config.record import config_record
 from sampler.config.resolution import method_values
 from sampler.config.run_config import (
@@ -22,6 +21,7 @@ from sampler.config.run_config import (
     RunConfig,
     flag,
 )
+from sampler.config.sources import from_run_record, make_config, method_option_names
 from sampler.models import DATASETS, model_spec
 from sampler.schedules import recorded
 

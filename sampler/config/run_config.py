@@ -13,7 +13,7 @@ declared options:
   (flat, or in a ``[method_options]`` table), see ``sampler methods`` and
   ``sampler.config.method_options``.
 
-Where the layers of settings come from and how they merge: ``sampler.config.layers``; how they
+Where the layers of settings come from and how they merge: ``sampler.config.sources``; how they
 are checked and typed, once: ``sampler.config.resolution``.
 """
 
@@ -64,8 +64,18 @@ class RunConfig:
         return dataclasses.asdict(self)
 
     @property
+    def two_step(self) -> bool:
+        """The one rule of a run's method: a baseline replaces the two-step scheme (and its
+        estimator, recorded but unused); without one the scheme runs around the estimator."""
+        return self.baseline is None
+
+    @property
+    def method_name(self) -> str:
+        return self.estimator if self.two_step else self.baseline
+
+    @property
     def method(self) -> str:
-        return f"baseline:{self.baseline}" if self.baseline else f"estimator:{self.estimator}"
+        return f"{'estimator' if self.two_step else 'baseline'}:{self.method_name}"
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}

@@ -11,7 +11,7 @@ from sampler.estimators.beta_search import BETA_SEARCHES
 from sampler.estimators.importance_sampling import AUTO_FALLBACK, ImportanceSampling
 from sampler.estimators.marginal import not_applicable
 from sampler.estimators.proposals import PROPOSALS
-from sampler.estimators.temperature import Temperature, beta_option, temperature
+from sampler.estimators.temperature import beta_option, is_auto, temperature
 from sampler.models.naming import setting
 from sampler.models.options import Option, OptionError, at_least
 
@@ -23,6 +23,8 @@ OPTIONS = {
     "beta": beta_option(
         f"auto:{DEFAULT_ESS_FRACTION}",
         "auto[:TARGET], chosen every update so that the ESS is TARGET * J (TARGET in (0, 1))",
+        default_target=DEFAULT_ESS_FRACTION,
+        bounds=(0.0, 1.0),
     ),
     "samples": Option("int", 1000, "samples J per update", check=at_least(1)),
     "block_size": Option(
@@ -51,8 +53,7 @@ OPTIONS = {
 
 
 def check(values, steps: int) -> None:
-    auto = temperature_of(values).auto  # refuses an auto TARGET outside (0, 1)
-    if values["beta_search"] != OPTIONS["beta_search"].default and not auto:
+    if values["beta_search"] != OPTIONS["beta_search"].default and not is_auto(values["beta"]):
         raise OptionError(
             f"{setting('beta_search')}: has no effect without {setting('beta', 'auto[:TARGET]')}"
         )
@@ -66,14 +67,10 @@ def check_model(values, model, batch_size: int) -> None:
             raise OptionError(f"{setting('proposal', 'marginal')}: {reason}")
 
 
-def temperature_of(values) -> Temperature:
-    return temperature(values, DEFAULT_ESS_FRACTION, (0.0, 1.0))
-
-
 def build(values) -> ImportanceSampling:
     return ImportanceSampling(
         values["samples"],
-        temperature_of(values),
+        temperature(values),
         values["block_size"],
         values["beta_search"],
         values["proposal"],

@@ -59,7 +59,7 @@ from sampler.models import streams
 from sampler.models.options import Option, OptionError, at_least
 from sampler.mpi import Comm
 from sampler.problem import Problem
-from sampler.schedules import Schedule, check_range, parse_schedule, schedule_check
+from sampler.schedules import Schedule, check_range, schedule_check
 
 
 class RMInfo(NamedTuple):
@@ -210,7 +210,9 @@ class RobbinsMonro:
 
 
 OPTIONS = {
-    "beta": beta_option("auto", "auto: the minibatch's summed loss (beta = batch size)"),
+    "beta": beta_option(
+        "auto", "auto: the minibatch's summed loss (beta = batch size)", takes_target=False
+    ),
     "rm_samples": Option(
         "int",
         30,
@@ -231,8 +233,7 @@ OPTIONS = {
 
 
 def check(values, steps: int) -> None:
-    summed_loss_temperature(values)  # refuses auto:TARGET
-    step = parse_schedule(values["rm_step"], "--rm-step")
+    step = values["rm_step"]
     if step.name == "power" and not 0.5 < step.values[1] <= 1.0:
         raise OptionError(
             f"--rm-step: power:C,ALPHA needs ALPHA in (1/2, 1] (Robbins-Monro), got {step.spec!r}"
@@ -248,7 +249,7 @@ def build_with(stein: bool):
         return RobbinsMonro(
             values["rm_samples"],
             values["rm_iterations"],
-            parse_schedule(values["rm_step"], "--rm-step"),
+            values["rm_step"],
             summed_loss_temperature(values),
             stein=stein,
         )

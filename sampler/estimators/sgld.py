@@ -48,7 +48,7 @@ from sampler.models.naming import setting
 from sampler.models.options import Option, OptionError, at_least
 from sampler.mpi import Comm
 from sampler.problem import Problem
-from sampler.schedules import Schedule, check_range, parse_schedule, schedule_check
+from sampler.schedules import Schedule, check_range, schedule_check
 
 
 class SGLDInfo(NamedTuple):
@@ -220,11 +220,8 @@ OPTIONS = {
 
 
 def check(values, steps: int) -> None:
-    temperature(values, None, (0.0, math.inf))  # refuses a bad auto TARGET
     try:
-        check_range(
-            parse_schedule(values["sgld_eps"], "--sgld-eps"), "--sgld-eps", values["sgld_steps"]
-        )
+        check_range(values["sgld_eps"], "--sgld-eps", values["sgld_steps"])
     except ValueError as error:
         raise OptionError(str(error)) from None
 
@@ -233,8 +230,8 @@ def build(values) -> SGLD:
     return SGLD(
         values["chains"],
         values["sgld_steps"],
-        parse_schedule(values["sgld_eps"], "--sgld-eps"),
-        temperature(values, None, (0.0, math.inf)),
+        values["sgld_eps"],
+        temperature(values),
     )
 
 

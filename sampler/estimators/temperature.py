@@ -37,6 +37,7 @@ A chosen ``beta`` is the estimator's state (checkpointed), so a resumed run is b
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +45,7 @@ import torch
 
 from sampler.models.naming import setting
 from sampler.models.options import Option, OptionError
-from sampler.schedules import Schedule, parse_schedule, schedule_check
+from sampler.schedules import Schedule, schedule_check
 
 AUTO = "auto"
 LOSS_SCALES = ("mean", "sum")
@@ -78,78 +79,110 @@ class Temperature:
         return self.schedule(step) * self.factor(problem)
 
 
+@dataclass(frozen=True, eq=False)
+class AutoBeta:
+    """``--beta auto[:TARGET]``, typed at its check: the text as given (what ``config.json``
+    records; the identity of the value, as a ``Schedule``'s spec is) and the TARGET, the
+    estimator's default where none is given."""
+
+    text: str
+    target: float | None
+
+    def recorded(self) -> str:
+        return self.text
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, AutoBeta):
+            return self.text == other.text
+        return isinstance(other, str) and self.text == other
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+
 def is_auto(value: Any) -> bool:
+    if isinstance(value, AutoBeta):
+        return True
     return isinstance(value, str) and value.strip().split(":")[0].strip() == AUTO
 
 
-def parse_auto(
-    value: Any, flag: str, default_target: float | None, bounds: tuple[float, float]
-) -> float | None:
+def _auto_target(text: str, default_target: float | None, bounds: tuple[float, float]):
     """The TARGET of ``auto[:TARGET]`` (``default_target`` if omitted), inside ``bounds``
     (open interval)."""
-    text = str(value).strip()
     _, _, argument = text.partition(":")
     if not argument.strip():
         return default_target
     low, high = bounds
-    try:
-        target = float(argument)
-    except ValueError:
-        target = math.nan
+    target = float(argument)
     if not (math.isfinite(target) and low < target < high):
-        raise OptionError(f"{flag}: auto:TARGET needs TARGET in ({low:g}, {high:g}), got {text!r}")
+        raise OptionError(
+            f"{setting('beta')}: auto:TARGET needs TARGET in ({low:g}, {high:g}), got {text!r}"
+        )
     return target
 
 
-def beta_option(default: str, auto_help: str):
-    """An estimator's own ``--beta`` (its default and what its ``auto`` means); the shared
-    one of the two-step scheme (``sampler.scheme.two_step``) has default 1."""
+def beta_check(
+    default_target: float | None, bounds: tuple[float, float], takes_target: bool = True
+) -> Callable[[Any], Schedule | AutoBeta]:
+    """An estimator's ``beta`` check: a schedule (a number, a spec, a Python function), or
+    ``auto[:TARGET]`` with TARGET in ``bounds`` (``takes_target``: whether the estimator's
+    auto has one at all)."""
+
+    def check(value: Any) -> Schedule | AutoBeta:
+        if not is_auto(value):
+            return schedule_check("--beta")(value)
+        text = value.text if isinstance(value, AutoBeta) else value.strip()
+        _, _, argument = text.partition(":")
+        if argument.strip():
+            try:
+                float(argument)
+            except ValueError:
+                raise OptionError(
+                    f"{setting('beta')}: auto:TARGET needs a number TARGET, got {text!r}"
+                ) from None
+        if not takes_target and text != AUTO:
+            raise OptionError(
+                f"{setting('beta')}: auto of rm and rm-stein takes no TARGET (it is the "
+                f"minibatch's summed loss, beta = batch size on the mean), got {text!r}"
+            )
+        return AutoBeta(text, _auto_target(text, default_target, bounds))
+
+    return check
+
+
+def beta_option(
+    default: str,
+    auto_help: str,
+    default_target: float | None = None,
+    bounds: tuple[float, float] = (0.0, math.inf),
+    takes_target: bool = True,
+) -> Option:
+    """An estimator's own ``--beta``: its default, what its ``auto`` means, the TARGET of a
+    bare ``auto`` and the bounds of a given one."""
     return Option(
         "any",
         default,
         "inverse temperature: a number, a schedule over updates, or " + auto_help,
-        check=beta_check,
+        check=beta_check(default_target, bounds, takes_target),
         label="schedule or auto",
     )
 
 
-def beta_check(value: Any) -> str:
-    """The ``beta`` option's check: a schedule, or ``auto[:TARGET]`` (the estimator checks the
-    target's range)."""
-    if not is_auto(value):
-        return schedule_check("--beta")(value)  # a number, a spec, a Python function
-    text = value.strip()
-    _, _, argument = text.partition(":")
-    if argument.strip():
-        try:
-            float(argument)
-        except ValueError:
-            raise OptionError(
-                f"{setting('beta')}: auto:TARGET needs a number TARGET, got {text!r}"
-            ) from None
-    return text
-
-
-def temperature(values: dict[str, Any], default_target: float | None, bounds) -> Temperature:
+def temperature(values: dict[str, Any]) -> Temperature:
     """The run's ``Temperature`` from its typed method options."""
     beta, scale = values["beta"], values.get("loss_scale", "mean")
-    if is_auto(beta):
-        return Temperature(None, parse_auto(beta, "--beta", default_target, bounds), scale)
-    return Temperature(parse_schedule(beta, "--beta"), None, scale)
+    if isinstance(beta, AutoBeta):
+        return Temperature(None, beta.target, scale)
+    return Temperature(beta, None, scale)
 
 
 def summed_loss_temperature(values: dict[str, Any]) -> Temperature:
     """``rm``/``rm-stein``: ``auto`` is the minibatch's summed loss, beta = 1 on the sum;
     a schedule keeps its ``--loss-scale``."""
     beta = values["beta"]
-    if is_auto(beta):
-        if str(beta).strip() != AUTO:
-            raise OptionError(
-                f"{setting('beta')}: auto of rm and rm-stein takes no TARGET (it is the "
-                f"minibatch's summed loss, beta = batch size on the mean), got {beta!r}"
-            )
+    if is_auto(beta):  # typed, or the bare text "auto" (it takes no TARGET)
         return Temperature(None, None, "sum")
-    return Temperature(parse_schedule(beta, "--beta"), None, values.get("loss_scale", "mean"))
+    return Temperature(beta, None, values.get("loss_scale", "mean"))
 
 
 def as_temperature(beta: float | Schedule | Temperature) -> Temperature:
@@ -165,7 +198,7 @@ def as_temperature(beta: float | Schedule | Temperature) -> Temperature:
 def effective_beta(beta: float, variance: torch.Tensor, tau) -> float:
     """``beta_eff = 2 beta / mean_i(SE_i^2 / tau_i)``: the inverse temperature at which the
     target's Monte Carlo noise (variance ``SE_i^2`` per coordinate) alone would thermalise the
-    weights under the paper's outer step ``x <- m`` (``sampler.estimators.mc_error``)."""
+    weights under the paper's outer step ``x <- m`` (``sampler.scheme.mc_error``)."""
     ratio = float((variance / torch.as_tensor(tau, dtype=variance.dtype)).mean())
     if not math.isfinite(ratio) or ratio <= 0:
         return math.nan

@@ -155,7 +155,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     # deferred: flatness.plot imports matplotlib, heavy, needed only once the probes are done
     from sampler.flatness.plot import plot_flatness
 
-    method = config.baseline or config.estimator
+    method = config.method_name
     plot_flatness(report, out / FIGURE, f"{method} on {config.model}, update {step}: {args.run}")
     print(summary_line(report))
     print(f"wrote {out / REPORT} and {out / FIGURE}")

@@ -105,7 +105,7 @@ class MonteCarloErrorDominates:
 
 def monte_carlo_check(config, values) -> MonteCarloErrorDominates | None:
     """The check of an estimator run (``sampler.training.health.CHECKS``)."""
-    return MonteCarloErrorDominates(config.estimator) if config.baseline is None else None
+    return MonteCarloErrorDominates(config.estimator) if config.two_step else None
 
 
 ADVICE = {

@@ -8,8 +8,8 @@ from typing import NamedTuple
 
 import torch
 
-from sampler.config.layers import from_run_record, make_config
 from sampler.config.run_config import RunConfig
+from sampler.config.sources import from_run_record, make_config
 from sampler.models import Dataset, Model
 from sampler.runs.directory import CHECKPOINT, CONFIG, RunDirectory
 from sampler.setup.model_and_data import build_model, load_dataset

@@ -26,7 +26,7 @@ from sampler.runs.lock import RunLock
 from sampler.runs.new_directory import check_new_out, default_out
 from sampler.training import signals
 from sampler.training.start import assemble, start
-from sampler.training.summary import summarize, write_result
+from sampler.training.summary import final_evaluation, summarize, write_result
 from sampler.training.updates import UpdateLoop
 
 
@@ -47,12 +47,12 @@ def train(
     config = settings.config
     made = config.out is None or (comm.rank == 0 and not Path(config.out).exists())
     if config.out is None:
-        method = config.baseline or config.estimator
-        config.out = comm.bcast(default_out(method, config.model) if comm.rank == 0 else None)
+        name = default_out(config.method_name, config.model) if comm.rank == 0 else None
+        config.out = comm.bcast(name)
     lock = nullcontext()
     if comm.rank == 0:
         if not resume:
-            _make_out(Path(config.out))
+            _make_out(config.out)
         lock = RunLock(config.out, "--resume" if resume else "--out")
     try:
         with lock, signals.handled(comm):
@@ -62,12 +62,12 @@ def train(
             _remove_if_empty(Path(config.out))  # a run that failed before writing anything
 
 
-def _make_out(path: Path) -> None:
-    check_new_out(path)
+def _make_out(out: str) -> None:
+    check_new_out(Path(out))
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        Path(out).mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise RunWriteError(f"--out {path}: cannot create ({error.strerror})") from None
+        raise RunWriteError(f"--out {out}: cannot create ({error.strerror})") from None
 
 
 def _remove_if_empty(path: Path) -> None:
@@ -85,7 +85,7 @@ def _train(settings: Settings, comm: Comm, resume: bool, model, dataset) -> RunR
     comm.barrier()
     parts.health.begin(progress.params)
     updates = UpdateLoop(settings, parts, run_dir, progress, comm, resume)
-    last_eval = updates.run()
+    last_eval = updates.run() or final_evaluation(parts, progress)
     total_seconds = progress.elapsed + time.perf_counter() - updates.clock
     summary = summarize(settings, parts, progress, last_eval, total_seconds, comm, started)
     if comm.rank == 0:

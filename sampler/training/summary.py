@@ -19,6 +19,12 @@ from sampler.training.evaluation import evaluate
 from sampler.training.start import Progress, RunParts
 
 
+def final_evaluation(parts: RunParts, progress: Progress) -> dict:
+    """The test evaluation of the final parameters (when none was due at the last update)."""
+    dataset = parts.dataset
+    return evaluate(parts.model, progress.params, dataset.test_x, dataset.test_y)
+
+
 def summarize(
     settings: Settings,
     parts: RunParts,
@@ -29,9 +35,6 @@ def summarize(
     started: datetime,
 ) -> dict:
     config, done = settings.config, progress.step
-    if not last_eval:
-        dataset = parts.dataset
-        last_eval = evaluate(parts.model, progress.params, dataset.test_x, dataset.test_y)
     return {
         "final_test_accuracy": last_eval["accuracy"],
         "final_test_loss": last_eval["loss"],

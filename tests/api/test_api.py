@@ -268,3 +268,14 @@ def test_a_step_that_needs_more_minibatches_asks_for_draw():
         state, (x[:10], y[:10]), draw=lambda s: (x[10 * s :][:10], y[10 * s :][:10])
     )
     assert info["grad_evals"] == 2 and state.k == 1
+
+
+def test_run_settings_that_are_not_named_arguments_are_accepted():
+    """Every run setting of sampler train under its Python name, also those without a named
+    parameter: a data set's alias, stop_on_divergence, and build's batch_size."""
+    result = sampler.train(
+        "linear", "gaussian-mixture", steps=2, quiet=True, gm_dim=4, stop_on_divergence=True
+    )
+    assert result.summary["steps"] == 2 and result.model.num_params == 4 * 2 + 2
+    algorithm = sampler.build("linear", input_shape=(4,), num_classes=2, batch_size=5)
+    assert algorithm.config.batch_size == 5

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from sampler.config.layers import make_config
 from sampler.config.method_options import exclusive_choice
 from sampler.config.record import settings_record
 from sampler.config.resolution import resolve_settings
+from sampler.config.run_config import ConfigError
+from sampler.config.sources import make_config
+from sampler.estimators.temperature import AutoBeta
 from sampler.models.naming import arguments
 from sampler.models.options import OptionError
 from sampler.schedules import Schedule, parse_schedule
@@ -64,3 +66,15 @@ def test_estimator_or_baseline_is_one_rule_for_flags_and_arguments(given):
     with arguments(), pytest.raises(OptionError, match="^estimator= and baseline= exclude each"):
         exclusive_choice(given)
     exclusive_choice({"estimator": "is", "baseline": None})  # a baseline not given is no choice
+
+
+def test_beta_auto_is_typed_with_its_target():
+    default = resolve_settings(make_config({})).options["beta"]
+    assert isinstance(default, AutoBeta) and default.target == 0.3 and default == "auto:0.3"
+    sgld = resolve_settings(make_config({"estimator": "sgld", "beta": "auto:500"}))
+    assert sgld.options["beta"].target == 500.0
+    assert settings_record(sgld)["method_options"]["beta"] == "auto:500"
+    with pytest.raises(ConfigError, match="auto of rm and rm-stein takes no TARGET"):
+        resolve_settings(make_config({"estimator": "rm", "beta": "auto:0.5"}))
+    with pytest.raises(ConfigError, match=r"auto:TARGET needs TARGET in \(0, 1\)"):
+        resolve_settings(make_config({"beta": "auto:2"}))

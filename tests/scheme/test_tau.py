@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sampler.config.layers import make_config
 from sampler.config.resolution import resolve_settings
 from sampler.config.run_config import ConfigError
+from sampler.config.sources import make_config
 from sampler.models.dense import DenseNet
 from sampler.scheme.tau import TauSchedule
 
@@ -57,7 +57,7 @@ def test_toml_table_becomes_the_flag_text():
 
 
 def test_toml_file_with_schedules_and_a_tau_table(tmp_path):
-    from sampler.config.layers import load_toml
+    from sampler.config.sources import load_toml
 
     path = tmp_path / "run.toml"
     path.write_text(

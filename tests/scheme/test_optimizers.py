@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import pytest
 import torch
 
+from sampler.mpi import SerialComm
+from sampler.schedules import parse_schedule
 from sampler.scheme.optimizers import make_optimizer
+from sampler.scheme.tau import TauSchedule
+from sampler.scheme.two_step import TwoStepTrainer
 
 
 def gradients(count: int, d: int = 5) -> list[torch.Tensor]:
@@ -48,12 +54,6 @@ def test_unknown_optimizer():
 
 
 def test_two_step_default_is_x_equals_m_and_explicit_eta_tau_agrees():
-    from typing import NamedTuple
-
-    from sampler.mpi import SerialComm
-    from sampler.scheme.tau import TauSchedule
-    from sampler.scheme.two_step import TwoStepTrainer
-
     class Info(NamedTuple):
         loss_evals: int = 0
         grad_evals: int = 0
@@ -71,8 +71,6 @@ def test_two_step_default_is_x_equals_m_and_explicit_eta_tau_agrees():
     default = TwoStepTrainer(Halfway(), TauSchedule("0.25"), None, 0)
     new, _, record = default.step(0, params, default.init(params), None, SerialComm())
     assert torch.equal(new, params / 2) and record["tau"] == 0.25
-    from sampler.schedules import parse_schedule
-
     explicit = TwoStepTrainer(Halfway(), TauSchedule("0.25"), parse_schedule("0.25", "--lr"), 0)
     new, _, record = explicit.step(0, params, explicit.init(params), None, SerialComm())
     assert torch.allclose(new, params / 2) and record["lr"] == 0.25

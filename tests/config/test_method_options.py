@@ -8,10 +8,10 @@ import json
 import pytest
 
 from sampler.cli.main import main
-from sampler.config.layers import make_config
 from sampler.config.method_options import all_methods, method, option_owners, resolve
 from sampler.config.resolution import method_values, resolve_settings
 from sampler.config.run_config import FIELDS, ConfigError
+from sampler.config.sources import make_config
 from sampler.models.options import OptionError
 from tests.helpers.method_settings import SMALL
 
