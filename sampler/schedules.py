@@ -31,7 +31,7 @@ through ``sampler.models.naming`` (``--tau``, or ``tau=`` in the API).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,10 +41,26 @@ from sampler.models.options import OptionError
 PYTHON = "python"  # the form of a schedule given as a Python function
 
 
+class Recorded:
+    """A setting typed at its check (a ``Schedule``, ``--tau``'s ``TauSchedule``, ``--beta
+    auto``) whose identity is its record, what ``config.json`` holds (``recorded()``): two of
+    one record are equal, and one equals its record itself (``"0.01"``)."""
+
+    def recorded(self) -> Any:
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Recorded):
+            return self.recorded() == other.recorded()
+        return isinstance(other, (str, Mapping)) and self.recorded() == other
+
+    def __hash__(self) -> int:
+        return hash(str(self.recorded()))
+
+
 @dataclass(frozen=True, eq=False)
-class Schedule:
-    """A parsed schedule. Its identity is its ``spec``: two schedules of one spec are equal,
-    and a schedule equals its spec text (what ``config.json`` records)."""
+class Schedule(Recorded):
+    """A parsed schedule; its record is its ``spec``."""
 
     spec: str
     function: Callable[[int], float]
@@ -54,13 +70,8 @@ class Schedule:
     def __call__(self, step: int) -> float:
         return self.function(step)
 
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Schedule):
-            return self.spec == other.spec
-        return isinstance(other, str) and self.spec == other
-
-    def __hash__(self) -> int:
-        return hash(self.spec)
+    def recorded(self) -> str:
+        return self.spec
 
 
 def _const(value: float) -> Callable[[int], float]:
@@ -188,11 +199,10 @@ def schedule_check(flag: str) -> Callable[[Any], Schedule]:
 
 
 def recorded(values: Any) -> Any:
-    """Settings as a run records them (``config.json``, the checkpoint): a ``Schedule`` by its
-    spec text, a Python function as ``python:MODULE.NAME`` (at any depth of a table)."""
-    if isinstance(values, Schedule):
-        return values.spec
-    if hasattr(values, "recorded"):  # a typed setting that knows its own record (tau)
+    """Settings as a run records them (``config.json``, the checkpoint): a typed setting by its
+    record (a ``Schedule`` by its spec text), a Python function as ``python:MODULE.NAME`` (at any
+    depth of a table)."""
+    if isinstance(values, Recorded):
         return values.recorded()
     if callable(values):
         return f"{PYTHON}:{function_name(values)}"

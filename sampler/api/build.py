@@ -32,23 +32,21 @@ from typing import Any, NamedTuple
 
 import torch
 
-from sampler.api.inputs import ArgumentError, as_model, as_tensors, model_label
+from sampler.api.inputs import RUN_FIELDS, ArgumentError, as_model, as_tensors, model_label
 from sampler.config.method_options import exclusive_choice
 from sampler.config.resolution import resolve_settings
-from sampler.config.run_config import FIELDS, RunConfig
+from sampler.config.run_config import RunConfig
 from sampler.config.sources import make_config
 from sampler.models import Batch, Model, model_spec
 from sampler.models.interface import model_state_dict
 from sampler.models.naming import arguments, setting
 from sampler.mpi import Comm, rank_device, set_threads, world_comm
 from sampler.problem import Problem
-from sampler.setup.model_and_data import build_model
+from sampler.setup.model_and_data import model_on
 from sampler.setup.trainer import build_trainer
 from sampler.training.updates import DivergedError
 
 _DEFAULT = RunConfig()
-# the run settings among the arguments (method options come as **method_options)
-RUN_FIELDS = set(FIELDS) - {"method_options"}
 
 
 class State(NamedTuple):
@@ -179,11 +177,10 @@ def build(
         device_ = rank_device(comm.local_rank, config.device)
         set_threads(config.threads)
         module = None if adapter is None else model
-        if adapter is None:
+        if adapter is None:  # a zoo name: the shapes it is meant for, unless given
             spec = model_spec(config.model)
-            shape, classes = input_shape or spec.default_shape, num_classes or spec.default_classes
-            adapter = build_model(config, shape, classes, device_)
-        elif hasattr(adapter, "to"):
-            adapter = adapter.to(device_)
+            input_shape = input_shape or spec.default_shape
+            num_classes = num_classes or spec.default_classes
+        adapter = model_on(config, adapter, input_shape, num_classes, device_)
         trainer = build_trainer(settings, adapter)
     return Algorithm(adapter, trainer, config, comm, device_, module, train_size)

@@ -20,12 +20,14 @@ from typing import Any
 
 import torch
 
-from sampler.config.run_config import SUPPLIED
+from sampler.config.run_config import FIELDS, SUPPLIED
 from sampler.models import Dataset, KerasModel, Model
 from sampler.models.naming import setting
 from sampler.models.torch_module import TorchModuleModel
 from sampler.schedules import function_name
 
+# the run settings among an API call's arguments (a method's options come as **method_options)
+RUN_FIELDS = set(FIELDS) - {"method_options"}
 MODULE_OPTIONS = {"vmap", "buffers"}  # model_options= of an nn.Module
 LOADER_BATCH = 1024  # examples per read when a torch Dataset is turned into tensors
 

@@ -35,6 +35,7 @@ from typing import Any
 import torch
 
 from sampler.api.inputs import (
+    RUN_FIELDS,
     ArgumentError,
     as_dataset,
     as_model,
@@ -46,7 +47,7 @@ from sampler.api.inputs import (
 from sampler.config.method_options import exclusive_choice
 from sampler.config.resolution import Settings, resolve_settings
 from sampler.config.resume_rules import refuse_changes
-from sampler.config.run_config import FIELDS, RunConfig
+from sampler.config.run_config import RunConfig
 from sampler.config.sources import make_config
 from sampler.models.interface import model_state_dict
 from sampler.models.naming import arguments, setting
@@ -56,8 +57,6 @@ from sampler.setup.run_point import read_run_config
 from sampler.training import loop
 
 _DEFAULT = RunConfig()
-# the run settings among the arguments (method options come as **method_options)
-RUN_FIELDS = set(FIELDS) - {"method_options"}
 
 
 @dataclass

@@ -19,10 +19,12 @@ from sampler.models.options import Option
 from sampler.scheme import two_step, warm_start
 
 
-def _options(options: Mapping[str, Option], indent: str) -> list[str]:
+def _options(options: Mapping[str, Option], indent: str = " " * 6, named=str) -> list[str]:
+    """One line per option, ``named`` giving how the option is written (a model's ``KEY``, a
+    method's ``--flag``)."""
     if not options:
         return [f"{indent}(no options)"]
-    return [f"{indent}{name}: {option.describe()}" for name, option in options.items()]
+    return [f"{indent}{named(name)}: {option.describe()}" for name, option in options.items()]
 
 
 def zoo_listing() -> str:
@@ -34,20 +36,14 @@ def zoo_listing() -> str:
             f"  {name:<12} {count:>11,} parameters on {spec.default_data} "
             f"({shape}, {spec.default_classes} classes): {spec.summary}"
         )
-        lines += _options(dict(spec.options), " " * 6)
+        lines += _options(spec.options)
     lines.append(f"  {keras_factory.FORM}  {keras_factory.SUMMARY}")
-    lines += _options(dict(keras_factory.OPTIONS), " " * 6)
+    lines += _options(keras_factory.OPTIONS)
     lines.append("data sets (--data NAME, --data-opt KEY=VALUE):")
     for name, spec in DATASETS.items():
         lines.append(f"  {name:<16} {spec.summary}")
-        lines += _options(dict(spec.options), " " * 6)
+        lines += _options(spec.options)
     return "\n".join(lines)
-
-
-def _method_options(options: Mapping[str, Option]) -> list[str]:
-    if not options:
-        return ["      (no options)"]
-    return [f"      {option_flag(name)}: {option.describe()}" for name, option in options.items()]
 
 
 def methods_listing() -> str:
@@ -56,13 +52,13 @@ def methods_listing() -> str:
     for name, spec in ESTIMATORS.items():
         gradients = "gradients" if spec.needs_gradients else "gradient-free"
         lines.append(f"  {name:<10} {spec.objective}, {gradients}: {spec.summary}")
-        lines += _method_options(spec.options)
+        lines += _options(spec.options, named=option_flag)
     lines.append("two-step scheme (every estimator):")
-    lines += _method_options(two_step.OPTIONS)
+    lines += _options(two_step.OPTIONS, named=option_flag)
     lines.append("warm start (every estimator):")
-    lines += _method_options(warm_start.OPTIONS)
+    lines += _options(warm_start.OPTIONS, named=option_flag)
     lines.append("baselines (--baseline NAME):")
     for name, spec in BASELINES.items():
         lines.append(f"  {name:<10} {spec.summary}")
-        lines += _method_options(spec.options)
+        lines += _options(spec.options, named=option_flag)
     return "\n".join(lines)

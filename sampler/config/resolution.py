@@ -38,15 +38,20 @@ class Settings:
     supplied: frozenset[str] = frozenset()
 
 
-def method_values(config: RunConfig) -> dict[str, Any]:
-    """The typed options of ``config``'s method, defaults filled and checked (for a
-    configuration that is compared, not run: a stored run's, on ``--resume``)."""
+def _method_and_values(config: RunConfig) -> tuple[Method, dict[str, Any]]:
+    """``config``'s method (an unknown one refused) and its typed options, defaults filled and
+    checked; ``ConfigError`` naming the flag."""
     try:
-        return resolve(
-            method(config.estimator, config.baseline), config.method_options, config.steps
-        )
+        chosen = method(config.estimator, config.baseline)
+        return chosen, resolve(chosen, config.method_options, config.steps)
     except OptionError as error:
         raise ConfigError(str(error)) from None
+
+
+def method_values(config: RunConfig) -> dict[str, Any]:
+    """The typed options of ``config``'s method (for a configuration that is compared, not
+    run: a stored run's, on ``--resume``)."""
+    return _method_and_values(config)[1]
 
 
 def _require(condition: bool, name: str, accepted: str, value: Any) -> None:
@@ -109,8 +114,7 @@ def resolve_settings(
     (``sampler.config.limits``, for ``ranks`` processes); ``ConfigError`` naming the flag."""
     _check_named_parts(config, supplied)
     _check_run_fields(config)
-    values = method_values(config)  # refuses an unknown method too
-    chosen = method(config.estimator, config.baseline)
+    chosen, values = _method_and_values(config)
     check_settings(config, values, ranks, registry_data="data" not in supplied)
     # a resumed run has its parameters already: its --init-from source may be gone
     if (

@@ -45,7 +45,7 @@ import torch
 
 from sampler.models.naming import setting
 from sampler.models.options import Option, OptionError
-from sampler.schedules import Schedule, schedule_check
+from sampler.schedules import Recorded, Schedule, schedule_check
 
 AUTO = "auto"
 LOSS_SCALES = ("mean", "sum")
@@ -80,24 +80,15 @@ class Temperature:
 
 
 @dataclass(frozen=True, eq=False)
-class AutoBeta:
-    """``--beta auto[:TARGET]``, typed at its check: the text as given (what ``config.json``
-    records; the identity of the value, as a ``Schedule``'s spec is) and the TARGET, the
-    estimator's default where none is given."""
+class AutoBeta(Recorded):
+    """``--beta auto[:TARGET]``, typed at its check: the text as given (its record) and the
+    TARGET, the estimator's default where none is given."""
 
     text: str
     target: float | None
 
     def recorded(self) -> str:
         return self.text
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, AutoBeta):
-            return self.text == other.text
-        return isinstance(other, str) and self.text == other
-
-    def __hash__(self) -> int:
-        return hash(self.text)
 
 
 def is_auto(value: Any) -> bool:
@@ -106,19 +97,17 @@ def is_auto(value: Any) -> bool:
     return isinstance(value, str) and value.strip().split(":")[0].strip() == AUTO
 
 
-def _auto_target(text: str, default_target: float | None, bounds: tuple[float, float]):
-    """The TARGET of ``auto[:TARGET]`` (``default_target`` if omitted), inside ``bounds``
-    (open interval)."""
+def _given_target(text: str) -> float | None:
+    """The TARGET written in ``auto[:TARGET]`` (``None`` if there is none)."""
     _, _, argument = text.partition(":")
     if not argument.strip():
-        return default_target
-    low, high = bounds
-    target = float(argument)
-    if not (math.isfinite(target) and low < target < high):
+        return None
+    try:
+        return float(argument)
+    except ValueError:
         raise OptionError(
-            f"{setting('beta')}: auto:TARGET needs TARGET in ({low:g}, {high:g}), got {text!r}"
-        )
-    return target
+            f"{setting('beta')}: auto:TARGET needs a number TARGET, got {text!r}"
+        ) from None
 
 
 def beta_check(
@@ -132,20 +121,20 @@ def beta_check(
         if not is_auto(value):
             return schedule_check("--beta")(value)
         text = value.text if isinstance(value, AutoBeta) else value.strip()
-        _, _, argument = text.partition(":")
-        if argument.strip():
-            try:
-                float(argument)
-            except ValueError:
-                raise OptionError(
-                    f"{setting('beta')}: auto:TARGET needs a number TARGET, got {text!r}"
-                ) from None
+        target = _given_target(text)
         if not takes_target and text != AUTO:
             raise OptionError(
                 f"{setting('beta')}: auto of rm and rm-stein takes no TARGET (it is the "
                 f"minibatch's summed loss, beta = batch size on the mean), got {text!r}"
             )
-        return AutoBeta(text, _auto_target(text, default_target, bounds))
+        if target is None:
+            return AutoBeta(text, default_target)
+        low, high = bounds
+        if not (math.isfinite(target) and low < target < high):
+            raise OptionError(
+                f"{setting('beta')}: auto:TARGET needs TARGET in ({low:g}, {high:g}), got {text!r}"
+            )
+        return AutoBeta(text, target)
 
     return check
 

@@ -27,7 +27,7 @@ import torch
 
 from sampler.models.naming import setting
 from sampler.models.options import OptionError
-from sampler.schedules import Schedule, parse_schedule
+from sampler.schedules import Recorded, Schedule, parse_schedule
 
 DEFAULT_LAYER = "*"
 
@@ -86,7 +86,7 @@ def _entries(spec: Any, flag: str) -> dict[str, Any]:
     return {layer: ",".join(parts) for layer, parts in entries.items()}
 
 
-class TauSchedule:
+class TauSchedule(Recorded):
     """Parsed ``--tau``: ``layer -> Schedule``; ``*`` is the default for unlisted layers.
     ``spec``: text, a number, a function, or a dict ``layer -> any of those``."""
 
@@ -110,15 +110,6 @@ class TauSchedule:
         if _is_function(self.spec):
             return self.schedules[DEFAULT_LAYER].spec
         return self.spec
-
-    def __eq__(self, other: object) -> bool:
-        """Equal to a tau of the same record, or to that record itself (``"0.01"``)."""
-        if isinstance(other, TauSchedule):
-            return self.recorded() == other.recorded()
-        return isinstance(other, (str, Mapping)) and self.recorded() == other
-
-    def __hash__(self) -> int:
-        return hash(str(self.recorded()))
 
     def bound(self, layers: Mapping[str, slice], num_params: int) -> TauSchedule:
         """A copy of this tau bound to a model's layers (``bind``), this one left unbound."""

@@ -37,3 +37,13 @@ def build_model(
         raise ConfigError(
             f"--model {config.model} ({options}): cannot be built ({reason})"
         ) from None
+
+
+def model_on(
+    config: RunConfig, model: Model | None, input_shape: tuple[int, ...], num_classes: int, device
+) -> Model:
+    """A run's model on ``device``: the one the caller built (the Python API; a module's
+    buffers go where the data are), or else the one ``--model`` names, built there."""
+    if model is None:
+        return build_model(config, input_shape, num_classes, device)
+    return model.to(device) if hasattr(model, "to") else model

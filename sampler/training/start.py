@@ -23,7 +23,7 @@ from sampler.models import Dataset, Model
 from sampler.mpi import Comm, rank_device, set_threads
 from sampler.runs.directory import RunDirectory
 from sampler.setup.initial_params import initial_params
-from sampler.setup.model_and_data import build_model, load_dataset
+from sampler.setup.model_and_data import load_dataset, model_on
 from sampler.setup.trainer import build_trainer
 from sampler.training.health import RunHealth
 from sampler.training.preflight import check_data, check_resume
@@ -77,10 +77,7 @@ def assemble(
             f"{flag('batch_size')}: must be at most the {dataset.train_x.shape[0]} training "
             f"examples of {config.data}, got {config.batch_size}"
         )
-    if model is None:
-        model = build_model(config, dataset.input_shape, dataset.num_classes, device)
-    elif hasattr(model, "to"):  # a module's buffers go where the data are
-        model = model.to(device)
+    model = model_on(config, model, dataset.input_shape, dataset.num_classes, device)
     check_model(config, settings.options, model.num_params)  # before a parameter is allocated
     check_data(
         dataset, f"--data-dir {config.data_dir}" if config.data_dir else f"--data {config.data}"
