@@ -11,7 +11,9 @@ real ``mpiexec`` and the peak memory of an update at two sample counts
 core): literal IS at most 1.2x its noise draw plus forward passes, antithetic at most 0.65x
 literal, marginalised at most 0.08x literal, SGLD at most 1.2x its noise plus gradients, 2-rank
 efficiency at least 90%, peak memory independent of J. ``--json`` prints everything as one
-JSON object instead.
+JSON object instead. ``--device cuda`` runs it all on a GPU (timers synchronised with the
+device, each workload's peak device memory; the ranks share the GPUs by local rank), and
+``--sweep-samples`` adds the literal update at growing J (``sampler.bench.sample_sweep``).
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ import os
 
 import torch
 
-from sampler.bench import timed_runs
+from sampler.bench import sample_sweep, timed_runs
 from sampler.bench.workloads import measure, model_workloads
+from sampler.mpi.device import rank_device
 
 TARGETS = {  # (ratio name, workload) -> (bound, "<=" or ">="), on the reference model mlp
     ("noise + forward", "is literal"): (1.2, "<="),
@@ -72,6 +75,17 @@ def _memory(text: str) -> list[int]:
     return [positive_int(p) for p in parts]
 
 
+def _device(text: str) -> torch.device:
+    try:
+        return rank_device(0, text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error).split(": ", 1)[-1]) from None
+
+
+def _counts(text: str) -> list[int]:
+    return [positive_int(p) for p in text.split(",") if p.strip()] if text.strip() else []
+
+
 def add_parser(commands) -> None:
     parser = commands.add_parser("bench", help="time the reference workloads: ratios first")
     add = parser.add_argument
@@ -89,6 +103,18 @@ def add_parser(commands) -> None:
         type=_memory,
         default=[1000, 100000],
         help="two J for the peak memory of an IS update on linear ('': skip; default: 1000,100000)",
+    )
+    add(
+        "--device",
+        type=_device,
+        default=torch.device("cpu"),
+        help="where to time: cpu (default), cuda or cuda:N",
+    )
+    add(
+        "--sweep-samples",
+        type=_counts,
+        default=[],
+        help="J1,J2,...: the literal IS update on --ranks-model at each J ('': skip; default)",
     )
     add("--json", action="store_true", help="print one JSON object instead")
     parser.set_defaults(handler=run)
@@ -131,33 +157,43 @@ def ratios(model: str, workloads, default_scheme: str) -> list[dict]:
 
 def run(args) -> int:
     torch.set_num_threads(1)
+    device = args.device
     report = {"load_average": list(os.getloadavg()), "cpus": os.cpu_count(), "ratios": []}
+    report["device"] = sample_sweep.describe(device)
     report["workloads"], report["models"] = [], {}
     for model in args.models:
-        workloads, described = model_workloads(model, args)
-        measure(workloads, args.rounds)
+        workloads, described = model_workloads(model, args, device)
+        measure(workloads, args.rounds, device)
         report["models"][model] = described
         report["ratios"] += ratios(model, workloads, described["default_proposal"])
         for w in workloads:
             floors = {name: w.floor(name) for name in w.floors}
             report["workloads"].append(
-                {"model": model, "workload": w.name, "seconds": w.seconds(), "floors": floors}
+                {
+                    "model": model,
+                    "workload": w.name,
+                    "seconds": w.seconds(),
+                    "floors": floors,
+                    "peak_mb": w.peak_mb,
+                }
             )
     report["ranks"] = []
     missing = timed_runs.mpi_missing() if args.ranks > 1 else "skipped (--ranks 0)"
     if missing is None:
-        report["ranks"] = timed_runs.scaling(
-            args.ranks_model, args.ranks, args.ranks_steps, timed_runs.scaling_workloads(args)
-        )
+        flags = timed_runs.scaling_workloads(args)
+        if device.type != "cpu":
+            flags = {name: [*f, "--device", device.type] for name, f in flags.items()}
+        report["ranks"] = timed_runs.scaling(args.ranks_model, args.ranks, args.ranks_steps, flags)
     report["ranks_note"] = missing
     report["memory"] = []
-    counts = args.memory_samples
+    counts = args.memory_samples if device.type == "cpu" else []  # a GPU: peak_mb per workload
     for proposal in ("literal", "auto") if counts else ():
         for samples in counts:
             megabytes = timed_runs.peak_memory("linear", samples, proposal)
             report["memory"].append(
                 {"model": "linear", "proposal": proposal, "samples": samples, "peak_mb": megabytes}
             )
+    report["sweep"] = sample_sweep.sweep(args.ranks_model, args.sweep_samples, args.rounds, device)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -169,7 +205,7 @@ def render(report) -> str:
     load = ", ".join(f"{v:.2f}" for v in report["load_average"])
     lines = [
         f"sampler bench: one thread, medians of the rounds; load average {load} on "
-        f"{report['cpus']} CPUs (ratios are within this run)",
+        f"{report['cpus']} CPUs, on {report['device']} (ratios are within this run)",
         "",
         "ratios",
     ]
@@ -200,10 +236,13 @@ def render(report) -> str:
     lines += ["", "seconds (median per update; floors measured beside each)"]
     for w in report["workloads"]:
         floors = ", ".join(f"{name} {value:.4f}" for name, value in w["floors"].items())
-        lines.append(f"  {w['model']:7} {w['workload']:32} {w['seconds']:9.4f} s  {floors}")
+        memory = "" if w["peak_mb"] is None else f", peak {w['peak_mb']:.0f} MB"
+        lines.append(f"  {w['model']:7} {w['workload']:32} {w['seconds']:9.4f} s  {floors}{memory}")
     for r in report["ranks"]:
         lines.append(
             f"  {r['model']:7} {r['workload'] + ' (sampler train)':32} {r['seconds_1']:9.4f} s "
             f"on 1 rank, {r['seconds_r']:.4f} s on {r['ranks']}"
         )
+    if report["sweep"]:
+        lines += sample_sweep.render(report["sweep"])
     return "\n".join(lines)

@@ -15,6 +15,11 @@ that no implementation of the algorithm avoids, measured in the same round right
 Rounds interleave the workloads and their floors so that a shared machine's load falls on all
 of them alike; the first round warms up and is dropped; medians are reported (a workload
 shorter than 20 ms is repeated within its round and timed as the mean of the repetitions).
+
+On a GPU (``--device cuda``) everything lives on the device, every timed call ends with
+``torch.cuda.synchronize`` (so a time covers the kernels it launched, not only their launch),
+and each workload's peak device memory is read in the warm-up round
+(``torch.cuda.max_memory_allocated`` after a reset of the peak).
 """
 
 from __future__ import annotations
@@ -39,11 +44,12 @@ from sampler.models import streams
 from sampler.mpi import SerialComm
 from sampler.problem import Problem
 from sampler.schedules import parse_schedule
-from sampler.setup.model_and_data import build_model, load_dataset
+from sampler.setup.model_and_data import load_dataset, model_on
 
 TAU = 0.01
 BATCH = 20
 FIXED_BETA = 1.0  # the paper's; the time of an update does not depend on it
+CPU = torch.device("cpu")
 
 
 @dataclass
@@ -53,6 +59,7 @@ class Workload:
     floors: dict[str, Callable[[], None]] = field(default_factory=dict)
     times: list[float] = field(default_factory=list)
     floor_times: dict[str, list[float]] = field(default_factory=dict)
+    peak_mb: float | None = None  # on a GPU: the device memory of one update
 
     def seconds(self) -> float:
         return statistics.median(self.times)
@@ -67,35 +74,60 @@ class Workload:
 MIN_SECONDS, MAX_CALLS = 0.02, 50  # a short workload is repeated, its mean taken
 
 
-def _timed(function, *args) -> float:
+def synchronizer(device: torch.device) -> Callable[[], None]:
+    """What waits for the device's queued kernels (nothing to wait for on the CPU)."""
+    if device.type == "cuda":
+        return lambda: torch.cuda.synchronize(device)
+    return lambda: None
+
+
+def _timed(function, *args, sync: Callable[[], None] = lambda: None) -> float:
     """Seconds per call: one call, or the mean of as many as fill ``MIN_SECONDS``."""
     calls, total = 0, 0.0
+    sync()
     while total < MIN_SECONDS and calls < MAX_CALLS:
         tick = time.perf_counter()
         function(*args)
+        sync()
         total += time.perf_counter() - tick
         calls += 1
     return total / calls
 
 
-def measure(workloads: list[Workload], rounds: int) -> None:
+def _peak_mb(workload: Workload, device: torch.device) -> float | None:
+    """The device memory one update of ``workload`` holds at its peak (GPU only)."""
+    if device.type != "cuda":
+        return None
+    torch.cuda.synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    workload.run(0)
+    torch.cuda.synchronize(device)
+    return torch.cuda.max_memory_allocated(device) / 2**20
+
+
+def measure(workloads: list[Workload], rounds: int, device: torch.device = CPU) -> None:
     """``rounds`` timed rounds after one warm-up round, interleaved."""
+    sync = synchronizer(device)
+    for workload in workloads:
+        workload.peak_mb = _peak_mb(workload, device)
     for round_ in range(rounds + 1):
         for workload in workloads:
-            seconds = _timed(workload.run, round_)
-            floors = {name: _timed(floor) for name, floor in workload.floors.items()}
+            seconds = _timed(workload.run, round_, sync=sync)
+            floors = {name: _timed(floor, sync=sync) for name, floor in workload.floors.items()}
             if round_:
                 workload.times.append(seconds)
                 for name, value in floors.items():
                     workload.floor_times.setdefault(name, []).append(value)
 
 
-def reference_problem(model_name: str):
-    """The model ``model_name`` on the embedded MNIST, and its minibatch of update 0."""
+def reference_problem(model_name: str, device: torch.device = CPU):
+    """The model ``model_name`` on the embedded MNIST, and its minibatch of update 0, on
+    ``device``."""
     config = make_config({"model": model_name, "data": "mnist"})
     data = load_dataset(config)
-    model = build_model(config, data.input_shape, data.num_classes)
-    return model, Problem(model, data.minibatch(0, 0, BATCH), train_size=data.train_x.shape[0])
+    model = model_on(config, None, data.input_shape, data.num_classes, device)
+    batch = data.minibatch(0, 0, BATCH).to(device)
+    return model, Problem(model, batch, train_size=data.train_x.shape[0])
 
 
 def is_workload(name: str, estimator: ImportanceSampling, problem, center, tau) -> Workload:
@@ -105,7 +137,7 @@ def is_workload(name: str, estimator: ImportanceSampling, problem, center, tau) 
     scheme.prepare(key, center, tau, problem)
     block = estimator.block_size
     drawn = scheme.draw(key, [(0, block)], block, center)
-    buffer = torch.empty(int(math.ceil(scheme.numbers_per_sample() * block)))
+    buffer = torch.empty(int(math.ceil(scheme.numbers_per_sample() * block)), device=center.device)
     blocks = estimator.blocks()
 
     def run(round_: int) -> None:
@@ -113,7 +145,7 @@ def is_workload(name: str, estimator: ImportanceSampling, problem, center, tau) 
 
     def noise() -> None:
         for b, rows in blocks:
-            generator = streams.torch_generator(0, streams.IS_NOISE, 0, b)
+            generator = streams.torch_generator(0, streams.IS_NOISE, 0, b, center.device)
             buffer[: int(scheme.numbers_per_sample() * rows)].normal_(generator=generator)
 
     def forward() -> None:
@@ -129,10 +161,13 @@ def naive_loop(samples: int, problem, center, tau) -> Workload:
     scale = math.sqrt(tau)
 
     def run(round_: int) -> None:
-        generator = streams.torch_generator(0, streams.IS_NOISE, round_, 0)
-        best, total, weighted = math.inf, 0.0, torch.zeros(center.shape[0], dtype=torch.float64)
+        device = center.device
+        generator = streams.torch_generator(0, streams.IS_NOISE, round_, 0, device)
+        best, total = math.inf, 0.0
+        weighted = torch.zeros(center.shape[0], dtype=torch.float64, device=device)
         for _ in range(samples):
-            point = center + scale * torch.randn(center.shape[0], generator=generator)
+            noise = torch.randn(center.shape[0], generator=generator, device=device)
+            point = center + scale * noise
             loss = float(model.losses(point[None], batch)[0]) * FIXED_BETA
             if loss < best:  # keep the sums relative to the smallest loss
                 shrink = math.exp(loss - best) if best < math.inf else 0.0
@@ -149,7 +184,7 @@ def sgld_workload(steps: int, problem, center, tau) -> Workload:
     estimator = SGLD(1, steps, parse_schedule("harmonic:1,1000", "--sgld-eps"), 20.0)
     state = estimator.init(center)
     noise = torch.empty_like(center)
-    generator = torch.Generator().manual_seed(0)
+    generator = torch.Generator(center.device).manual_seed(0)
 
     def run(round_: int) -> None:
         estimator.step(StepKey(0, round_), state, center, tau, problem, SerialComm())
@@ -168,9 +203,10 @@ def sgld_workload(steps: int, problem, center, tau) -> Workload:
 def rm_workload(stein: bool, samples: int, iterations: int, problem, center, tau) -> Workload:
     step = parse_schedule("power:1,1", "--rm-step")
     estimator = RobbinsMonro(samples, iterations, step, 20.0, stein=stein)
-    noise = torch.empty(samples, center.shape[0])
-    generator = torch.Generator().manual_seed(0)
-    points = center + math.sqrt(tau) * torch.randn(samples, center.shape[0], generator=generator)
+    noise = torch.empty(samples, center.shape[0], device=center.device)
+    generator = torch.Generator(center.device).manual_seed(0)
+    drawn = torch.randn(samples, center.shape[0], generator=generator, device=center.device)
+    points = center + math.sqrt(tau) * drawn
     both = torch.cat([points, 2 * center - points])
 
     def run(round_: int) -> None:
@@ -206,12 +242,14 @@ def default_is(samples: int) -> ImportanceSampling:
     return ESTIMATORS["is"].build(values)
 
 
-def model_workloads(model_name: str, settings) -> tuple[list[Workload], dict]:
-    """Every workload of one model; ``settings``: samples, sgld_steps, rm_samples,
-    rm_iterations."""
-    model, problem = reference_problem(model_name)
-    center = model.init_params(0)
-    tau = torch.tensor(TAU)
+def model_workloads(
+    model_name: str, settings, device: torch.device = CPU
+) -> tuple[list[Workload], dict]:
+    """Every workload of one model on ``device``; ``settings``: samples, sgld_steps,
+    rm_samples, rm_iterations."""
+    model, problem = reference_problem(model_name, device)
+    center = model.init_params(0).to(device)
+    tau = torch.tensor(TAU, device=device)
     samples = settings.samples
     auto = Temperature(None, 0.3)
     default = default_is(samples)

@@ -7,7 +7,10 @@
   editable install); ``None`` otherwise, or when git is missing or fails;
 * ``host`` of rank 0, ``started_at`` (ISO 8601, UTC) of this invocation (a resumed run records
   when it was resumed), ``ranks`` and, gathered from every rank in rank order,
-  ``rank_hosts``, ``rank_devices`` and ``rank_threads`` (torch's intra-op threads).
+  ``rank_hosts``, ``rank_devices`` and ``rank_threads`` (torch's intra-op threads), and each
+  rank's device use (``sampler.runs.device_usage``): ``rank_device_names``,
+  ``rank_peak_memory_mb`` and ``rank_seconds_per_update`` (the rank's own seconds inside the
+  trainer's steps per update).
 
 ``run_metadata`` is a collective: every rank calls it.
 """
@@ -25,6 +28,7 @@ import numpy
 import torch
 
 import sampler
+from sampler.runs.device_usage import usage
 
 GIT_TIMEOUT_SECONDS = 5.0
 
@@ -79,10 +83,18 @@ def environment() -> dict:
     }
 
 
-def run_metadata(comm, device, started: datetime) -> dict:
-    """The ``metadata`` table of ``summary.json`` (a collective over ``comm``)."""
+def run_metadata(
+    comm, device, started: datetime, step_seconds: float = 0.0, steps: int = 0
+) -> dict:
+    """The ``metadata`` table of ``summary.json`` (a collective over ``comm``); ``step_seconds``:
+    this rank's seconds inside the trainer's steps over ``steps`` updates."""
     ranks = comm.allgather(
-        {"host": socket.gethostname(), "device": str(device), "threads": torch.get_num_threads()}
+        {
+            "host": socket.gethostname(),
+            "device": str(device),
+            "threads": torch.get_num_threads(),
+            **usage(torch.device(device), step_seconds),
+        }
     )
     versions = comm.bcast(environment() if comm.rank == 0 else None)
     return {
@@ -93,4 +105,7 @@ def run_metadata(comm, device, started: datetime) -> dict:
         "rank_hosts": [r["host"] for r in ranks],
         "rank_devices": [r["device"] for r in ranks],
         "rank_threads": [r["threads"] for r in ranks],
+        "rank_device_names": [r["device_name"] for r in ranks],
+        "rank_peak_memory_mb": [r["peak_memory_mb"] for r in ranks],
+        "rank_seconds_per_update": [r["step_seconds"] / steps if steps else None for r in ranks],
     }

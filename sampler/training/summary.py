@@ -51,7 +51,7 @@ def summarize(
         **{f"total_{k}": v for k, v in progress.totals.items()},
         **{f"dataset_{k}": v for k, v in parts.dataset.info.items() if isinstance(v, (int, float))},
         "warnings": parts.health.summary(),
-        "metadata": run_metadata(comm, parts.device, started),
+        "metadata": run_metadata(comm, parts.device, started, progress.step_seconds, done),
     }
 
 

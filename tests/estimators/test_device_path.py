@@ -1,9 +1,10 @@
 """The GPU path, checked on the CPU: the block loop without host synchronisation, the blocks of
 a rank drawn and evaluated in groups, and the reused buffers of SGLD and Robbins-Monro give the
 numbers of the previous code (``tests/helpers/host_reference.py``) bit for bit on 1, 2 and 3 ranks;
-the pinned staging of MPI collectives round-trips its values. (No GPU was available to this
-work: on one, the same code runs on the device; these tests are what shows it is the same
-algorithm.)"""
+the pinned staging of MPI collectives round-trips its values. They run on the CPU; with
+``SAMPLER_TEST_DEVICE=cuda`` (what ``scripts/gpu_check.py`` sets) they run on a GPU, where both
+sides use the device's generators and agree within float32 rounding
+(``tests.helpers.test_device``)."""
 
 from __future__ import annotations
 
@@ -23,24 +24,28 @@ from sampler.schedules import parse_schedule
 from tests.helpers.host_reference import HostTiltedSums, host_local_sums, host_run_chains
 from tests.helpers.importance_quadratic import CURVATURE, MINIMUM, PartlyBrokenProblem
 from tests.helpers.quadratic import QuadraticProblem
+from tests.helpers.test_device import DEVICE, assert_same_tensor, assert_same_value
 from tests.helpers.thread_comm import run_on_ranks
 
 
 def network(dim: int = 5, batch: int = 20):
     data = make_gaussian_mixture(dim=dim, train_size=60, test_size=10, data_seed=1)
     model = build_mlp(data.input_shape, data.num_classes, widths=(4,))
-    problem = Problem(model, data.minibatch(0, 0, batch), train_size=60)
+    problem = Problem(model, data.minibatch(0, 0, batch).to(DEVICE), train_size=60)
     tau = torch.full((model.num_params,), 0.02)
     tau[: model.layers["fc0"].stop] = 0.05
-    return problem, model.init_params(3), tau
+    return problem, model.init_params(3).to(DEVICE), tau.to(DEVICE)
 
 
 def quadratic(kind: str):
+    zeros = torch.zeros(5, device=DEVICE)
     if kind == "broken":  # NaN and inf losses
-        return PartlyBrokenProblem(CURVATURE, MINIMUM), torch.zeros(5), torch.tensor(0.8)
+        problem = PartlyBrokenProblem(CURVATURE, MINIMUM).to(DEVICE)
+        return problem, zeros, torch.tensor(0.8, device=DEVICE)
     offset = {"offset": 1e4, "steep": 0.0}[kind]
     curvature = [1e4] * 5 if kind == "steep" else CURVATURE
-    return QuadraticProblem(curvature, MINIMUM, offset=offset), torch.zeros(5), torch.tensor(0.5)
+    problem = QuadraticProblem(curvature, MINIMUM, offset=offset).to(DEVICE)
+    return problem, zeros, torch.tensor(0.5, device=DEVICE)
 
 
 CASES = {
@@ -63,9 +68,11 @@ def three_updates(make, problem, center, tau, comm):
 
 def assert_same_updates(new, old):
     for (x, info), (x_old, info_old) in zip(new, old):
-        assert torch.equal(x, x_old)
-        assert torch.equal(info.target_variance, info_old.target_variance)
-        assert info._replace(target_variance=None) == info_old._replace(target_variance=None)
+        assert_same_tensor(x, x_old)
+        assert_same_tensor(info.target_variance, info_old.target_variance)
+        for field, value in info._asdict().items():
+            if field != "target_variance":
+                assert_same_value(value, getattr(info_old, field))
 
 
 @pytest.mark.parametrize("ranks", [1, 2, 3])

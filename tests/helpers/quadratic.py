@@ -20,6 +20,11 @@ class QuadraticProblem:
         self.loss_evals = 0
         self.grad_evals = 0
 
+    def to(self, device) -> QuadraticProblem:
+        """This problem with its curvature and minimum on ``device`` (in place)."""
+        self.curvature, self.minimum = self.curvature.to(device), self.minimum.to(device)
+        return self
+
     @property
     def num_params(self) -> int:
         return self.curvature.numel()

@@ -1,5 +1,6 @@
 """summary.json records what a run ran on: versions, the git commit of a checkout (and no
-failure outside one), host, start time, ranks and each rank's device."""
+failure outside one), host, start time, ranks and each rank's device, its peak memory and its
+seconds per update."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import subprocess
 from datetime import datetime
 
 import numpy
+import pytest
 import torch
 
 import sampler
@@ -26,6 +28,12 @@ def test_the_summary_records_the_run_metadata(tmp_path):
     started = datetime.fromisoformat(metadata["started_at"])
     assert started.tzinfo is not None
     assert metadata["ranks"] == 1 and metadata["rank_devices"] == ["cpu"]
+    assert metadata["rank_device_names"] == ["cpu"]
+    summary = json.loads((out / "summary.json").read_text())
+    (per_update,) = metadata["rank_seconds_per_update"]
+    assert per_update == pytest.approx(summary["seconds_per_update"])
+    (peak,) = metadata["rank_peak_memory_mb"]
+    assert peak is None or peak > 10  # torch alone holds more; None where /proc is missing
     root = run_metadata.checkout_root()
     if root is None:
         assert metadata["git_commit"] is None

@@ -1,0 +1,297 @@
+"""The GPU check: everything of the engine's device path, run on one device, in one report.
+
+    python scripts/gpu_check.py --device cuda --out gpu-report     # on a CUDA machine, < 8 min
+    python scripts/gpu_check.py --device cpu --quick --out /tmp/r  # the rehearsal (and CI's test)
+
+Sections, each timed and judged on its own (a failing one does not stop the others):
+
+* ``tests``: the device-path tests (``tests/estimators/test_device_path.py``) with
+  ``SAMPLER_TEST_DEVICE`` set: the block loop against the host-synchronising reference on the
+  device, equal bit for bit on the CPU and within float32 rounding on a GPU;
+* ``train``: ``sampler train --device D`` for every estimator and baseline of the registries,
+  a few updates of ``mlp`` each (small settings), with its accuracy, seconds per update and the
+  rank's peak memory from ``summary.json``;
+* ``ranks``: ``mpiexec -n 2`` (both ranks on the one device, local rank modulo devices) against
+  one rank, importance sampling at its defaults and literal: the final parameters agree within
+  ``RANK_RTOL`` relative (the ranks' partial sums add up in another order: about 1e-7 on the
+  CPU);
+* ``resume``: a run checkpointed on D resumed on the CPU and one checkpointed on the CPU
+  resumed on D (on the CPU both halves are the CPU: the continuation is then bit-identical);
+* ``bench``: ``sampler bench --device D --json``: every reference workload beside its floor
+  (timers synchronised with the device), each one's peak device memory, 1 against 2 ranks, and
+  the literal update at J = 10^3 .. 10^6 (``--quick``: 10^2, 10^3) to show where it stops being
+  launch-bound.
+
+Writes ``OUT/report.json`` (everything) and ``OUT/report.md`` (the tables); exit 0 when every
+section passed. Needs the project installed with its ``test`` and ``mpi`` extras (the ``ranks``
+section is skipped, with the reason, without ``mpiexec``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from sampler.baselines import BASELINES
+from sampler.estimators import ESTIMATORS
+from sampler.mpi.device import rank_device
+
+ROOT = Path(__file__).resolve().parent.parent
+RANK_RTOL = 1e-4  # 1 vs 2 ranks: partial sums added in another order
+# Small settings per method (a few updates each); a method not listed runs at its defaults.
+METHOD_FLAGS = {
+    "is": ["--samples", "200"],
+    "sgld": ["--sgld-steps", "20", "--chains", "2"],
+    "rm": ["--rm-samples", "6", "--rm-iterations", "4"],
+    "rm-stein": ["--rm-samples", "6", "--rm-iterations", "4"],
+    "sgd": [],
+    "esgd": ["--esgd-steps", "5"],
+    "rsgd": ["--replicas", "3"],
+    "pla": ["--perturbations", "3"],
+    "plea": ["--perturbations", "3"],
+}
+FULL = {"steps": 5, "bench": ["--models", "mlp", "--rounds", "5", "--ranks", "2"]}
+FULL["sweep"] = "1000,10000,100000,1000000"
+QUICK = {"steps": 2, "sweep": "100,1000"}
+QUICK["bench"] = [
+    *("--models", "linear", "--rounds", "1", "--samples", "100", "--sgld-steps", "10"),
+    *("--rm-samples", "4", "--rm-iterations", "4", "--ranks", "0", "--memory-samples", ""),
+]
+
+
+def run(command: list[str], env: dict | None = None, timeout: float = 600) -> dict:
+    """A subprocess, its exit status, seconds and the tail of its output."""
+    tick = time.perf_counter()
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, env=environment, timeout=timeout, cwd=ROOT
+        )
+        code, stdout, out = done.returncode, done.stdout, done.stdout + done.stderr
+    except subprocess.TimeoutExpired:
+        code, stdout, out = -1, "", f"timed out after {timeout:.0f} s"
+    seconds = time.perf_counter() - tick
+    return {"rc": code, "seconds": seconds, "tail": out[-3000:], "stdout": stdout}
+
+
+def sampler_train(out: Path, flags: list[str], launcher: list[str] = ()) -> dict:
+    command = [*launcher, sys.executable, "-m", "sampler", "train", "--out", str(out), "--quiet"]
+    return run([*command, "--eval-every", "0", *flags])
+
+
+def tests_section(device: str) -> dict:
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    result = run(
+        [*command, "tests/estimators/test_device_path.py"], {"SAMPLER_TEST_DEVICE": device}
+    )
+    return {"passed": result["rc"] == 0, "seconds": result["seconds"], "tail": result["tail"]}
+
+
+def train_section(device: str, steps: int, scratch: Path) -> dict:
+    rows = []
+    for kind, names in (("--estimator", ESTIMATORS), ("--baseline", BASELINES)):
+        for name in names:
+            flags = ["--model", "mlp", "--steps", str(steps), "--device", device, kind, name]
+            result = sampler_train(scratch / f"train-{name}", [*flags, *METHOD_FLAGS.get(name, [])])
+            row = {"method": name, "rc": result["rc"], "seconds": result["seconds"]}
+            summary_file = scratch / f"train-{name}" / "summary.json"
+            if result["rc"] == 0 and summary_file.exists():
+                summary = json.loads(summary_file.read_text())
+                meta = summary["metadata"]
+                row |= {
+                    "device": summary["device"],
+                    "accuracy": summary["final_test_accuracy"],
+                    "seconds_per_update": summary["seconds_per_update"],
+                    "peak_memory_mb": meta.get("rank_peak_memory_mb", [None])[0],
+                }
+            else:
+                row["tail"] = result["tail"]
+            row["passed"] = result["rc"] == 0 and row.get("device", "").startswith(device)
+            rows.append(row)
+    return {"passed": all(r["passed"] for r in rows), "runs": rows}
+
+
+def mpiexec() -> str | None:
+    beside = Path(sys.executable).with_name("mpiexec")
+    return str(beside) if beside.exists() else shutil.which("mpiexec")
+
+
+def parameters(run_dir: Path) -> torch.Tensor:
+    state = torch.load(run_dir / "state_dict.pt", map_location="cpu", weights_only=True)
+    return torch.cat([value.flatten().double() for value in state.values()])
+
+
+def agreement(one: Path, two: Path) -> dict:
+    a, b = parameters(one), parameters(two)
+    difference = float((a - b).abs().max())
+    relative = difference / max(float(a.abs().max()), 1e-30)
+    return {"identical": bool(torch.equal(a, b)), "max_abs_diff": difference, "rel": relative}
+
+
+def ranks_section(device: str, steps: int, scratch: Path) -> dict:
+    executable = mpiexec()
+    if executable is None:
+        return {"passed": True, "skipped": "no mpiexec (pip install mpich mpi4py)"}
+    rows = []
+    for name, flags in {
+        "is defaults": ["--samples", "400"],
+        "is literal": ["--samples", "400", "--proposal", "literal", "--beta", "1"],
+    }.items():
+        common = ["--model", "mlp", "--steps", str(steps), "--device", device, *flags]
+        outs = [scratch / f"ranks-{name.replace(' ', '-')}-{n}" for n in (1, 2)]
+        results = [
+            sampler_train(outs[0], common),
+            sampler_train(outs[1], common, [executable, "-n", "2"]),
+        ]
+        row = {"workload": name, "rc": [r["rc"] for r in results]}
+        if all(r["rc"] == 0 for r in results):
+            row |= agreement(*outs)
+            row["passed"] = row["rel"] <= RANK_RTOL
+        else:
+            row |= {"passed": False, "tail": [r["tail"] for r in results if r["rc"]][0]}
+        rows.append(row)
+    return {"passed": all(r["passed"] for r in rows), "runs": rows}
+
+
+def resume_section(device: str, steps: int, scratch: Path) -> dict:
+    """Half the updates on ``first``, resumed on ``second``; against the uninterrupted run."""
+    rows = []
+    for index, (first, second) in enumerate(((device, "cpu"), ("cpu", device))):
+        common = ["--model", "mlp", "--samples", "200", "--checkpoint-every", "1"]
+        whole, split = scratch / f"whole-{index}", scratch / f"split-{index}"
+        done = sampler_train(whole, [*common, "--steps", str(2 * steps), "--device", first])
+        half = sampler_train(split, [*common, "--steps", str(steps), "--device", first])
+        command = [sys.executable, "-m", "sampler", "train", "--resume", str(split), "--quiet"]
+        resumed = run([*command, "--steps", str(2 * steps), "--device", second])
+        row = {"checkpointed_on": first, "resumed_on": second}
+        codes = [done["rc"], half["rc"], resumed["rc"]]
+        if codes == [0, 0, 0]:
+            summary = json.loads((split / "summary.json").read_text())
+            row |= agreement(whole, split) | {
+                "steps": summary["steps"],
+                "device": summary["device"],
+            }
+            same_kind = first == second
+            row["passed"] = summary["steps"] == 2 * steps and (row["identical"] or not same_kind)
+        else:
+            row |= {"passed": False, "rc": codes, "tail": resumed["tail"] + half["tail"]}
+        rows.append(row)
+    return {"passed": all(r["passed"] for r in rows), "runs": rows}
+
+
+def bench_section(device: str, settings: dict) -> dict:
+    command = [sys.executable, "-m", "sampler", "bench", "--device", device, "--json"]
+    result = run([*command, *settings["bench"], "--sweep-samples", settings["sweep"]])
+    if result["rc"] != 0:
+        return {"passed": False, "rc": result["rc"], "tail": result["tail"]}
+    return {"passed": True, "seconds": result["seconds"], "report": json.loads(result["stdout"])}
+
+
+SECTIONS = ("tests", "train", "ranks", "resume", "bench")
+
+
+def markdown(report: dict) -> str:
+    """The report's tables."""
+    lines = [
+        f"# GPU check on {report['device_name']}",
+        "",
+        f"`{report['command']}`: torch {report['torch']}, {report['seconds']:.0f} s in all, "
+        f"load average before {report['load_average']}.",
+        "",
+        "| section | passed | seconds |",
+        "|---|---|---|",
+    ]
+    for name in SECTIONS:
+        section = report[name]
+        lines.append(f"| {name} | {section['passed']} | {section.get('seconds', 0):.1f} |")
+    lines += ["", "## sampler train", "", "| method | passed | s/update | peak MB | accuracy |"]
+    lines.append("|---|---|---|---|---|")
+    for r in report["train"]["runs"]:
+        lines.append(
+            f"| {r['method']} | {r['passed']} | {r.get('seconds_per_update', float('nan')):.4f} "
+            f"| {r.get('peak_memory_mb') or float('nan'):.0f} | {r.get('accuracy')} |"
+        )
+    for name in ("ranks", "resume"):
+        lines += ["", f"## {name}", ""]
+        if "skipped" in report[name]:
+            lines.append(f"skipped: {report[name]['skipped']}")
+        for r in report[name].get("runs", []):
+            shown = {k: v for k, v in r.items() if k != "tail"}
+            lines.append(f"- {json.dumps(shown)}")
+    bench = report["bench"].get("report")
+    if bench:
+        lines += ["", "## sampler bench", "", "| model | workload | s | floors | peak MB |"]
+        lines.append("|---|---|---|---|---|")
+        for w in bench["workloads"]:
+            floors = ", ".join(f"{k} {v:.5f}" for k, v in w["floors"].items())
+            lines.append(
+                f"| {w['model']} | {w['workload']} | {w['seconds']:.5f} | {floors} | "
+                f"{w.get('peak_mb')} |"
+            )
+        for r in bench.get("ranks", []):
+            lines.append(f"- 1 vs {r['ranks']} ranks, {r['workload']}: {r['efficiency']:.0%}")
+        lines += ["", "| J | s | x floor | us/sample | peak MB |", "|---|---|---|---|---|"]
+        for r in bench.get("sweep", []):
+            lines.append(
+                f"| {r['samples']} | {r['seconds']:.5f} | {r['seconds'] / r['floor']:.2f} | "
+                f"{r['seconds_per_sample'] * 1e6:.2f} | {r['peak_mb']} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="cuda", help="cuda (default), cuda:N or cpu")
+    parser.add_argument("--quick", action="store_true", help="CI-sized: fewer updates and J")
+    parser.add_argument("--out", type=Path, default=Path("gpu-report"), help="report folder")
+    args = parser.parse_args(argv)
+    try:
+        device = rank_device(0, args.device)
+    except ValueError as error:
+        parser.error(str(error))
+    settings = QUICK if args.quick else FULL
+    tick, load = time.perf_counter(), ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    report = {
+        "command": " ".join(["gpu_check.py", *(argv or sys.argv[1:])]),
+        "torch": torch.__version__,
+    }
+    report |= {"device": str(device), "load_average": load, "quick": args.quick}
+    report["device_name"] = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    name = device.type if device.type == "cpu" else str(device)
+    with tempfile.TemporaryDirectory() as directory:
+        scratch = Path(directory)
+        sections = {
+            "tests": lambda: tests_section(name),
+            "train": lambda: train_section(name, settings["steps"], scratch),
+            "ranks": lambda: ranks_section(name, settings["steps"], scratch),
+            "resume": lambda: resume_section(name, settings["steps"], scratch),
+            "bench": lambda: bench_section(name, settings),
+        }
+        for section, check in sections.items():
+            started = time.perf_counter()
+            report[section] = check() | {"seconds": time.perf_counter() - started}
+    report["seconds"] = time.perf_counter() - tick
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "report.json").write_text(json.dumps(report, indent=2))
+    (args.out / "report.md").write_text(markdown(report))
+    failed = [section for section in SECTIONS if not report[section]["passed"]]
+    print(
+        f"gpu check on {report['device_name']}: {len(SECTIONS) - len(failed)} of "
+        f"{len(SECTIONS)} sections passed in {report['seconds']:.0f} s; report in {args.out}"
+    )
+    for section in failed:
+        print(f"  FAILED {section}: see report.json")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
