@@ -4,7 +4,7 @@ numbers of the previous code (``tests/helpers/host_reference.py``) bit for bit o
 the pinned staging of MPI collectives round-trips its values. They run on the CPU; with
 ``SAMPLER_TEST_DEVICE=cuda`` (what ``scripts/gpu_check.py`` sets) they run on a GPU, where both
 sides use the device's generators and agree within float32 rounding
-(``tests.helpers.test_device``)."""
+(``tests.helpers.device_under_test``)."""
 
 from __future__ import annotations
 
@@ -21,10 +21,10 @@ from sampler.models.data.gaussian_mixture import make_gaussian_mixture
 from sampler.models.zoo import build_mlp
 from sampler.problem import Problem
 from sampler.schedules import parse_schedule
+from tests.helpers.device_under_test import DEVICE, assert_same_tensor, assert_same_value
 from tests.helpers.host_reference import HostTiltedSums, host_local_sums, host_run_chains
 from tests.helpers.importance_quadratic import CURVATURE, MINIMUM, PartlyBrokenProblem
 from tests.helpers.quadratic import QuadraticProblem
-from tests.helpers.test_device import DEVICE, assert_same_tensor, assert_same_value
 from tests.helpers.thread_comm import run_on_ranks
 
 

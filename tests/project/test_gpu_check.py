@@ -1,7 +1,7 @@
 """``scripts/gpu_check.py`` rehearsed on the CPU (``--device cpu --quick``), as a user without a
 GPU, or CI, runs it: every section passes, every estimator and baseline trained on the device
-asked for, 1 and 2 ranks agree within float64 rounding on the CPU, both resume directions complete, and the
-bench part holds its workloads and the J sweep."""
+asked for, 1 and 2 ranks agree within float64 rounding on the CPU, both resume directions
+complete, and the bench part holds its workloads and the J sweep."""
 
 from __future__ import annotations
 
