@@ -5,9 +5,12 @@
 
 Sections, each timed and judged on its own (a failing one does not stop the others):
 
-* ``tests``: the device-path tests (``tests/estimators/test_device_path.py``) with
-  ``SAMPLER_TEST_DEVICE`` set: the block loop against the host-synchronising reference on the
-  device, equal bit for bit on the CPU and within float32 rounding on a GPU;
+* ``tests``: two test modules with ``SAMPLER_TEST_DEVICE`` set: the device path
+  (``tests/estimators/test_device_path.py``: the block loop against the host-synchronising
+  reference on the device, equal bit for bit on the CPU and within float32 rounding on a GPU)
+  and every estimator against its closed form on a quadratic
+  (``tests/estimators/test_estimators_closed_form.py``, within 5 standard errors: a GPU's
+  generators draw other numbers than the CPU's, so the devices meet at the closed form);
 * ``train``: ``sampler train --device D`` for every estimator and baseline of the registries,
   a few updates of ``mlp`` each (small settings), with its accuracy, seconds per update and the
   rank's peak memory from ``summary.json``;
@@ -46,6 +49,10 @@ from sampler.estimators import ESTIMATORS
 from sampler.mpi.device import rank_device
 
 ROOT = Path(__file__).resolve().parent.parent
+TEST_MODULES = [
+    "tests/estimators/test_device_path.py",
+    "tests/estimators/test_estimators_closed_form.py",
+]
 RANK_RTOL = 1e-4  # 1 vs 2 ranks: partial sums added in another order
 # Small settings per method (a few updates each); a method not listed runs at its defaults.
 METHOD_FLAGS = {
@@ -88,11 +95,11 @@ def sampler_train(out: Path, flags: list[str], launcher: list[str] = ()) -> dict
     return run([*command, "--eval-every", "0", *flags])
 
 
-def tests_section(device: str) -> dict:
+def tests_section(device: str, quick: bool) -> dict:
+    """``--quick``: the device path alone (the suite runs the closed forms on the CPU anyway)."""
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-    result = run(
-        [*command, "tests/estimators/test_device_path.py"], {"SAMPLER_TEST_DEVICE": device}
-    )
+    modules = TEST_MODULES[:1] if quick else TEST_MODULES
+    result = run([*command, *modules], {"SAMPLER_TEST_DEVICE": device})
     return {"passed": result["rc"] == 0, "seconds": result["seconds"], "tail": result["tail"]}
 
 
@@ -270,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as directory:
         scratch = Path(directory)
         sections = {
-            "tests": lambda: tests_section(name),
+            "tests": lambda: tests_section(name, args.quick),
             "train": lambda: train_section(name, settings["steps"], scratch),
             "ranks": lambda: ranks_section(name, settings["steps"], scratch),
             "resume": lambda: resume_section(name, settings["steps"], scratch),

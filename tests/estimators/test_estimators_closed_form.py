@@ -3,7 +3,10 @@
 ``is`` and ``sgld``: the local-entropy target ``E_q[X]``; ``rm`` and ``rm-stein``: the root of
 ``x - x_k + tau E_{N(x,tau)} grad f``. Tolerances are 5 standard errors computed from the
 replicates (plus, for Robbins-Monro, the computed deterministic transient after J iterations).
-tau is a per-coordinate vector (as per-layer tau makes it) unless a test says otherwise.
+tau is a per-coordinate vector (as per-layer tau makes it) unless a test says otherwise. The
+tests run on ``SAMPLER_TEST_DEVICE`` (the CPU unless set; ``scripts/gpu_check.py`` sets it to the
+GPU): a GPU's generators give other draws than the CPU's, so the two devices are compared through
+the same closed forms, within the same standard errors.
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ from sampler.estimators.robbins_monro import RobbinsMonro
 from sampler.estimators.sgld import SGLD
 from sampler.mpi import SerialComm
 from sampler.schedules import parse_schedule
+from tests.helpers.device_under_test import DEVICE
 from tests.helpers.quadratic import QuadraticProblem, mean_and_standard_error
 
-A = torch.tensor([1.0, -0.5, 2.0], dtype=torch.float64)
-DIAG = torch.tensor([1.0, 2.0, 4.0], dtype=torch.float64)
-CENTER = torch.tensor([0.3, 0.2, -0.4], dtype=torch.float64)
-TAU_VECTOR = torch.tensor([0.5, 0.2, 0.1], dtype=torch.float64)
+A = torch.tensor([1.0, -0.5, 2.0], dtype=torch.float64, device=DEVICE)
+DIAG = torch.tensor([1.0, 2.0, 4.0], dtype=torch.float64, device=DEVICE)
+CENTER = torch.tensor([0.3, 0.2, -0.4], dtype=torch.float64, device=DEVICE)
+TAU_VECTOR = torch.tensor([0.5, 0.2, 0.1], dtype=torch.float64, device=DEVICE)
 COMM = SerialComm()
 
 
@@ -30,7 +34,7 @@ def problem() -> QuadraticProblem:
     return QuadraticProblem(DIAG, A)
 
 
-@pytest.mark.parametrize("tau", [torch.tensor(0.3, dtype=torch.float64), TAU_VECTOR])
+@pytest.mark.parametrize("tau", [torch.tensor(0.3, dtype=torch.float64, device=DEVICE), TAU_VECTOR])
 @pytest.mark.parametrize("beta", [1.0, 2.0])
 def test_importance_sampling_matches_tilted_mean(tau, beta):
     estimator = ImportanceSampling(samples=2000, beta=beta, block_size=500)
@@ -110,7 +114,7 @@ class CosineProblem:
     """``f(x) = sum_i c_i cos(2 x_i)``: non-convex, ``E_{N(x,tau)} grad_i f = -2 c_i sin(2 x_i)
     exp(-2 tau_i)`` in closed form."""
 
-    c = torch.tensor([1.0, -0.7, 0.4], dtype=torch.float64)
+    c = torch.tensor([1.0, -0.7, 0.4], dtype=torch.float64, device=DEVICE)
     loss_evals = grad_evals = 0
 
     def losses(self, params):
