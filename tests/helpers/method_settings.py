@@ -14,6 +14,7 @@ SMALL = {
     "rsgd": ["--replicas", "3", "--coupling-every", "2"],
     "pla": ["--perturbations", "3"],
     "plea": ["--perturbations", "3"],
+    "es": ["--population", "6", "--block-size", "4"],
 }
 # smaller still, for the big networks of the zoo
 TINY = {
@@ -26,6 +27,7 @@ TINY = {
     "rsgd": ["--replicas", "2", "--coupling-every", "1"],
     "pla": ["--perturbations", "2"],
     "plea": ["--perturbations", "2"],
+    "es": ["--population", "4", "--block-size", "2"],
 }
 
 

@@ -34,6 +34,7 @@ BASELINE_FLAGS = {
     "rsgd": ["--replicas", "3", "--coupling-every", "3", "--momentum", "0.5"],
     "pla": ["--perturbations", "3", "--layers", "fc0"],
     "plea": ["--perturbations", "3"],
+    "es": ["--population", "12", "--block-size", "4", "--lr", "0.05"],
 }
 COMMON = [
     "-m",
