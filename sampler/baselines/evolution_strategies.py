@@ -45,8 +45,8 @@ from typing import Any
 import torch
 
 from sampler.baselines.base import BaselineSpec, RunContext
+from sampler.baselines.es_population import SCHEMES, build_pairs, choose
 from sampler.estimators.base import StepKey
-from sampler.estimators.proposals import Antithetic
 from sampler.models.naming import setting
 from sampler.models.options import Option, OptionError, at_least, within
 from sampler.mpi import Comm
@@ -89,6 +89,7 @@ class EvolutionStrategies:
         fitness: str = "rank",
         block_size: int = 100,
         seed: int = 0,
+        scheme: str = "auto",
     ) -> None:
         self.population = population
         self.sigma = sigma
@@ -98,7 +99,8 @@ class EvolutionStrategies:
         self.fitness = fitness
         self.block_size = block_size
         self.seed = seed
-        self.proposal = Antithetic()
+        self.scheme = scheme
+        self._pairs: dict[str, Any] = {}
 
     def init(self, params: torch.Tensor) -> dict:
         return self.optimizer.init(params)
@@ -109,20 +111,19 @@ class EvolutionStrategies:
         count = math.ceil(self.population / size)
         return [(b, min(size, self.population - b * size)) for b in range(count)]
 
-    def evaluate(self, key: StepKey, params: torch.Tensor, problem, comm: Comm):
-        """This rank's blocks: ``{block: losses [rows] float64}`` and ``{block: e [rows/2, d]}``."""
-        losses, noise = {}, {}
+    def evaluate(self, key: StepKey, params: torch.Tensor, pairs, comm: Comm):
+        """This rank's blocks: ``{block: losses [rows] float64}`` and what their sums need."""
+        losses, kept = {}, {}
         for block in self.blocks()[comm.rank :: comm.size]:
-            drawn = self.proposal.draw(key, [block], self.block_size, params)
-            losses[block[0]] = self.proposal.losses(drawn, problem).cpu()
-            noise[block[0]] = drawn.noise.clone()
-        return losses, noise
+            losses[block[0]], kept[block[0]] = pairs.evaluate(key, block, self.block_size, params)
+        return losses, kept
 
     def estimate(self, key: StepKey, params: torch.Tensor, problem, comm: Comm):
         """``(g [d] float64 without decay, all N losses float64)`` of update ``key.step``."""
-        tau = torch.tensor(self.sigma**2, dtype=params.dtype, device=params.device)
-        self.proposal.prepare(key, params, tau, problem)
-        losses, noise = self.evaluate(key, params, problem, comm)
+        name = choose(self.scheme, problem)
+        pairs = self._pairs.setdefault(name, build_pairs(name))
+        pairs.prepare(key, params, self.sigma, problem)
+        losses, kept = self.evaluate(key, params, pairs, comm)
         gathered: dict[int, torch.Tensor] = {}
         for part in comm.allgather(losses):
             gathered.update(part)
@@ -134,18 +135,18 @@ class EvolutionStrategies:
             )
         weights = shaped(everything, self.fitness)
         blocks = self.blocks()
-        sums = torch.zeros(len(blocks), params.shape[0], dtype=torch.float64, device=params.device)
+        sums = torch.zeros(len(blocks), pairs.width, dtype=torch.float64, device=params.device)
         start = 0
         for block, rows in blocks:
-            if block in noise:
+            if block in kept:
                 half = rows // 2
                 mine = weights[start : start + rows].to(params.device)
-                difference = (mine[:half] - mine[half:]).to(params.dtype)
-                sums[block] = (difference @ noise[block]).to(torch.float64)
+                sums[block] = pairs.block_sum(kept[block], mine[:half] - mine[half:])
             start += rows
         if comm.size > 1:  # each row from one rank, the others' zeros: exact on any rank count
             sums = comm.allreduce_sum(sums).to(params.device)
-        return sums.sum(dim=0) / (self.population * self.sigma), everything
+        total = pairs.finish(key, sums.sum(dim=0))
+        return total / (self.population * self.sigma), everything
 
     def step(self, step: int, params, state, problem: Problem, comm: Comm):
         gradient, losses = self.estimate(StepKey(self.seed, step), params, problem, comm)
@@ -208,6 +209,13 @@ OPTIONS = {
     "momentum": Option(
         "float", 0.0, "ES: momentum, or Adam's beta1 (0: 0.9)", check=within(0.0, 1.0)
     ),
+    "proposal": Option(
+        "str",
+        "auto",
+        "ES: how the pairs are drawn: antithetic, marginal (the dense first layer "
+        "marginalised, same law), auto (marginal where it applies)",
+        choices=SCHEMES,
+    ),
     "block_size": Option("int", 100, "ES: networks evaluated per forward call (even)", check=even),
 }
 
@@ -241,6 +249,7 @@ def build(values: dict[str, Any], run: RunContext | None = None) -> EvolutionStr
         values["fitness"],
         values["block_size"],
         run.seed,
+        values["proposal"],
     )
 
 

@@ -1,6 +1,7 @@
 """OpenAI-ES (``--baseline es``): its raw estimate on a quadratic against the closed form (within
 4.5 standard errors, a wrong scale rejected), centred ranks invariant to an increasing transform
-of the loss, antithetic pairs, the same update on 1, 2 and 3 ranks, resume bit-exact."""
+of the loss, antithetic pairs, the marginalised first layer with the antithetic law (a variant
+without its residual rejected), the same update on 1, 2 and 3 ranks, resume bit-exact."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 import torch
 
 from sampler.baselines import BASELINES, RunContext
+from sampler.baselines.es_population import MarginalPairs
 from sampler.baselines.evolution_strategies import EvolutionStrategies, shaped
 from sampler.cli.main import main
 from sampler.config.method_options import method, resolve
@@ -185,3 +187,42 @@ def test_bad_options_are_one_line_naming_the_flag(tmp_path, capsys, flags, messa
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and message in error[0]
     assert not (tmp_path / "r").exists()
+
+
+class NoResidual(EvolutionStrategies):
+    """A deliberately wrong marginal scheme: the first layer's residual ``Z (I - Q Q^T)`` left
+    out (the right mean, too little spread)."""
+
+    def estimate(self, key, params, problem, comm):
+        pairs = self._pairs.setdefault("marginal", MarginalPairs())
+        pairs.marginal.residual = lambda key, device: torch.zeros(1, dtype=torch.float64)
+        return super().estimate(key, params, problem, comm)
+
+
+def first_layer_estimates(built, count: int) -> torch.Tensor:
+    """``[count, n h]``: the first-layer part of ``count`` raw estimates at one point."""
+    data = make_gaussian_mixture(dim=8, train_size=60, test_size=10, data_seed=2)
+    model = build_mlp(data.input_shape, data.num_classes, widths=(3,))
+    params = model.init_params(0)
+    problem = Problem(model, data.minibatch(0, 0, 2))
+    cut = model.input_layer.weight.stop
+    rows = [built.estimate(StepKey(built.seed, k), params, problem, COMM)[0] for k in range(count)]
+    return torch.stack(rows)[:, :cut]
+
+
+def test_marginal_pairs_have_the_law_of_antithetic_pairs_and_no_residual_does_not():
+    """Mean and pooled variance of the first layer's raw estimate: ``marginal`` against
+    ``antithetic`` (independent runs) within 4.5 standard errors; without the residual the
+    variance falls to about B / n of it and is rejected."""
+    count = 500
+    given = {"fitness": "raw", "population": 8, "block_size": 4, "sigma": 0.3}
+    reference = first_layer_estimates(trainer(seed=1, proposal="antithetic", **given), count)
+    values = resolve(method("is", "es"), given, steps=1)
+    wrong = NoResidual(8, 0.3, values["lr"], fitness="raw", block_size=4, seed=2)
+    for built, right in ((trainer(seed=2, proposal="marginal", **given), True), (wrong, False)):
+        sample = first_layer_estimates(built, count)
+        se = (reference.var(dim=0) / count + sample.var(dim=0) / count).sqrt()
+        assert torch.all((sample.mean(dim=0) - reference.mean(dim=0)).abs() <= 4.5 * se)
+        ratio = float(sample.var(dim=0).sum() / reference.var(dim=0).sum())
+        # each pooled variance has relative sd below sqrt(2 / (count - 1)) (chi-square)
+        assert (abs(ratio - 1) <= 4.5 * 2 * (2 / (count - 1)) ** 0.5) == right, ratio
