@@ -195,7 +195,7 @@ OPTIONS = {
     ),
     "lr": Option(
         "any",
-        "0.01",
+        "0.003",
         "ES: step of --optimizer; a number or a schedule over updates",
         check=schedule_check("--lr"),
         label="schedule",
