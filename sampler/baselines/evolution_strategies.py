@@ -47,6 +47,7 @@ import torch
 from sampler.baselines.base import BaselineSpec, RunContext
 from sampler.baselines.es_population import SCHEMES, build_pairs, choose
 from sampler.estimators.base import StepKey
+from sampler.estimators.marginal import not_applicable
 from sampler.models.naming import setting
 from sampler.models.options import Option, OptionError, at_least, within
 from sampler.mpi import Comm
@@ -237,6 +238,14 @@ def check(values: dict[str, Any], steps: int) -> None:
         raise OptionError(str(error)) from None
 
 
+def check_model(values: dict[str, Any], model, batch_size: int) -> None:
+    """``--proposal marginal`` on a model (and minibatch) it does not apply to is refused."""
+    if values["proposal"] == "marginal":
+        reason = not_applicable(model, batch_size)
+        if reason is not None:
+            raise OptionError(f"{setting('proposal', 'marginal')}: {reason}")
+
+
 def build(values: dict[str, Any], run: RunContext | None = None) -> EvolutionStrategies:
     run = run or RunContext()
     return EvolutionStrategies(
@@ -259,4 +268,5 @@ SPEC = BaselineSpec(
     "perturbations, centred ranks, Adam; gradient-free",
     options=OPTIONS,
     check=check,
+    check_model=check_model,
 )

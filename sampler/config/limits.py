@@ -49,7 +49,6 @@ PER_UNIT = {
     "rm_samples": 16,  # samples and their gradients
     "replicas": 24,  # replica, momentum, gradient (float32), the coupling's float64 sum
     "perturbations": 12,  # perturbed copies and their gradients
-    "population": 2,  # es: each rank keeps its blocks' noise, N / 2 vectors (float32)
 }
 
 
