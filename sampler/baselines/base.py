@@ -32,11 +32,12 @@ class RunContext:
 @dataclass(frozen=True)
 class BaselineSpec:
     """``build(values, run)`` from the typed options; ``check(values, steps)`` tests settings
-    that only make sense together (raising ``OptionError``); ``objective`` is what it
-    minimises."""
+    that only make sense together (raising ``OptionError``); ``check_model(values, model,
+    batch_size)`` the same once the model is built; ``objective`` is what it minimises."""
 
     build: Callable[[dict[str, Any], RunContext], Any]
     summary: str
     options: Mapping[str, Option] = field(default_factory=dict)
     check: Callable[[dict[str, Any], int], None] | None = None
     objective: str = "loss"
+    check_model: Callable[[dict[str, Any], Model, int], None] | None = None

@@ -55,6 +55,16 @@ def forward_equivalents(run: Run, grad_cost: float) -> dict[int, float]:
     return {step: loss[step] + grad_cost * grads[step] for step in loss}
 
 
+def forward_equivalents_to(run: Run, accuracy: float, grad_cost: float) -> float | None:
+    """Forward-equivalents spent by the first evaluation whose test accuracy is at least
+    ``accuracy`` (None: never reached)."""
+    spent = forward_equivalents(run, grad_cost)
+    for step, value in sorted(at_steps(run, "test_accuracy").items()):
+        if value >= accuracy and step in spent:
+            return spent[step]
+    return None
+
+
 def moving_average(values: dict[int, float], window: int) -> dict[int, float]:
     """Trailing mean over the last ``window`` entries (fewer at the start)."""
     steps, numbers = list(values), list(values.values())

@@ -1,8 +1,9 @@
 """The comparison table: the shape of Tables 6.1 and 6.2 of García Trillos, Kaplan,
 Sanz-Alonso (test accuracy of each method at chosen updates; seconds per update), with the
 final accuracy and test loss, the costs (loss and gradient evaluations, training examples,
-forward-equivalents), the top Hessian eigenvalue where ``sampler flatness`` ran, and the
-settings that differ between the runs. One row per group of repetitions: ``mean ± sd`` over
+forward-equivalents, and those spent by the first evaluation at test accuracy .85 and .90: the
+frontier of accuracy against cost), the top Hessian eigenvalue where ``sampler flatness`` ran,
+and the settings that differ between the runs. One row per group of repetitions: ``mean ± sd`` over
 its seeds (sample standard deviation; ``n=`` when fewer runs than the group's have the value).
 Rendered aligned for the terminal, as Markdown and as CSV (mean and sd in separate columns).
 """
@@ -19,6 +20,7 @@ from sampler.compare.groups import Group
 from sampler.compare.runs import Run
 
 UNFINISHED = "*"
+REACHED = (0.85, 0.90)  # test accuracies whose forward-equivalents the table gives
 
 
 @dataclass
@@ -106,6 +108,15 @@ def build_columns(groups: Sequence[Group], steps: Sequence[int], grad_cost: floa
     ):
         columns.append(
             Column(name, key, ",.0f", _numbers(groups, lambda r, k=key: costs[id(r)][k]))
+        )
+    for level in REACHED:  # the frontier: what each method spends to reach an accuracy
+        columns.append(
+            Column(
+                f"fwd-equiv to {level:g}",
+                f"forward_equivalents_to_{level:g}",
+                ",.0f",
+                _numbers(groups, lambda r, a=level: series.forward_equivalents_to(r, a, grad_cost)),
+            )
         )
     if any(_top_eigenvalue(run) is not None for g in groups for run in g.runs):
         columns.append(

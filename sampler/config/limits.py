@@ -9,7 +9,7 @@ Three resources, each with the formula its message states:
   (1 us per loss evaluation of a 10-parameter network in a batch of 10,000; 400 us per
   gradient). Evaluations per update: ``--samples`` J (is), ``--chains x --sgld-steps`` (sgld),
   ``--rm-samples x --rm-iterations`` (rm, rm-stein), ``--esgd-steps`` (esgd), ``--replicas``
-  (rsgd), ``1 + --perturbations`` (pla, plea), 1 otherwise.
+  (rsgd), ``1 + --perturbations`` (pla, plea), ``--population`` (es), 1 otherwise.
 * **disk**: ``metrics.jsonl`` grows by at least ``METRICS_LINE_BYTES = 100`` bytes per update
   (an SGD line is about 150, an importance-sampling line about 250), so ``--steps`` must fit
   the file system that holds ``--out``.
@@ -96,6 +96,8 @@ def evaluations_per_update(method: str, values: dict[str, Any]) -> tuple[int, st
         return get("replicas", 1), "--replicas"
     if name in ("pla", "plea"):
         return 1 + get("perturbations", 0), "--perturbations"
+    if name == "es":
+        return get("population", 1), "--population"
     return 1, "--steps"
 
 

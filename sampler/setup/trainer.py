@@ -24,15 +24,15 @@ def build_trainer(settings: Settings, model: Model | None = None):
     """``model`` binds a per-layer ``--tau`` (or a baseline's ``--layers``) to the model's
     layers and initialises further replicas (required for those)."""
     config, values = settings.config, settings.options
-    if settings.method.kind == "baseline":
-        run = RunContext(config.seed, config.steps, model)
-        return BASELINES[config.baseline].build(values, run)
-    spec = ESTIMATORS[config.estimator]
+    baseline = settings.method.kind == "baseline"
+    spec = BASELINES[config.baseline] if baseline else ESTIMATORS[config.estimator]
     if spec.check_model is not None and model is not None:
         try:
             spec.check_model(values, model, config.batch_size)
         except OptionError as error:
             raise ConfigError(str(error)) from None
+    if baseline:
+        return spec.build(values, RunContext(config.seed, config.steps, model))
     trainer = build_two_step(values, spec.build(values), config.seed, model)
     if values["switch_after"] > 0:
         sgd = SGDTrainer(values["switch_lr"])

@@ -122,7 +122,8 @@ def test_bad_flags_give_one_line_errors_before_any_work(args, message, capsys):
         (["--baseline", "sgd", "--nesterov"], "--nesterov: needs --momentum"),
         (
             ["--baseline", "sgd", "--optimizer", "adam"],
-            "--optimizer: an option of --estimator is/sgld/rm/rm-stein, not of --baseline sgd",
+            "--optimizer: an option of --estimator is/sgld/rm/rm-stein and --baseline es, not of "
+            "--baseline sgd",
         ),
         (["--baseline", "sgd", "--tau", "0.1"], "--tau: an option of --estimator"),
         (["--switch-lr", "0.1"], "--switch-lr: has no effect without --switch-after"),

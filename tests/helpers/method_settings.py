@@ -14,6 +14,9 @@ SMALL = {
     "rsgd": ["--replicas", "3", "--coupling-every", "2"],
     "pla": ["--perturbations", "3"],
     "plea": ["--perturbations", "3"],
+    "es": ["--population", "6", "--block-size", "4"],
+    # with the optional EvoTorch extra (sampler.baselines.evotorch_bridge)
+    **{f"evotorch:{name}": ["--population", "6"] for name in ("PGPE", "SNES", "CEM", "CMAES")},
 }
 # smaller still, for the big networks of the zoo
 TINY = {
@@ -26,6 +29,8 @@ TINY = {
     "rsgd": ["--replicas", "2", "--coupling-every", "1"],
     "pla": ["--perturbations", "2"],
     "plea": ["--perturbations", "2"],
+    "es": ["--population", "4", "--block-size", "2"],
+    **{f"evotorch:{name}": ["--population", "4"] for name in ("PGPE", "SNES", "CEM", "CMAES")},
 }
 
 
