@@ -3,10 +3,11 @@ registry for ``--baseline``, each entry declaring its own options.
 
 ``sgd`` minimises the loss; ``esgd`` (Entropy-SGD) and ``rsgd`` (Replicated-SGD) the local
 entropy by backprop (Pittorino et al. 2021); ``pla`` and ``plea`` Musso's partial local average
-and partial local entropy (Musso 2021).
+and partial local entropy (Musso 2021); ``lal`` and ``elal`` least-action learning and its
+replicated (entropic) version on sign-unit committee machines (Baldassi et al., PNAS 2020).
 """
 
-from sampler.baselines import esgd, partial_local, rsgd, sgd
+from sampler.baselines import entropic_least_action, esgd, least_action, partial_local, rsgd, sgd
 from sampler.baselines.base import BaselineSpec, RunContext
 from sampler.baselines.sgd import SGDTrainer
 
@@ -16,6 +17,8 @@ BASELINES: dict[str, BaselineSpec] = {
     "rsgd": rsgd.SPEC,
     "pla": partial_local.PLA_SPEC,
     "plea": partial_local.PLEA_SPEC,
+    "lal": least_action.SPEC,
+    "elal": entropic_least_action.SPEC,
 }
 
 __all__ = ["BASELINES", "BaselineSpec", "RunContext", "SGDTrainer"]
