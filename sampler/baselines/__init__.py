@@ -4,10 +4,19 @@ registry for ``--baseline``, each entry declaring its own options.
 ``sgd`` minimises the loss; ``esgd`` (Entropy-SGD) and ``rsgd`` (Replicated-SGD) the local
 entropy by backprop (Pittorino et al. 2021); ``pla`` and ``plea`` Musso's partial local average
 and partial local entropy (Musso 2021); ``lal`` and ``elal`` least-action learning and its
-replicated (entropic) version on sign-unit committee machines (Baldassi et al., PNAS 2020).
+replicated (entropic) version on sign-unit committee machines, ``fbp`` focusing belief
+propagation on binary-weight tree committees (Baldassi et al., PNAS 2016 and 2020).
 """
 
-from sampler.baselines import entropic_least_action, esgd, least_action, partial_local, rsgd, sgd
+from sampler.baselines import (
+    entropic_least_action,
+    esgd,
+    focusing_bp,
+    least_action,
+    partial_local,
+    rsgd,
+    sgd,
+)
 from sampler.baselines.base import BaselineSpec, RunContext
 from sampler.baselines.sgd import SGDTrainer
 
@@ -19,6 +28,7 @@ BASELINES: dict[str, BaselineSpec] = {
     "plea": partial_local.PLEA_SPEC,
     "lal": least_action.SPEC,
     "elal": entropic_least_action.SPEC,
+    "fbp": focusing_bp.SPEC,
 }
 
 __all__ = ["BASELINES", "BaselineSpec", "RunContext", "SGDTrainer"]

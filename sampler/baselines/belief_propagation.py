@@ -35,7 +35,7 @@ import math
 
 import torch
 
-TINY = 1e-300
+TINY = 1e-30  # the smallest probability a log sees (float32's range)
 
 
 def gaussian_tail(x: torch.Tensor) -> torch.Tensor:
@@ -68,9 +68,17 @@ def field_law(xm: torch.Tensor) -> torch.Tensor:
 
 class TreeCommitteeBP:
     """BP on the patterns ``xi [P, N]`` (±1) and labels ``y [P]`` (±1) of a tree committee of
-    ``units`` odd-sized blocks; ``u [P, N]`` the messages (float64)."""
+    ``units`` odd-sized blocks; ``u [P, N]`` the messages, in ``dtype`` (float64; float32 is
+    about ten times faster on the CPU for the Gaussian tails, and what fBP uses)."""
 
-    def __init__(self, xi: torch.Tensor, y: torch.Tensor, units: int, exact: bool = False):
+    def __init__(
+        self,
+        xi: torch.Tensor,
+        y: torch.Tensor,
+        units: int,
+        exact: bool = False,
+        dtype: torch.dtype = torch.float64,
+    ):
         p, n_all = xi.shape
         if units % 2 == 0 or n_all % units or (n_all // units) % 2 == 0:
             raise ValueError(
@@ -78,8 +86,8 @@ class TreeCommitteeBP:
                 f"K={units}, N={n_all}"
             )
         self.k, self.n, self.exact = units, n_all // units, exact
-        self.xi = xi.double().reshape(p, units, self.n)
-        self.y = y.double()
+        self.xi = xi.to(dtype).reshape(p, units, self.n)
+        self.y = y.to(dtype)
 
     def cavity(self, u: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         """``m_{i->mu}: [P, K, n]`` for messages ``u [P, N]`` and external fields ``h [N]``."""
@@ -150,11 +158,11 @@ class TreeCommitteeBP:
         log_2cosh = lambda x: x.abs() + torch.log1p(torch.exp(-2 * x.abs()))  # noqa: E731
         z_i = log_2cosh(total) - log_2cosh(u).sum(0)
         z_edge = torch.log((1 + m.reshape(u.shape) * torch.tanh(u)) / 2)
-        return float(z_mu.log().sum() + z_i.sum() - z_edge.sum())
+        return float(z_mu.double().log().sum() + z_i.double().sum() - z_edge.double().sum())
 
     def errors(self, w: torch.Tensor) -> int:
         """Wrong outputs of the ±1 (or real) weights ``w [N]``."""
-        h = (self.xi * w.double().reshape(self.k, self.n)).sum(-1)
+        h = (self.xi * w.to(self.xi.dtype).reshape(self.k, self.n)).sum(-1)
         return int((self.y * torch.sign(h).sum(-1) <= 0).sum())
 
 

@@ -14,18 +14,19 @@ from sampler.baselines.sgd import SGDTrainer
 from sampler.config.resolution import Settings
 from sampler.config.run_config import ConfigError
 from sampler.estimators import ESTIMATORS
-from sampler.models import Model
+from sampler.models import Batch, Model
 from sampler.models.options import OptionError
 from sampler.scheme.two_step import build_two_step
 from sampler.scheme.warm_start import SwitchTrainer
 
 
-def build_trainer(settings: Settings, model: Model | None = None):
+def build_trainer(settings: Settings, model: Model | None = None, train: Batch | None = None):
     """``model`` binds a per-layer ``--tau`` (or a baseline's ``--layers``) to the model's
-    layers and initialises further replicas (required for those)."""
+    layers and initialises further replicas (required for those); ``train``, the whole training
+    set, is what focusing BP iterates on."""
     config, values = settings.config, settings.options
     if settings.method.kind == "baseline":
-        run = RunContext(config.seed, config.steps, model)
+        run = RunContext(config.seed, config.steps, model, train)
         return BASELINES[config.baseline].build(values, run)
     spec = ESTIMATORS[config.estimator]
     if spec.check_model is not None and model is not None:

@@ -23,6 +23,7 @@ METHOD_FLAGS = {
     "plea": ["--perturbations", "2"],
     "lal": [],
     "elal": ["--replicas", "2"],
+    "fbp": ["--stages", "2"],
 }
 # a model's tiny data: (data flags, small model options that keep a silent accept fast)
 MODEL_DATA = {
