@@ -117,7 +117,10 @@ class FocusingBP:
                 f"no solution after {v['stages']} stages (BP did not converge at stages "
                 f"{unconverged or 'none'})"
             )
-        record.update(loss_evals=0, grad_evals=0, examples_seen=len(self.bp.y))
+        # cost in the loop's unit (a forward pass over one minibatch): each BP iteration is a
+        # pass over the whole training set
+        passes = iterations * -(-len(self.bp.y) // problem.batch_size)
+        record.update(loss_evals=passes, grad_evals=0, examples_seen=len(self.bp.y))
         return w, {"messages": u, "unconverged": unconverged}, record
 
 

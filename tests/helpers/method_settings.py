@@ -14,6 +14,9 @@ SMALL = {
     "rsgd": ["--replicas", "3", "--coupling-every", "2"],
     "pla": ["--perturbations", "3"],
     "plea": ["--perturbations", "3"],
+    "lal": [],
+    "elal": ["--replicas", "3"],
+    "fbp": ["--stages", "3", "--bp-iterations", "20"],
 }
 # smaller still, for the big networks of the zoo
 TINY = {
@@ -26,7 +29,13 @@ TINY = {
     "rsgd": ["--replicas", "2", "--coupling-every", "1"],
     "pla": ["--perturbations", "2"],
     "plea": ["--perturbations", "2"],
+    "lal": [],
+    "elal": ["--replicas", "2"],
+    "fbp": ["--stages", "2", "--bp-iterations", "10"],
 }
+# the methods of sign-unit networks (committee, perceptron) and a small data set they take
+SIGN_UNITS = ("lal", "elal", "fbp")
+PATTERNS = ["--data", "random-patterns", "--data-opt", "n=21", "--data-opt", "alpha=2"]
 
 
 def method_flags(args, table=SMALL) -> list[str]:
