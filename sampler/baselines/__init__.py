@@ -5,10 +5,13 @@ registry for ``--baseline``, each entry declaring its own options.
 entropy by backprop (Pittorino et al. 2021); ``pla`` and ``plea`` Musso's partial local average
 and partial local entropy (Musso 2021); ``lal`` and ``elal`` least-action learning and its
 replicated (entropic) version on sign-unit committee machines, ``fbp`` focusing belief
-propagation on binary-weight tree committees (Baldassi et al., PNAS 2016 and 2020).
+propagation on binary-weight tree committees, ``cesgd-fast`` and ``cesgd-slow`` the paper's two
+settings of SGD on the cross-entropy with growing beta and gamma (Baldassi et al., PNAS 2016 and
+2020).
 """
 
 from sampler.baselines import (
+    cross_entropy_sgd,
     entropic_least_action,
     esgd,
     focusing_bp,
@@ -29,6 +32,8 @@ BASELINES: dict[str, BaselineSpec] = {
     "lal": least_action.SPEC,
     "elal": entropic_least_action.SPEC,
     "fbp": focusing_bp.SPEC,
+    "cesgd-fast": cross_entropy_sgd.FAST_SPEC,
+    "cesgd-slow": cross_entropy_sgd.SLOW_SPEC,
 }
 
 __all__ = ["BASELINES", "BaselineSpec", "RunContext", "SGDTrainer"]

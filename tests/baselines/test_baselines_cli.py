@@ -23,10 +23,11 @@ METHODS = [("--baseline" if m.kind == "baseline" else "--estimator", m.name) for
 
 
 def train(out, *args: str) -> int:
-    """A run of the method ``args`` select; the sign-unit methods (LAL, eLAL, fBP) on the
-    perceptron with 42 random patterns, the others on the Gaussian mixture."""
+    """A run of the method ``args`` select; the sign-unit methods (LAL, eLAL, fBP, ceSGD) on a
+    tree committee of 3 units with 42 random patterns, the others on the Gaussian mixture."""
     if any(name in args for name in SIGN_UNITS):
-        args = (*[a for a in args if a not in ("--model", "mlp")], "--model", "perceptron")
+        args = (*[a for a in args if a not in ("--model", "mlp")], "--model", "committee")
+        args = (*args, "--model-opt", "hidden=3")
         data = PATTERNS
     else:
         data = DATA
@@ -52,7 +53,7 @@ def test_every_method_records_what_it_spends(tmp_path, kind, name):
 
 def test_baseline_costs_per_update(tmp_path):
     expected = {"sgd": 1, "esgd": 3, "rsgd": 3, "pla": 4, "plea": 4}  # gradient evaluations
-    expected.update(lal=0, elal=0, fbp=0)  # gradient-free
+    expected.update({"lal": 0, "elal": 0, "fbp": 0, "cesgd-fast": 1, "cesgd-slow": 1})
     assert set(expected) == set(BASELINES)
     for name, grads in expected.items():
         assert train(tmp_path / name, "--baseline", name, "--steps", "2") == 0

@@ -24,6 +24,8 @@ METHOD_FLAGS = {
     "lal": [],
     "elal": ["--replicas", "2"],
     "fbp": ["--stages", "2"],
+    "cesgd-fast": [],
+    "cesgd-slow": [],
 }
 # a model's tiny data: (data flags, small model options that keep a silent accept fast)
 MODEL_DATA = {

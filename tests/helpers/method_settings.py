@@ -17,6 +17,8 @@ SMALL = {
     "lal": [],
     "elal": ["--replicas", "3"],
     "fbp": ["--stages", "3", "--bp-iterations", "20"],
+    "cesgd-fast": [],
+    "cesgd-slow": [],
 }
 # smaller still, for the big networks of the zoo
 TINY = {
@@ -32,9 +34,11 @@ TINY = {
     "lal": [],
     "elal": ["--replicas", "2"],
     "fbp": ["--stages", "2", "--bp-iterations", "10"],
+    "cesgd-fast": [],
+    "cesgd-slow": [],
 }
-# the methods of sign-unit networks (committee, perceptron) and a small data set they take
-SIGN_UNITS = ("lal", "elal", "fbp")
+# the methods of sign-unit committee machines and a small data set they take
+SIGN_UNITS = ("lal", "elal", "fbp", "cesgd-fast", "cesgd-slow")
 PATTERNS = ["--data", "random-patterns", "--data-opt", "n=21", "--data-opt", "alpha=2"]
 
 
