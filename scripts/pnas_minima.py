@@ -1,11 +1,12 @@
-"""The minima of fBP, eLAL and LAL on random patterns, side by side (Baldassi, Pittorino and
-Zecchina, PNAS 2020, Figs. 4-5, at a size this machine allows): for each sample (data seed), each
-method trains a tree committee to zero training errors at its defaults, then ``sampler
-flatness`` probes the solution with the local energy of the training error (multiplicative noise
-``w + sigma z * w``, which does not depend on each unit's norm, so LAL's unit-norm, eLAL's and
-fBP's ±1 weights compare directly) and the BP local entropy around ``sign(w)`` (binary
-solutions at distance d; for real-weight solutions ``sign(w)`` need not be a solution, and its
-errors are printed). Prints one table row per method: mean and standard deviation over samples.
+"""The minima of fBP, eLAL, ceSGD-fast/slow and LAL on random patterns, side by side (Baldassi,
+Pittorino and Zecchina, PNAS 2020, Figs. 4-5, at a size this machine allows): for each sample
+(data seed), each method trains a tree committee to its stopping rule at its defaults, then
+``sampler flatness`` probes the solution with the local energy of the training error
+(multiplicative noise ``w + sigma z * w``, which does not depend on each unit's norm, so LAL's
+unit-norm, eLAL's and fBP's ±1 weights compare directly) and the BP local entropy around
+``sign(w)`` (binary solutions at distance d; for real-weight solutions ``sign(w)`` need not be a
+solution, and its errors are printed); and the top Hessian eigenvalue of the normalised network
+(``top_eigenvalue``). Prints one table row per method: mean ± standard deviation over samples.
 
     OMP_NUM_THREADS=1 python scripts/pnas_minima.py --samples 3 --out /tmp/pnas
 """
@@ -17,12 +18,18 @@ import json
 import statistics
 from pathlib import Path
 
+from sampler.baselines.least_action import normalise, sign_units
 from sampler.cli.main import main
+from sampler.flatness.report import hessian_report
+from sampler.models import Batch
+from sampler.setup.run_point import load_point
 
 METHODS = {
     "fbp": ["--baseline", "fbp", "--steps", "30"],
     "elal": ["--baseline", "elal", "--batch-size", "100", "--steps", "40000"],
     "lal": ["--baseline", "lal", "--batch-size", "100", "--steps", "40000"],
+    "cesgd-fast": ["--baseline", "cesgd-fast", "--batch-size", "100", "--steps", "40000"],
+    "cesgd-slow": ["--baseline", "cesgd-slow", "--batch-size", "100", "--steps", "40000"],
 }
 SIGMAS = "0.1,0.2,0.3,0.5,0.7"
 COUPLINGS = "0.5,1,2,4"
@@ -41,7 +48,18 @@ def run_one(out: Path, method: str, n: int, k: int, alpha: float, seed: int) -> 
     assert main(["flatness", str(run), *probes, "--noise-samples", "100"]) == 0
     summary = json.loads((run / "summary.json").read_text())
     report = json.loads((run / "flatness.json").read_text())
-    return {"summary": summary, "report": report}
+    return {"summary": summary, "report": report, "lambda_max": top_eigenvalue(run)}
+
+
+def top_eigenvalue(run: Path) -> float:
+    """The largest Hessian eigenvalue of the smooth loss (f_gamma on tanh(beta h) units, the
+    model's beta = 2 and gamma = 5) on the whole training set, at the point with every unit
+    rescaled to norm 1: the normalised network, so that solutions of any norm compare."""
+    _, model, dataset, params, _ = load_point(str(run))
+    units = sign_units(model, "lal")
+    point = normalise(params, units)
+    batch = Batch(dataset.train_x, dataset.train_y)
+    return hessian_report(model, batch, point, 1, 0)["eigenvalues"][0]
 
 
 def row(method: str, results: list[dict]) -> str:
@@ -61,6 +79,7 @@ def row(method: str, results: list[dict]) -> str:
         zip(*[[(p["distance"], p["normalised"], p["converged"]) for p in b["points"]] for b in bp])
     )
     cells = [method, f"{statistics.fmean(steps):.0f}", str(max(errors))]
+    cells.append(spread([r["lambda_max"] for r in results]))
     cells += [spread(list(col)) for col in energy]
     cells.append(str(ref))
     cells += [
@@ -85,8 +104,9 @@ if __name__ == "__main__":
     args = parse()
     out = Path(args.out)
     print(
-        f"| method | updates | max errors | dE_error at sigma = {SIGMAS} | sign(w) errors "
-        f"| BP normalised local entropy at couplings {COUPLINGS} |"
+        f"| method | updates | max errors | lambda_max | dE_error at sigma = {SIGMAS} "
+        f"| sign(w) errors | BP normalised local entropy, d: value (couplings {COUPLINGS} "
+        "from the right) |"
     )
     for method in METHODS:
         results = [
