@@ -24,9 +24,10 @@ from sampler.problem import Problem
 def test_the_presets_are_the_papers_settings():
     fast = resolve(method("is", "cesgd-fast"), {}, steps=10)
     slow = resolve(method("is", "cesgd-slow"), {}, steps=10)
-    assert (fast["lr"](0), fast["ce_beta0"], fast["ce_beta1"]) == (0.01, 1.0, 1e-3)
+    # the paper's eta on the summed minibatch loss = ours on its mean / 100 (B = 100)
+    assert (fast["lr"](0), fast["ce_beta0"], fast["ce_beta1"]) == (1.0, 1.0, 1e-3)
     assert (fast["ce_gamma0"], fast["ce_gamma1"], fast["stop_loss"]) == (3.0, 0.0, 0.0)
-    assert (slow["lr"](0), slow["ce_beta0"], slow["ce_gamma0"]) == (0.003, 0.5, 0.1)
+    assert (slow["lr"](0), slow["ce_beta0"], slow["ce_gamma0"]) == (0.3, 0.5, 0.1)
     assert (slow["ce_gamma1"], slow["stop_loss"]) == (4e-4, 1e-7)
 
 
