@@ -8,7 +8,7 @@ unit-norm, eLAL's and fBP's ±1 weights compare directly) and the BP local entro
 solution, and its errors are printed); and the top Hessian eigenvalue of the normalised network
 (``top_eigenvalue``). Prints one table row per method: mean ± standard deviation over samples.
 
-    OMP_NUM_THREADS=1 python scripts/pnas_minima.py --samples 3 --out /tmp/pnas
+    OMP_NUM_THREADS=1 python scripts/pnas_minima.py --samples 3 --out DIR
 """
 
 from __future__ import annotations
