@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sampler.models import Model
+from sampler.models import Batch, Model
 from sampler.models.options import Option
 
 
@@ -22,11 +22,13 @@ from sampler.models.options import Option
 class RunContext:
     """What a baseline may need of its run beside its options: the seed of its random streams,
     the number of updates (for schedules fitted to the run) and the model (its layer names,
-    the initialisation of further replicas); ``model`` is None where the caller has none."""
+    the initialisation of further replicas) and the whole training set (focusing BP's patterns);
+    ``model`` and ``train`` are None where the caller has none."""
 
     seed: int = 0
     steps: int = 1
     model: Model | None = None
+    train: Batch | None = None
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ last checkpoint), rebuilds its model and data, and measures on ``--examples`` tr
 (``sampler.flatness.probe_set``): the local energy of the loss and of the error over a grid of
 ``--sigma`` (``local_energy``), the importance-sampling estimate of ``F_tau`` with its ESS over
 ``--taus`` (``local_entropy``), the top ``--eigenvalues`` Hessian eigenvalues (``hessian``) and
-the per-layer signal ``s_I`` (``layer_signal``). Writes ``flatness.json`` and ``flatness.png``
+the per-layer signal ``s_I`` (``layer_signal``); asked for, the BP local entropy of the tree
+committee / perceptron over ``--bp-couplings`` on the whole training set (``bp_local_entropy``).
+Writes ``flatness.json`` and ``flatness.png``
 to the run directory (or ``--out``), where ``sampler compare`` finds them.
 """
 
@@ -15,12 +17,14 @@ import argparse
 import math
 from pathlib import Path
 
+from sampler.flatness.bp_local_entropy import probe_units
 from sampler.flatness.report import HESSIAN_UNAVAILABLE, has_hessian, probe
 from sampler.runs.directory import write_json_atomic
 from sampler.runs.output_folder import out_folder_error
 from sampler.setup.run_point import load_point
 
 PROBES = ("local-energy", "local-entropy", "hessian", "signal")
+EXTRA_PROBES = ("bp-local-entropy",)  # only when asked: tree committees and perceptrons
 REPORT, FIGURE = "flatness.json", "flatness.png"
 
 
@@ -67,9 +71,10 @@ def _at_least(flag: str, low: int):
 
 def _probes(text: str) -> list[str]:
     chosen = [part.strip() for part in text.split(",") if part.strip()]
-    if not chosen or any(p not in PROBES for p in chosen):
+    if not chosen or any(p not in PROBES + EXTRA_PROBES for p in chosen):
         raise argparse.ArgumentTypeError(
-            f"--probes: must be a comma-separated subset of {','.join(PROBES)}, got {text!r}"
+            f"--probes: must be a comma-separated subset of "
+            f"{','.join(PROBES + EXTRA_PROBES)}, got {text!r}"
         )
     return chosen
 
@@ -126,7 +131,20 @@ def add_parser(commands) -> None:
         "--probes",
         type=_probes,
         default=list(PROBES),
-        help=f"which probes (default: {','.join(PROBES)})",
+        help=f"which probes (default: {','.join(PROBES)}; also: {','.join(EXTRA_PROBES)})",
+    )
+    add(
+        "--bp-couplings",
+        type=_numbers("--bp-couplings"),
+        default=[0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0],
+        help="couplings lambda of the BP local-entropy probe, one point (distance) each "
+        "(default: 0.25,0.5,1,1.5,2,3,4)",
+    )
+    add(
+        "--bp-iterations",
+        type=_at_least("--bp-iterations", 1),
+        default=500,
+        help="BP iterations per point at most (default: 500)",
     )
     add("--seed", type=_at_least("--seed", 0), default=0, help="seed of every probe's noise")
     add("--out", metavar="DIR", help="where to write flatness.json/.png (default: RUN_DIR)")
@@ -142,6 +160,11 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         config, model, dataset, params, step = load_point(args.run)
     except (ValueError, OSError) as error:
         parser.error(str(error))
+    if "bp-local-entropy" in args.probes:
+        try:
+            probe_units(model)
+        except ValueError as error:
+            parser.error(str(error))
     if "hessian" in args.probes and not has_hessian(model):
         parser.error("--probes hessian: " + HESSIAN_UNAVAILABLE.format(type(model).__name__))
     if "hessian" in args.probes and args.eigenvalues >= model.num_params:
@@ -168,6 +191,16 @@ def summary_line(report: dict) -> str:
         parts.append(f"dE(sigma={point['sigma']:g}) {point['local_energy']:.4f}")
     if "hessian" in report:
         parts.append(f"lambda_max {report['hessian']['eigenvalues'][0]:.4g}")
+    if "bp_local_entropy" in report:
+        curve = report["bp_local_entropy"]["points"]
+        parts.append(
+            "BP local entropy "
+            + ", ".join(
+                f"d={p['distance']:.3f}: {p['normalised']:.4f}"
+                + ("" if p["converged"] else " (not converged)")
+                for p in curve
+            )
+        )
     if "signal" in report:
         parts.append(
             "s_I " + ", ".join(f"{name} {value:.3g}" for name, value in report["signal"].items())

@@ -6,8 +6,9 @@ Takes the run's trained point (``sampler.setup.run_point``: the model and data r
 examples (``sampler.flatness.probe_set``): ``E_train(w)`` and the training error, the local
 energy of both over the sigma grid (``local_energy``; the error of K perturbed networks is a
 loop of ``predict``, the loss one batched evaluation), ``F_tau`` and its ESS over the tau grid
-(``local_entropy``), the top Hessian eigenvalues (``hessian``) and ``s_I`` (``layer_signal``),
-with the seconds each probe took.
+(``local_entropy``), the top Hessian eigenvalues (``hessian``), ``s_I`` (``layer_signal``) and,
+asked for, the BP local entropy on the whole training set (``bp_local_entropy``), with the
+seconds each probe took.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 
 import torch
 
+from sampler.flatness.bp_local_entropy import bp_local_entropy_curve
 from sampler.flatness.hessian import top_eigenvalues
 from sampler.flatness.layer_signal import layer_signal
 from sampler.flatness.local_energy import local_energy
@@ -91,6 +93,15 @@ def probe(args: argparse.Namespace, config, model, dataset, params, step) -> dic
             )
         elif name == "hessian":
             report["hessian"] = hessian_report(model, batch, params, args.eigenvalues, args.seed)
+        elif name == "bp-local-entropy":
+            report["bp_local_entropy"] = bp_local_entropy_curve(
+                model,
+                dataset.train_x,
+                dataset.train_y,
+                params,
+                args.bp_couplings,
+                args.bp_iterations,
+            )
         elif name == "signal":
             _, gradient = model.loss_and_grad(params.unsqueeze(0), batch)
             report["signal"] = layer_signal(gradient[0], model.layers)

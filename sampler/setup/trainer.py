@@ -14,15 +14,16 @@ from sampler.baselines.sgd import SGDTrainer
 from sampler.config.resolution import Settings
 from sampler.config.run_config import ConfigError
 from sampler.estimators import ESTIMATORS
-from sampler.models import Model
+from sampler.models import Batch, Model
 from sampler.models.options import OptionError
 from sampler.scheme.two_step import build_two_step
 from sampler.scheme.warm_start import SwitchTrainer
 
 
-def build_trainer(settings: Settings, model: Model | None = None):
+def build_trainer(settings: Settings, model: Model | None = None, train: Batch | None = None):
     """``model`` binds a per-layer ``--tau`` (or a baseline's ``--layers``) to the model's
-    layers and initialises further replicas (required for those)."""
+    layers and initialises further replicas (required for those); ``train``, the whole training
+    set, is what focusing BP iterates on."""
     config, values = settings.config, settings.options
     baseline = settings.method.kind == "baseline"
     spec = BASELINES[config.baseline] if baseline else ESTIMATORS[config.estimator]
@@ -32,7 +33,7 @@ def build_trainer(settings: Settings, model: Model | None = None):
         except OptionError as error:
             raise ConfigError(str(error)) from None
     if baseline:
-        return spec.build(values, RunContext(config.seed, config.steps, model))
+        return spec.build(values, RunContext(config.seed, config.steps, model, train))
     trainer = build_two_step(values, spec.build(values), config.seed, model)
     if values["switch_after"] > 0:
         sgd = SGDTrainer(values["switch_lr"])

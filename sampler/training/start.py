@@ -19,7 +19,7 @@ from sampler.config.limits import check_model
 from sampler.config.record import settings_record
 from sampler.config.resolution import Settings
 from sampler.config.run_config import ConfigError, flag
-from sampler.models import Dataset, Model
+from sampler.models import Batch, Dataset, Model
 from sampler.mpi import Comm, rank_device, set_threads
 from sampler.runs.directory import RunDirectory
 from sampler.setup.initial_params import initial_params
@@ -82,7 +82,7 @@ def assemble(
     check_data(
         dataset, f"--data-dir {config.data_dir}" if config.data_dir else f"--data {config.data}"
     )
-    trainer = build_trainer(settings, model)
+    trainer = build_trainer(settings, model, Batch(dataset.train_x, dataset.train_y))
     return RunParts(device, dataset, model, trainer, RunHealth(config, settings.options))
 
 

@@ -7,7 +7,9 @@ checkpoints the previous update, and a resume truncates the extra line. An inter
 (Ctrl-C, SIGTERM, SIGUSR1: ``sampler.training.signals``) writes a checkpoint of its last
 completed update before it stops, and so does one whose metrics append fails (a full disk).
 After every update ``sampler.training.health`` watches for a runaway run or one dominated by
-its Monte Carlo error (warnings; ``--stop-on-divergence`` stops a divergence).
+its Monte Carlo error (warnings; ``--stop-on-divergence`` stops a divergence). A trainer whose
+record says ``stop`` (a method's own stopping rule: LAL's zero errors, eLAL's collapse) ends the
+run after that update.
 """
 
 from __future__ import annotations
@@ -90,6 +92,9 @@ class UpdateLoop:
                 entry = self._update(k, bar)
                 self._watch(entry, bar)
                 bar.update(1)
+                if entry.get("stop"):  # the method's own stopping rule (LAL: zero errors)
+                    self._stop_early()
+                    break
         except (KeyboardInterrupt, RunWriteError):
             self._save_before_stopping(sys.exc_info()[1])
             raise
@@ -98,6 +103,14 @@ class UpdateLoop:
             if self.board is not None:
                 self.board.close()
         return self.last_eval
+
+    def _stop_early(self) -> None:
+        """The trainer's stopping rule fired (every rank at the same update): this update is
+        the run's last; it is checkpointed, and evaluated if no evaluation was due."""
+        if self.progress.step > self.saved:
+            self.checkpoint()
+        if not due(self.progress.step, self.config.eval_every, self.config.steps):
+            self.last_eval = {}  # sampler.training.loop evaluates the final point
 
     def _stop_if_asked(self) -> None:
         stop = signals.stop_requested(self.comm)  # a signal on any rank: all stop here

@@ -12,18 +12,26 @@ import torch
 from sampler.baselines import BASELINES
 from sampler.cli.main import main
 from sampler.config.method_options import all_methods
-from tests.helpers.method_settings import method_flags
+from tests.helpers.method_settings import PATTERNS, SIGN_UNITS, method_flags
 
 DATA = ["--data", "gaussian-mixture", "--gm-dim", "6", "--gm-train", "200", "--gm-test", "50"]
 BATCH = 10
 # examples seen per update with the small test settings: one minibatch, except eSGD's L = 3
 # inner steps and rSGD's 3 replicas (a minibatch stream each)
-EXAMPLES = {"esgd": 3 * BATCH, "rsgd": 3 * BATCH}
+EXAMPLES = {"esgd": 3 * BATCH, "rsgd": 3 * BATCH, "elal": 3 * BATCH, "fbp": 42}
 METHODS = [("--baseline" if m.kind == "baseline" else "--estimator", m.name) for m in all_methods()]
 
 
 def train(out, *args: str) -> int:
-    common = [*DATA, "--batch-size", str(BATCH), "--eval-every", "0", "--quiet"]
+    """A run of the method ``args`` select; the sign-unit methods (LAL, eLAL, fBP, ceSGD) on a
+    tree committee of 3 units with 42 random patterns, the others on the Gaussian mixture."""
+    if any(name in args for name in SIGN_UNITS):
+        args = (*[a for a in args if a not in ("--model", "mlp")], "--model", "committee")
+        args = (*args, "--model-opt", "hidden=3")
+        data = PATTERNS
+    else:
+        data = DATA
+    common = [*data, "--batch-size", str(BATCH), "--eval-every", "0", "--quiet"]
     return main(["train", *common, *method_flags(args), *args, "--out", str(out)])
 
 
@@ -36,7 +44,8 @@ def read(out):
 def test_every_method_records_what_it_spends(tmp_path, kind, name):
     assert train(tmp_path / name, kind, name, "--model", "mlp", "--steps", "3") == 0
     metrics, summary = read(tmp_path / name)
-    assert [m["examples_seen"] for m in metrics] == [EXAMPLES.get(name, BATCH)] * 3
+    done = 3 if "stop" not in metrics[-1] else len(metrics)  # fBP may stop at a solution
+    assert [m["examples_seen"] for m in metrics] == [EXAMPLES.get(name, BATCH)] * done
     for key in ("loss_evals", "grad_evals", "examples_seen"):
         assert summary[f"total_{key}"] == sum(m[key] for m in metrics)
     assert summary["total_loss_evals"] + summary["total_grad_evals"] > 0
@@ -45,12 +54,13 @@ def test_every_method_records_what_it_spends(tmp_path, kind, name):
 def test_baseline_costs_per_update(tmp_path):
     # gradient evaluations; es is gradient-free (its population's loss evaluations instead)
     expected = {"sgd": 1, "esgd": 3, "rsgd": 3, "pla": 4, "plea": 4, "es": 0}
+    expected.update({"lal": 0, "elal": 0, "fbp": 0, "cesgd-fast": 1, "cesgd-slow": 1})
     expected.update({name: 0 for name in BASELINES if name.startswith("evotorch:")})
     assert set(expected) == set(BASELINES)
     for name, grads in expected.items():
         assert train(tmp_path / name, "--baseline", name, "--steps", "2") == 0
         metrics, summary = read(tmp_path / name)
-        assert [m["grad_evals"] for m in metrics] == [grads, grads]
+        assert metrics and [m["grad_evals"] for m in metrics] == [grads] * len(metrics)
         assert summary["objective"] == BASELINES[name].objective
 
 
@@ -69,7 +79,7 @@ def test_a_checkpoint_without_the_examples_total_still_resumes(tmp_path):
     [
         (
             ["--baseline", "esgd", "--replicas", "2"],
-            "--replicas: an option of --baseline rsgd, not of --baseline esgd",
+            "--replicas: an option of --baseline rsgd/elal/fbp, not of --baseline esgd",
         ),
         (
             ["--baseline", "rsgd", "--radius", "0.1"],

@@ -21,6 +21,11 @@ METHOD_FLAGS = {
     "rsgd": ["--replicas", "2"],
     "pla": ["--perturbations", "2"],
     "plea": ["--perturbations", "2"],
+    "lal": [],
+    "elal": ["--replicas", "2"],
+    "fbp": ["--stages", "2"],
+    "cesgd-fast": [],
+    "cesgd-slow": [],
 }
 # a model's tiny data: (data flags, small model options that keep a silent accept fast)
 MODEL_DATA = {

@@ -14,6 +14,11 @@ SMALL = {
     "rsgd": ["--replicas", "3", "--coupling-every", "2"],
     "pla": ["--perturbations", "3"],
     "plea": ["--perturbations", "3"],
+    "lal": [],
+    "elal": ["--replicas", "3"],
+    "fbp": ["--stages", "3", "--bp-iterations", "20"],
+    "cesgd-fast": [],
+    "cesgd-slow": [],
     "es": ["--population", "6", "--block-size", "4"],
     # with the optional EvoTorch extra (sampler.baselines.evotorch_bridge)
     **{f"evotorch:{name}": ["--population", "6"] for name in ("PGPE", "SNES", "CEM", "CMAES")},
@@ -29,9 +34,17 @@ TINY = {
     "rsgd": ["--replicas", "2", "--coupling-every", "1"],
     "pla": ["--perturbations", "2"],
     "plea": ["--perturbations", "2"],
+    "lal": [],
+    "elal": ["--replicas", "2"],
+    "fbp": ["--stages", "2", "--bp-iterations", "10"],
+    "cesgd-fast": [],
+    "cesgd-slow": [],
     "es": ["--population", "4", "--block-size", "2"],
     **{f"evotorch:{name}": ["--population", "4"] for name in ("PGPE", "SNES", "CEM", "CMAES")},
 }
+# the methods of sign-unit committee machines and a small data set they take
+SIGN_UNITS = ("lal", "elal", "fbp", "cesgd-fast", "cesgd-slow")
+PATTERNS = ["--data", "random-patterns", "--data-opt", "n=21", "--data-opt", "alpha=2"]
 
 
 def method_flags(args, table=SMALL) -> list[str]:
