@@ -25,6 +25,7 @@ from sampler.config.method_options import method, resolve
 from sampler.models.options import OptionError
 from sampler.mpi import SerialComm
 from sampler.scheme.annealing import AnnealedStep
+from sampler.scheme.optimizers import make_optimizer
 from sampler.scheme.tau import TauSchedule
 from sampler.scheme.two_step import TwoStepTrainer
 from tests.helpers.mixture_runs import cli, read_run
@@ -169,3 +170,19 @@ def test_resume_with_the_rule_equals_an_uninterrupted_run(tmp_path):
     assert torch.equal(whole["params"], resumed["params"])
     assert all(0 < m["lr_ratio"] < 1 for m in metrics)
     assert [m["lr_ratio"] for m in metrics] == [m["lr_ratio"] for m in whole_metrics]
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.5])
+def test_the_recorded_beta_eff_is_the_rules_target_once_cut(momentum):
+    """``beta_eff`` of ``sampler.scheme.mc_error`` after the step is ``max(B, R (k + 1))``,
+    with momentum too (the Langevin step ``eta / (1 - mu)``)."""
+    problem = QuadraticProblem(torch.full((50,), CURVATURE), torch.zeros(50))
+    optimizer = make_optimizer("momentum" if momentum else "sgd", momentum)
+    rule = AnnealedStep(RATE)
+    trainer = TwoStepTrainer(NoisyExactTarget(), TauSchedule(str(TAU)), rule, 0, optimizer)
+    full = FULL_BETA_EFF * (1 - momentum)
+    params = torch.ones(50, dtype=torch.float64)
+    state = trainer.init(params)
+    for step in range(40):
+        params, state, record = trainer.step(step, params, state, problem, SerialComm())
+        assert record["beta_eff"] == pytest.approx(max(full, RATE * (step + 1)), rel=1e-9)
