@@ -37,7 +37,7 @@ def test_every_flag_of_train_shows_one_default(capsys):
     assert {name: count for name, count in flags.items() if count != 1} == {}
     flat = " ".join(text.split())
     assert "(default: runs/<time>-<method>-<model>)" in flat
-    assert "(default: tau for --estimator is/sgld/rm/rm-stein, 0.01 for --baseline sgd" in flat
+    assert "(default: anneal for --estimator is/sgld/rm/rm-stein, 0.01 for --baseline sgd" in flat
 
 
 def test_version(capsys):
