@@ -10,7 +10,8 @@ its flags (a hash) and seed, so two experiments that need the same run share one
 The paper's Table 6.1 rows are run twice: with the readings of its text that reproduce each row
 (README, "The paper's settings": SGD at lr 0.03; IS at beta 1; SGLD with ``N(0, eps)`` read as
 a standard deviation, which needs tau = 1e-5; HR at beta 5 with the decreasing steps
-0.1 j^-0.7), and with the engine's defaults (each estimator's ``--beta auto``).
+0.1 j^-0.7; every estimator with the paper's outer step ``--lr tau``, x <- m), and with the
+engine's defaults (each estimator's ``--beta auto`` and ``--lr anneal``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ LINEAR = ("--model", "linear", *MNIST)
 
 PAPER_READINGS = {  # Table 6.1 label -> flags (README, "The paper's settings")
     "SGD": ("--baseline", "sgd", "--lr", "0.03"),
-    "IS": ("--estimator", "is", "--beta", "1", "--tau", "0.01"),
+    "IS": ("--estimator", "is", "--beta", "1", "--tau", "0.01", "--lr", "tau"),
     "SGLD": (
         "--estimator",
         "sgld",
@@ -37,8 +38,21 @@ PAPER_READINGS = {  # Table 6.1 label -> flags (README, "The paper's settings")
         "0.00001",
         "--sgld-eps",
         "harmonic:0.001,1000",
+        "--lr",
+        "tau",
     ),
-    "HR": ("--estimator", "rm", "--beta", "5", "--rm-step", "power:0.1,0.7", "--tau", "0.01"),
+    "HR": (
+        "--estimator",
+        "rm",
+        "--beta",
+        "5",
+        "--rm-step",
+        "power:0.1,0.7",
+        "--tau",
+        "0.01",
+        "--lr",
+        "tau",
+    ),
 }
 DEFAULTS = {
     "SGD": ("--baseline", "sgd"),

@@ -4,9 +4,12 @@ At outer step k: (1) form the tilted measure ``q(x') ∝ exp(-beta f(x') - |x_k 
 on the step's minibatch, (2) let an estimator produce the target ``m_k`` (its Gaussian KL fit:
 ``E_q[X]`` for local entropy, the root of ``x - x_k + tau E_{N(x,tau)} grad f`` for heat).
 The outer update feeds ``g_k = (x_k - m_k) / tau_k`` (coordinatewise for a per-layer tau; for
-local entropy ``g_k = grad F_tau(x_k)``) to an outer optimizer (``sampler.scheme.optimizers``). By
-default (``sgd`` with ``eta_k = tau_k``) ``x_{k+1} = m_k``: the paper's algorithm, a
+local entropy ``g_k = grad F_tau(x_k)``) to an outer optimizer (``sampler.scheme.optimizers``).
+With ``sgd`` and ``--lr tau`` (``eta_k = tau_k``) ``x_{k+1} = m_k``: the paper's algorithm, a
 majorization-minimization scheme (``F_tau(x_k)`` non-increasing for an exact target, Thm 3.2).
+The default ``--lr anneal`` takes that full step while the target's Monte Carlo error is small
+and cuts it back once the error dominates (``sampler.scheme.annealing``), so that a long run
+converges instead of settling at its noise floor.
 
 ``OPTIONS`` are the scheme's own settings, shared by every estimator
 (``sampler.config.method_options``); each estimator declares its own ``--beta`` (its default and
@@ -26,17 +29,21 @@ from sampler.models.options import Option, OptionError, within
 from sampler.mpi import Comm
 from sampler.problem import Problem
 from sampler.schedules import Schedule, check_range, schedule_check
+from sampler.scheme.annealing import ANNEAL, AnnealedStep, parse_anneal
 from sampler.scheme.mc_error import error_record
 from sampler.scheme.optimizers import OPTIMIZERS, Sgd, make_optimizer
 from sampler.scheme.tau import TauSchedule, tau_check
 
-LR_IS_TAU = "tau"  # the default outer step: eta_k = tau_k, i.e. x_{k+1} = m_k
+LR_IS_TAU = "tau"  # the paper's outer step: eta_k = tau_k, i.e. x_{k+1} = m_k
 
 
-def _lr_check(value: Any) -> str | Schedule:
+def _lr_check(value: Any) -> str | Schedule | AnnealedStep:
+    if isinstance(value, AnnealedStep):
+        return value
     if str(value).strip() == LR_IS_TAU:
         return LR_IS_TAU
-    return schedule_check("--lr")(value)
+    annealed = None if callable(value) else parse_anneal(str(value))
+    return annealed or schedule_check("--lr")(value)
 
 
 OPTIONS = {
@@ -57,8 +64,10 @@ OPTIONS = {
     ),
     "lr": Option(
         "any",
-        LR_IS_TAU,
-        "outer step eta: 'tau' (x <- m, the paper's algorithm) or a number or schedule",
+        ANNEAL,
+        "outer step eta: 'anneal[:R]' (eta = tau while the Monte Carlo error is small, then cut "
+        "so that beta_eff rises by R per update, default 5), 'tau' (x <- m, the paper's "
+        "algorithm) or a number or schedule",
         check=_lr_check,
         label="schedule",
     ),
@@ -98,7 +107,7 @@ def check_options(values: dict[str, Any], steps: int) -> None:
             check_range(schedule, "--tau" if layer == "*" else f"--tau ({layer})", steps)
         if not is_auto(values["beta"]):
             check_range(values["beta"], "--beta", steps)
-        if values["lr"] != LR_IS_TAU:
+        if isinstance(values["lr"], Schedule):
             check_range(values["lr"], "--lr", steps)
     except ValueError as error:
         raise OptionError(str(error)) from None
@@ -108,7 +117,7 @@ def build_two_step(values: dict[str, Any], estimator: Estimator, seed: int, mode
     """The trainer of ``--estimator`` from the scheme's typed options; ``model`` binds a
     per-layer ``--tau`` to its layers."""
     tau = values["tau"] if model is None else values["tau"].bound(model.layers, model.num_params)
-    lr = None if values["lr"] == LR_IS_TAU else values["lr"]
+    lr = None if values["lr"] == LR_IS_TAU else values["lr"]  # an AnnealedStep or a Schedule
     optimizer = make_optimizer(values["optimizer"], values["momentum"])
     return TwoStepTrainer(estimator, tau, lr, seed, optimizer)
 
@@ -118,13 +127,13 @@ class TwoStepTrainer:
         self,
         estimator: Estimator,
         tau: TauSchedule,
-        lr: Schedule | None,
+        lr: Schedule | AnnealedStep | None,
         seed: int,
         optimizer=None,
     ) -> None:
         self.estimator = estimator
         self.tau = tau
-        self.lr = lr  # None: eta = tau
+        self.lr = lr  # None: eta = tau; AnnealedStep: eta = tau r_k
         self.seed = seed
         self.optimizer = optimizer or Sgd()  # sampler.scheme.optimizers
         self.objective = estimator.objective
@@ -138,18 +147,27 @@ class TwoStepTrainer:
             StepKey(self.seed, step), state["estimator"], params, tau, problem, comm
         )
         outer = state.get("outer", {})
-        eta = tau if self.lr is None else self.lr(step)
-        if self.lr is None and isinstance(self.optimizer, Sgd):
+        diagnostics = info._asdict()
+        variance = diagnostics.pop("target_variance", None)
+        ratio = None
+        if isinstance(self.lr, AnnealedStep):
+            beta = diagnostics.get("beta")
+            langevin = self.optimizer.langevin_step(tau)
+            ratio = self.lr.ratio(step, variance, tau, langevin, beta)
+            eta = tau if ratio == 1.0 else tau * ratio
+        else:
+            eta = tau if self.lr is None else self.lr(step)
+        if isinstance(self.optimizer, Sgd) and (self.lr is None or ratio == 1.0):
             new_params = target  # x_{k+1} = m_k exactly
         else:
             gradient = (params - target) / tau
             new_params, outer = self.optimizer.update(params, gradient, eta, outer)
-        diagnostics = info._asdict()
-        variance = diagnostics.pop("target_variance", None)
         # every estimator weighs its samples on the step's one minibatch (none without data)
         examples = problem.batch_size if hasattr(problem, "batch_size") else 0
         record = {**self.tau.record(step), **diagnostics, "examples_seen": examples}
-        if self.lr is not None:
+        if ratio is not None:
+            record["lr_ratio"] = ratio  # eta / tau of --lr anneal
+        elif self.lr is not None:
             record["lr"] = self.lr(step)
         layers = getattr(getattr(problem, "model", None), "layers", None)
         record.update(

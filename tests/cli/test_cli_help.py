@@ -39,7 +39,7 @@ def test_every_flag_of_train_shows_one_default(capsys):
     assert "(default: runs/<time>-<method>-<model>)" in flat
     # argparse may wrap at a hyphen ("rm-" / "stein"): compared without the whitespace
     packed = "".join(text.split())
-    assert "(default:taufor--estimatoris/sgld/rm/rm-stein,0.01for--baselinesgd" in packed
+    assert "(default:annealfor--estimatoris/sgld/rm/rm-stein,0.01for--baselinesgd" in packed
 
 
 def test_version(capsys):

@@ -29,7 +29,7 @@ def test_no_method_option_shadows_a_run_setting():
 def test_defaults_are_filled_and_typed():
     values = resolve(method("sgld", None), {"chains": "4"}, steps=10)
     assert values["chains"] == 4 and values["sgld_steps"] == 1000
-    assert values["tau"] == "0.01" and values["lr"] == "tau" and values["optimizer"] == "sgd"
+    assert values["tau"] == "0.01" and values["lr"] == "anneal" and values["optimizer"] == "sgd"
     assert resolve(method("is", "sgd"), {}, steps=10) == {
         "lr": "0.01",
         "momentum": 0.0,
@@ -81,7 +81,7 @@ def test_help_gives_each_owner_its_default(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "tau for --estimator is/sgld/rm/rm-stein" in text
+    assert "anneal for --estimator is/sgld/rm/rm-stein" in text
     assert "--baseline sgd/pla/plea: learning rate" in text
     assert "0.01 for --baseline sgd" in text and "%%" not in text
 

@@ -1,0 +1,98 @@
+"""The default outer step of the two-step scheme: full (``eta = tau``, ``x <- m``) while the
+Monte Carlo error of the target is small, cut back when it dominates (``--lr anneal[:R]``).
+
+Why. With ``x_{k+1} = m_k`` every update adds the target's Monte Carlo error ``SE^2`` per
+coordinate, so the weights settle where the loss's pull balances that noise: near
+``exp(-beta_eff f)`` with ``beta_eff = 2 beta tau / SE^2`` (``sampler.scheme.mc_error``), a
+fixed inverse temperature (for IS ``SE^2 ≈ tau / ESS``, ``beta_eff ≈ 2 beta ESS``, a few
+thousand on the MNIST ``mlp``). More updates then add no accuracy: the iteration is a
+constant-step stochastic approximation and stops at its noise floor.
+
+The rule. Let ``B_k = 1 / mean_i (SE_i^2 / (2 beta tau_i))`` be the update's ``beta_eff`` at the
+full step (with momentum ``mu`` the Langevin step ``tau / (1 - mu)`` in place of ``tau``). The
+step is::
+
+    eta_k = tau_k r_k,        r_k = min(1, B_k / (R (k + 1)))
+
+so the noise alone leaves the weights at ``beta_eff = max(B_k, R (k + 1))``: an annealing whose
+inverse temperature rises linearly in the updates once the Monte Carlo error dominates, at rate
+``R`` per update (``--lr anneal:R``, default ``R = 5``). A target without Monte Carlo error
+(``rm``, whose ``B_k`` is about 1e8) keeps the full step; more samples (a larger ``B_k``) keep it
+longer. The rule has no state: ``r_k`` is a function of the update's own error, so a resumed
+run is bit-identical.
+
+Rate (a Robbins–Monro step, Robbins and Monro 1951; Kushner and Yin, *Stochastic
+Approximation*, ch. 10). On a quadratic ``f = a/2 |x - x*|^2`` the exact local-entropy target
+contracts the error ``e = x - x*`` by ``c = beta a tau / (1 + beta a tau)`` per full step, and
+``x_{k+1} - x* = (1 - r_k c) e_k + r_k xi_k`` with ``Var xi = SE^2``. Once ``r_k = A / (k + 1)``
+(``A = B / R``) the mean square error obeys
+``v_{k+1} = (1 - r_k c)^2 v_k + r_k^2 SE^2`` and, for ``2 A c > 1``,
+``v_k ~ A^2 SE^2 / ((2 A c - 1) k)``: the iterate converges to the minimiser at rate ``1/k``,
+where the constant step ``r = 1`` stays at ``SE^2 / (c (2 - c))``
+(``tests/scheme/test_annealing.py``).
+
+The paper's algorithm (García Trillos, Kaplan, Sanz-Alonso, Algorithms 1 and 2: ``x <- m``) is
+``--lr tau``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from sampler.models.naming import setting
+from sampler.models.options import OptionError
+from sampler.schedules import Recorded
+
+ANNEAL = "anneal"
+DEFAULT_RATE = 5.0  # beta_eff rises by R per update once the Monte Carlo error dominates
+
+
+@dataclass(frozen=True, eq=False)
+class AnnealedStep(Recorded):
+    """``--lr anneal[:R]``: ``ratio(...)`` is ``r_k``; ``eta_k = tau_k r_k``. Its record is
+    its spec text."""
+
+    rate: float = DEFAULT_RATE
+
+    @property
+    def spec(self) -> str:
+        return ANNEAL if self.rate == DEFAULT_RATE else f"{ANNEAL}:{self.rate:g}"
+
+    def recorded(self) -> str:
+        return self.spec
+
+    def ratio(self, step: int, variance, tau, langevin_tau, beta) -> float:
+        """``r_k = min(1, B_k / (R (k + 1)))``; 1 without a variance, a positive beta or a
+        Langevin reading of the step (Adam)."""
+        if variance is None or beta is None or not beta > 0 or langevin_tau is None:
+            return 1.0
+        variance = variance.to(torch.float64)
+        tau64 = torch.as_tensor(tau, dtype=torch.float64, device=variance.device)
+        full = torch.as_tensor(langevin_tau, dtype=torch.float64, device=variance.device)
+        temperature = float((full * variance / (2 * beta * tau64 * tau64)).mean())
+        if not (math.isfinite(temperature) and temperature > 0):
+            return 1.0
+        return min(1.0, 1.0 / (temperature * self.rate * (step + 1)))
+
+
+def parse_anneal(text: str) -> AnnealedStep | None:
+    """``anneal`` or ``anneal:R`` as an ``AnnealedStep``; ``None`` for any other text;
+    ``OptionError`` naming ``--lr`` for a bad ``R``."""
+    name, _, argument = text.strip().partition(":")
+    if name.strip() != ANNEAL:
+        return None
+    if not argument.strip():
+        return AnnealedStep()
+    try:
+        rate = float(argument)
+    except ValueError:
+        rate = math.nan
+    if not (math.isfinite(rate) and rate > 0):
+        raise OptionError(
+            f"{setting('lr')}: {text.strip()!r} needs a positive number R (anneal:R, beta_eff "
+            "rising by R per update)"
+        )
+    return AnnealedStep(rate)
