@@ -14,7 +14,9 @@ from sampler.cli.quick import quick_answer
 
 
 def main(argv: list[str] | None = None) -> int:
-    quick_answer(sys.argv[1:] if argv is None else list(argv))  # exits if it answers
+    answer = quick_answer(sys.argv[1:] if argv is None else list(argv))
+    if answer is not None:
+        return answer
     # deferred: the full command imports torch and every registry (seconds)
     return importlib.import_module("sampler.cli.command").main(argv)
 

@@ -43,21 +43,23 @@ def top_level_help() -> str:
     return parser.format_help()
 
 
-def quick_answer(argv: list[str]) -> None:
-    """Answer a command that needs no torch and exit (``SystemExit``, as argparse does for
-    ``--help``); return for one that the full command runs."""
+def quick_answer(argv: list[str]) -> int | None:
+    """Answer a command that needs no torch: ``--version``, ``--help`` and nothing exit
+    (``SystemExit``, as argparse does), a listing returns 0 (as the full command did); None for
+    a command that the full command runs."""
     if not argv:
         sys.stderr.write(top_level_help())
         sys.stderr.write("sampler: error: name a command (sampler COMMAND --help for its flags)\n")
         raise SystemExit(2)
     if len(argv) != 1:
-        return
+        return None
     if argv[0] in VERSION_FLAGS:
         print(f"sampler {__version__}")
         raise SystemExit(0)
     if argv[0] in LISTINGS:
         print(listing(argv[0]))
-        raise SystemExit(0)
+        return 0
     if argv[0] in HELP_FLAGS:
         sys.stdout.write(top_level_help())
         raise SystemExit(0)
+    return None
