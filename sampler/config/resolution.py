@@ -93,12 +93,8 @@ def _check_run_fields(c: RunConfig) -> None:
     _require(c.signal_every >= 0, "signal_every", "0 (never) or a positive integer", c.signal_every)
     _require(c.seed >= 0, "seed", "a non-negative integer", c.seed)
     _require(c.data_seed >= 0, "data_seed", "a non-negative integer", c.data_seed)
-    _require(
-        0 <= c.threads <= MAX_THREADS,
-        "threads",
-        f"0 (automatic) or a positive integer up to {MAX_THREADS}",
-        c.threads,
-    )
+    _require(c.threads >= 0, "threads", "0 (automatic) or a positive integer", c.threads)
+    _require(c.threads <= MAX_THREADS, "threads", f"at most {MAX_THREADS}", c.threads)
     if c.tensorboard and not tensorboard.available():
         raise ConfigError(
             f"{flag('tensorboard')}: needs the tensorboard package; {tensorboard.INSTALL_HINT}"

@@ -6,11 +6,13 @@ numbers they hold."""
 
 from __future__ import annotations
 
+import math
 import signal
 from collections import Counter
 
 import numpy as np
 import pytest
+import torch
 
 import sampler
 from tests.helpers import bad_api_arguments
@@ -94,3 +96,54 @@ def test_numpy_scalars_are_numbers(tmp_path):
         out=tmp_path / "run",
     )
     assert result.summary["steps"] == 2 and (tmp_path / "run" / "checkpoint.pt").is_file()
+
+
+class _NoParameters(torch.nn.Module):
+    def forward(self, x):
+        return x[:, :2]
+
+
+class _Returns(torch.nn.Module):
+    def __init__(self, how: str) -> None:
+        super().__init__()
+        self.layer, self.how = torch.nn.Linear(4, 2), how
+
+    def forward(self, x):
+        logits = self.layer(x)
+        return {"tuple": (logits, 1), "int": logits.round().long(), "list": [logits]}[self.how]
+
+
+class _Ragged(torch.utils.data.Dataset):
+    def __len__(self) -> int:
+        return 10
+
+    def __getitem__(self, index):
+        return torch.ones(4 if index % 2 else 5), 0
+
+
+def _frozen() -> torch.nn.Module:
+    module = torch.nn.Linear(4, 2)
+    module.bias.requires_grad_(False)
+    return module
+
+
+def _bad_models_and_data():
+    x, y = torch.randn(40, 4, generator=torch.Generator().manual_seed(0)), torch.arange(40) % 2
+    spoiled = x.clone()
+    spoiled[3, 1] = float("nan")
+    yield "model", {"model": _NoParameters(), "data": (x, y)}
+    yield "model", {"model": _frozen(), "data": (x, y)}
+    for how in ("tuple", "int", "list"):
+        yield "model", {"model": _Returns(how), "data": (x, y)}
+    yield "data", {"model": torch.nn.Linear(4, 2), "data": (spoiled, y)}
+    yield "data", {"model": torch.nn.Linear(4, 2), "data": (x.to(torch.complex64), y)}
+    yield "data", {"model": torch.nn.Linear(4, 2), "data": (x.masked_fill(x > 1, math.inf), y)}
+    yield "data", {"model": torch.nn.Linear(4, 2), "data": _Ragged()}
+    yield "test", {"model": torch.nn.Linear(4, 2), "data": (x, y), "test": (spoiled, y)}
+
+
+def test_bad_models_and_data_are_refused_before_the_first_update():
+    with torch.random.fork_rng():  # nn.Linear initialises from the global generator
+        cases = list(_bad_models_and_data())
+    kwargs = {"steps": 1, "batch_size": 10, "quiet": True, "samples": 20}
+    _check(cases, lambda given: sampler.train(**{**kwargs, **given}))

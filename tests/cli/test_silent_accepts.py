@@ -62,3 +62,19 @@ def test_resume_of_a_baseline_run_refuses_an_estimator(tmp_path):
     outcome = run_in_process(["train", "--resume", str(run), "--estimator", "is", "--steps", "3"])
     assert outcome.verdict("--estimator") == "clean", outcome.stderr
     assert Path(run / "checkpoint.pt").is_file()
+
+
+def test_resume_takes_a_number_written_another_way_but_no_other_number(tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", *RUN, "--samples", "20", "--tau", "0.01", "--out", str(run)]) == 0
+    assert main(["train", "--resume", str(run), "--steps", "3", "--tau", "0.010"]) == 0
+    outcome = run_in_process(["train", "--resume", str(run), "--steps", "4", "--tau", "0.02"])
+    assert outcome.verdict("--tau") == "clean", outcome.stderr
+
+
+def test_a_report_of_no_runs_is_refused(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    outcome = run_in_process(["reproduce", "--report-only", "--out", str(empty)])
+    assert outcome.verdict("--report-only") == "clean", outcome.stderr
+    assert list(empty.iterdir()) == []
