@@ -46,59 +46,18 @@ from sampler.cli.main import main
 
 TINY = ["--data", "gaussian-mixture", "--gm-dim", "4", "--gm-train", "40", "--gm-test", "20"]
 RUN = [*TINY, "--steps", "3", "--batch-size", "10", "--quiet", "--samples", "20"]
-INT_FLAGS = [
-    "--steps",
-    "--batch-size",
-    "--seed",
-    "--eval-every",
-    "--checkpoint-every",
-    "--threads",
-    "--data-seed",
-    "--samples",
-    "--block-size",
-    "--signal-every",
-]
+# fmt: off
+INT_FLAGS = ["--steps", "--batch-size", "--seed", "--eval-every", "--checkpoint-every",
+    "--threads", "--data-seed", "--samples", "--block-size", "--signal-every"]
+# fmt: on
 FLOAT_FLAGS = ["--tau", "--beta", "--lr", "--momentum", "--gm-delta"]
 CHOICE_FLAGS = ["--estimator", "--model", "--data", "--optimizer", "--proposal", "--device"]
-BAD_TEXT = [
-    "",
-    " ",
-    "\t",
-    "nan",
-    "NaN",
-    "-nan",
-    "inf",
-    "+inf",
-    "-Infinity",
-    "1e999",
-    "-1e999",
-    "0x10",
-    "1,5",
-    "1;2",
-    "--",
-    "-",
-    "½",
-    "1e",
-    "e1",
-    "..",
-    "1..2",
-    "∞",
-    "\x00",
-    "\x1b[31m",
-    "a" * 5000,
-    "9" * 5000,
-    "-" + "9" * 30,
-    "None",
-    "null",
-    "true",
-    "[]",
-    "{}",
-    "$(echo hi)",
-    "../../etc/passwd",
-    "\u202e1",
-    "1 2",
-    "0.0.1",
-]
+# fmt: off
+BAD_TEXT = ["", " ", "\t", "nan", "NaN", "-nan", "inf", "+inf", "-Infinity", "1e999", "-1e999",
+    "0x10", "1,5", "1;2", "--", "-", "½", "1e", "e1", "..", "1..2", "∞", "\x00", "\x1b[31m",
+    "a" * 5000, "9" * 5000, "-" + "9" * 30, "None", "null", "true", "[]", "{}", "$(echo hi)",
+    "../../etc/passwd", "\u202e1", "1 2", "0.0.1"]
+# fmt: on
 NEGATIVE_FOR_INT = ["-1", "-0.5", "-99999999999999999999", "2.5", "1e3", "3.0", "0b11"]
 
 
@@ -159,24 +118,10 @@ def cli_case(rng: random.Random) -> tuple[list[str], tuple[str, ...]]:
     return ["train", *argv], tuple(names)
 
 
-TOML_VALUES = [
-    "[1, 2]",
-    "{a = 1}",
-    "1979-05-27",
-    '"\\u0000"',
-    "9" * 400,
-    "-9" * 1,
-    "nan",
-    "inf",
-    "-inf",
-    "[[1], [2]]",
-    '""',
-    '" "',
-    "true",
-    "0.0",
-    "-1",
-    "1e400",
-]
+# fmt: off
+TOML_VALUES = ["[1, 2]", "{a = 1}", "1979-05-27", '"\\u0000"', "9" * 400, "-9" * 1, "nan", "inf",
+    "-inf", "[[1], [2]]", '""', '" "', "true", "0.0", "-1", "1e400"]
+# fmt: on
 # not steps, batch-size, samples, data, quiet: RUN's flags override the file
 TOML_KEYS = ["seed", "tau", "estimator", "model", "out", "threads", "eval-every", "lr", "beta"]
 TOML_KEYS += ["checkpoint-every", "device", "block-size", "momentum", "data-seed"]
@@ -206,48 +151,17 @@ def api_case(rng: random.Random):
 
     import numpy as np
 
-    values = [
-        b"10",
-        {1, 2},
-        frozenset(),
-        decimal.Decimal("nan"),
-        fractions.Fraction(1, 3),
-        np.array([1, 2]),
-        torch.tensor([1.0, 2.0]),
-        (i for i in range(3)),
-        time,
-        range(3),
-        bytearray(b"x"),
-        Ellipsis,
-        NotImplemented,
-        type,
-        np.float64("nan"),
-        np.complex64(1j),
-        float("nan"),
-        -float("inf"),
-        10**400,
-        -(10**30),
-    ]
-    names = [
-        "steps",
-        "batch_size",
-        "seed",
-        "eval_every",
-        "checkpoint_every",
-        "threads",
-        "quiet",
-        "out",
-        "device",
-        "estimator",
-        "tau",
-        "samples",
-        "beta",
-        "lr",
-        "block_size",
-        "data_seed",
-        "signal_every",
-        "momentum",
-    ]
+    # fmt: off
+    values = [b"10", {1, 2}, frozenset(), decimal.Decimal("nan"), fractions.Fraction(1, 3),
+        np.array([1, 2]), torch.tensor([1.0, 2.0]), (i for i in range(3)), time, range(3),
+        bytearray(b"x"), Ellipsis, NotImplemented, type, np.float64("nan"), np.complex64(1j),
+        float("nan"), -float("inf"), 10**400, -(10**30)]
+    # fmt: on
+    # fmt: off
+    names = ["steps", "batch_size", "seed", "eval_every", "checkpoint_every", "threads", "quiet",
+        "out", "device", "estimator", "tau", "samples", "beta", "lr", "block_size", "data_seed",
+        "signal_every", "momentum"]
+    # fmt: on
     name, value = rng.choice(names), rng.choice(values)
     while name in HUGE_IS_VALID and isinstance(value, int) and value > 0:
         value = rng.choice(values)  # a huge seed or period is a valid one
