@@ -17,6 +17,7 @@ from sampler.runs.file_kinds import METRICS_LIMIT, TEXT_LIMIT, read_regular
 from sampler.runs.files import unique_json
 
 FLATNESS = "flatness.json"
+TABLE_KEYS = ("model_options", "data_options", "method_options")
 
 
 class NotARunError(ValueError):
@@ -101,6 +102,9 @@ def read_run(path: str | Path) -> Run:
     config = _read_json(path / CONFIG, "the run's settings")
     if config is None:
         raise NotARunError(f"{path}: not a run directory (no {CONFIG})")
+    for table in TABLE_KEYS:
+        if table in config and not isinstance(config[table], dict):
+            raise NotARunError(f"{path / CONFIG}: {table} must be a table (a JSON object)")
     return Run(
         path=path,
         config=config,

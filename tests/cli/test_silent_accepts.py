@@ -3,6 +3,7 @@ asked, or ignored a setting) are refused with one line naming the input."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,22 @@ def test_a_report_of_no_runs_is_refused(tmp_path):
     outcome = run_in_process(["reproduce", "--report-only", "--out", str(empty)])
     assert outcome.verdict("--report-only") == "clean", outcome.stderr
     assert list(empty.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "command, edit, names",
+    [
+        ("compare", {"method_options": [1, 2]}, "method_options must be a table"),
+        ("compare", {"model_options": 3}, "model_options must be a table"),
+        ("flatness", None, "not of one run"),
+        ("export", None, "not of one run"),
+        ("export", {"model": "mlp"}, "not of one run"),
+    ],
+)
+def test_an_edited_config_is_refused_by_the_tools(tmp_path, command, edit, names):
+    run = tmp_path / "run"
+    assert main(["train", *RUN, "--samples", "20", "--out", str(run)]) == 0
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({} if edit is None else {**config, **edit}))
+    outcome = run_in_process([command, str(run), "--out", str(tmp_path / "out")])
+    assert outcome.verdict(names) == "clean", outcome.stderr
