@@ -43,13 +43,13 @@ class Option:
         if self.kind == "ints":
             if isinstance(value, str):
                 parts = [p for p in value.split(",") if p.strip()]
-                if not parts:
-                    return ()
                 value = [int(p) for p in parts]
             if isinstance(value, int) and not isinstance(value, bool):
                 value = [value]
-            if not isinstance(value, (list, tuple)) or any(
-                isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in value
+            if (
+                not isinstance(value, (list, tuple))
+                or not value  # 'widths= ' is no list, not a network without hidden layers
+                or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in value)
             ):
                 raise ValueError("a comma-separated list of positive integers")
             return tuple(value)
@@ -63,7 +63,7 @@ class Option:
                 return False
             raise ValueError("true or false")
         if self.kind == "int":
-            if isinstance(value, bool) or isinstance(value, float):
+            if isinstance(value, bool) or not isinstance(value, (int, str)):
                 raise ValueError("an integer")
             return int(value)
         if self.kind == "float":
@@ -71,7 +71,7 @@ class Option:
                 raise ValueError("a finite number")
             try:
                 number = float(value)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise ValueError("a finite number") from None
             if not math.isfinite(number):
                 raise ValueError("a finite number")

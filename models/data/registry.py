@@ -184,7 +184,9 @@ _SPECS = (
             "classes": Option("int", 10, "number of classes", check=at_least(2)),
             "train_size": Option("int", 512, "training images", check=POSITIVE),
             "test_size": Option("int", 256, "test images", check=POSITIVE),
-            "noise": Option("float", 1.0, "noise standard deviation around the templates"),
+            "noise": Option(
+                "float", 1.0, "noise standard deviation around the templates", check=at_least(0.0)
+            ),
         },
         values=_image_values,
     ),

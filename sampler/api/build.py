@@ -32,6 +32,12 @@ from typing import Any, NamedTuple
 
 import torch
 
+from sampler.api.argument_types import (
+    check_comm,
+    typed_count,
+    typed_field,
+    typed_method_options,
+)
 from sampler.api.inputs import RUN_FIELDS, ArgumentError, as_model, as_tensors, model_label
 from sampler.config.method_options import exclusive_choice
 from sampler.config.resolution import resolve_settings
@@ -162,6 +168,12 @@ def build(
     """The ``init``/``step`` pair of a method on ``model`` (a zoo name needs ``input_shape``
     and ``num_classes`` unless it is meant for them: ``sampler models``)."""
     given = {name: value for name, value in locals().items() if name in RUN_FIELDS}
+    with arguments():
+        check_comm(comm)
+        given = {name: typed_field(name, value) for name, value in given.items()}
+        method_options = typed_method_options(method_options)
+        num_classes = typed_count("num_classes", num_classes)
+        train_size = typed_count("train_size", train_size)
     comm = comm or world_comm()
     with arguments():
         exclusive_choice(given)

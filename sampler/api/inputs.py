@@ -43,6 +43,22 @@ def _is_keras(model: Any) -> bool:
     )
 
 
+def _check_parameters(module: torch.nn.Module) -> None:
+    """A module with parameters to train, all of them trainable (sampler trains every one)."""
+    named = list(module.named_parameters())
+    if not named:
+        raise ArgumentError(f"{setting('model')}: the module has no parameters to train")
+    frozen = [name for name, parameter in named if not parameter.requires_grad]
+    if frozen:
+        raise ArgumentError(
+            f"{setting('model')}: parameters with requires_grad=False ({', '.join(frozen[:3])}"
+            f"{', ...' if len(frozen) > 3 else ''}) would be trained all the same; make them "
+            "buffers (register_buffer) to keep them fixed"
+        )
+    if any(parameter.is_complex() for _, parameter in named):
+        raise ArgumentError(f"{setting('model')}: complex parameters are not supported")
+
+
 def as_model(model: Any, options: dict[str, Any]) -> Model | None:
     """The flat-vector model of ``model`` (``None`` for a name: the run loop builds it)."""
     if isinstance(model, str):
@@ -54,6 +70,7 @@ def as_model(model: Any, options: dict[str, Any]) -> Model | None:
                 f"{setting('model_options')}: unknown option(s) {', '.join(sorted(unknown))} of "
                 f"an nn.Module; accepted: {', '.join(sorted(MODULE_OPTIONS))}"
             )
+        _check_parameters(model)
         try:
             return TorchModuleModel(
                 model, force_loop=not options.get("vmap", True), buffers=options.get("buffers")
@@ -86,14 +103,24 @@ def _from_torch_dataset(data: torch.utils.data.Dataset, name: str):
         data, batch_size=LOADER_BATCH, shuffle=False, generator=torch.Generator()
     )
     inputs, targets = [], []
-    for item in loader:
-        if not isinstance(item, (list, tuple)) or len(item) != 2:
-            raise ArgumentError(f"{setting(name)}: a torch Dataset must give (input, target) pairs")
-        inputs.append(torch.as_tensor(item[0]))
-        targets.append(torch.as_tensor(item[1]))
-    if not inputs:
-        raise ArgumentError(f"{setting(name)}: the Dataset is empty")
-    return torch.cat(inputs), torch.cat(targets)
+    try:
+        for item in loader:
+            if not isinstance(item, (list, tuple)) or len(item) != 2:
+                raise ArgumentError(
+                    f"{setting(name)}: a torch Dataset must give (input, target) pairs"
+                )
+            inputs.append(torch.as_tensor(item[0]))
+            targets.append(torch.as_tensor(item[1]))
+        if inputs:
+            return torch.cat(inputs), torch.cat(targets)
+    except (RuntimeError, TypeError, ValueError) as error:  # ragged or mixed items
+        if isinstance(error, ArgumentError):
+            raise
+        first = (str(error).splitlines() or [type(error).__name__])[0][:160]
+        raise ArgumentError(
+            f"{setting(name)}: its items are not pairs of tensors of one shape ({first})"
+        ) from None
+    raise ArgumentError(f"{setting(name)}: the Dataset is empty")
 
 
 def as_tensors(data: Any, name: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -124,7 +151,12 @@ def as_tensors(data: Any, name: str) -> tuple[torch.Tensor, torch.Tensor]:
         )
     if int(targets.min()) < 0:
         raise ArgumentError(f"{setting(name)}: targets must be class indices >= 0")
-    return inputs.to(torch.float32), targets.to(torch.int64)
+    if inputs.is_complex():
+        raise ArgumentError(f"{setting(name)}: inputs must be real numbers, got {inputs.dtype}")
+    inputs = inputs.to(torch.float32)
+    if not bool(torch.isfinite(inputs).all()):
+        raise ArgumentError(f"{setting(name)}: inputs must be finite (they hold inf or NaN)")
+    return inputs, targets.to(torch.int64)
 
 
 def as_dataset(data: Any, test: Any, num_classes: int | None) -> Dataset | None:
@@ -182,6 +214,12 @@ def check_outputs(model: Model, dataset: Dataset) -> None:
             f"{setting('model')}: its forward pass on inputs of shape "
             f"{tuple(dataset.train_x.shape[1:])} failed: {type(error).__name__}: {error}"
         ) from None
+    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
+        got = type(logits).__name__ if not isinstance(logits, torch.Tensor) else logits.dtype
+        raise ArgumentError(
+            f"{setting('model')}: its forward pass must return one tensor of float logits, "
+            f"got {got}"
+        )
     if logits.dim() != 2 or logits.shape[1] < dataset.num_classes:
         raise ArgumentError(
             f"{setting('model')}: must give [N, C] logits with C >= the {dataset.num_classes} "

@@ -34,6 +34,13 @@ from typing import Any
 
 import torch
 
+from sampler.api.argument_types import (
+    check_comm,
+    typed_count,
+    typed_field,
+    typed_flag,
+    typed_method_options,
+)
 from sampler.api.inputs import (
     RUN_FIELDS,
     ArgumentError,
@@ -111,6 +118,11 @@ def train(
     method's options; see the module docstring. ``checkpoint_every`` defaults to the command's
     100 with ``out=``, to 0 (only at the end) in a temporary directory."""
     given = {name: value for name, value in locals().items() if name in RUN_FIELDS}
+    with arguments():
+        check_comm(comm)
+        given = {name: typed_field(name, value) for name, value in given.items()}
+        method_options = typed_method_options(method_options)
+        resume, num_classes = typed_flag("resume", resume), typed_count("num_classes", num_classes)
     comm = comm or world_comm()
     threads_before = torch.get_num_threads()
     with arguments():

@@ -24,6 +24,7 @@ from sampler.models.options import Option, OptionError
 
 AUTO = "auto"
 GROWTH = 1e4
+FLOAT32_MAX = 3.4028234663852886e38  # gamma multiplies float32 parameters
 
 
 class Focusing(NamedTuple):
@@ -50,7 +51,7 @@ def _number_or_auto(flag: str, allow_auto: bool, low: float) -> Any:
             return AUTO
         try:
             number = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise OptionError(f"{setting(flag)}: must be {accepted}, got {value!r}") from None
         if isinstance(value, bool) or not math.isfinite(number) or number < low:
             raise OptionError(f"{setting(flag)}: must be {accepted}, got {value!r}")
@@ -92,8 +93,8 @@ def check_focusing(values: dict[str, Any], steps: int) -> None:
         last = Focusing(gamma0, gamma1)(max(steps - 1, 0))
     except OverflowError:
         last = math.inf
-    if not math.isfinite(last):
+    if not math.isfinite(last) or last > FLOAT32_MAX:  # the parameters are float32
         raise OptionError(
-            f"{setting('gamma1')}: gamma0 (1 + {gamma1:g})^t overflows within the {steps} "
-            f"updates; lower {setting('gamma1')}"
+            f"{setting('gamma1')}: gamma0 (1 + {gamma1:g})^t overflows float32 within the "
+            f"{steps} updates; lower {setting('gamma1')}"
         )

@@ -4,7 +4,7 @@ A flag of ``sampler train`` is a run-level field of ``sampler.config.run_config.
 option of a training method (``sampler.config.method_options``: one flag per option name,
 refused for a method that lacks it) or an old alias of a data set's option (``--gm-dim``). Each
 shows its default in ``--help``. Errors are one line (``OneLineParser``), reported by
-``sampler.cli.main``.
+``sampler.cli.command``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from sampler import __version__
 from sampler.baselines import BASELINES
 from sampler.bench import command as bench_command
 from sampler.cli import export_command
+from sampler.cli.quick import COMMANDS, DESCRIPTION
 from sampler.compare import command as compare_command
 from sampler.config.method_options import option_owners, owner_labels
 from sampler.config.run_config import DATA_ALIASES, FIELDS, TABLES, flag
@@ -162,12 +163,10 @@ def _add_train_flags(train: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(
-        prog="sampler", description="Gradient-free sampling training of neural networks."
-    )
+    parser = OneLineParser(prog="sampler", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"sampler {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    train = commands.add_parser("train", help="train a network", argument_default=argparse.SUPPRESS)
+    train = commands.add_parser("train", help=COMMANDS["train"], argument_default=argparse.SUPPRESS)
     train.add_argument(
         "--config",
         metavar="FILE",
@@ -177,8 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--resume", metavar="DIR", help="continue the run in DIR (default: none, a new run)"
     )
-    commands.add_parser("models", help="list the models and data sets with their options")
-    commands.add_parser("methods", help="list the estimators and baselines with their options")
+    commands.add_parser("models", help=COMMANDS["models"])
+    commands.add_parser("methods", help=COMMANDS["methods"])
     for tool in TOOLS:
         tool.add_parser(commands)
     _add_train_flags(train)

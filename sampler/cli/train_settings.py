@@ -53,6 +53,11 @@ def _new_run(flags: dict, path: str | None, ranks: int) -> Settings:
 def _resumed_run(flags: dict, resume: str, ranks: int) -> Settings:
     directory = RunDirectory(resume)
     stored = from_run_record(directory.read_config())
+    if "estimator" in flags and stored.get("baseline") is not None:  # else ignored silently
+        raise ConfigError(
+            f"--estimator: the run in {resume} trains --baseline {stored['baseline']}, and a "
+            "resumed run keeps its method; drop --estimator"
+        )
     with blamed_on(str(directory.path / "config.json"), stored, ranks, resume):
         original = make_config(stored)
         fixed = {k: v for k, v in flags.items() if k not in RESUMABLE and k != "out"}

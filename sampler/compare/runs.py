@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sampler.runs.directory import CONFIG, METRICS, SUMMARY
+from sampler.runs.file_kinds import METRICS_LIMIT, TEXT_LIMIT, read_regular
+from sampler.runs.files import unique_json
 
 FLATNESS = "flatness.json"
+TABLE_KEYS = ("model_options", "data_options", "method_options")
 
 
 class NotARunError(ValueError):
@@ -49,12 +52,26 @@ class Run:
         return self.config.get("baseline") or self.config.get("estimator") or "?"
 
 
-def _read_json(path: Path, what: str) -> dict | None:
-    if not path.is_file():
+def _read_text(path: Path, limit: int) -> str | None:
+    """The text of ``path`` (None if it does not exist); ``NotARunError`` naming it if it is not
+    a regular UTF-8 file of at most ``limit`` bytes."""
+    if not path.exists():
         return None
     try:
-        value = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        return read_regular(path, limit).decode("utf-8")
+    except OSError as error:
+        raise NotARunError(f"{path}: cannot read ({error.strerror})") from None
+    except UnicodeDecodeError:
+        raise NotARunError(f"{path}: not UTF-8 text") from None
+
+
+def _read_json(path: Path, what: str) -> dict | None:
+    text = _read_text(path, TEXT_LIMIT)
+    if text is None:
+        return None
+    try:
+        value = unique_json(text)
+    except (ValueError, RecursionError):
         raise NotARunError(f"{path}: not valid JSON ({what})") from None
     if not isinstance(value, dict):
         raise NotARunError(f"{path}: must hold a JSON object ({what})")
@@ -63,13 +80,14 @@ def _read_json(path: Path, what: str) -> dict | None:
 
 def read_metrics(path: Path) -> list[dict]:
     """The metrics lines in step order; an unparseable line (a run killed mid-write) is skipped."""
-    if not path.is_file():
+    text = _read_text(path, METRICS_LIMIT)
+    if text is None:
         return []
     records = []
-    for line in path.read_text().splitlines():
+    for line in text.splitlines():
         try:
             record = json.loads(line)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             continue
         if isinstance(record, dict) and isinstance(record.get("step"), int):
             records.append(record)
@@ -84,6 +102,9 @@ def read_run(path: str | Path) -> Run:
     config = _read_json(path / CONFIG, "the run's settings")
     if config is None:
         raise NotARunError(f"{path}: not a run directory (no {CONFIG})")
+    for table in TABLE_KEYS:
+        if table in config and not isinstance(config[table], dict):
+            raise NotARunError(f"{path / CONFIG}: {table} must be a table (a JSON object)")
     return Run(
         path=path,
         config=config,

@@ -36,6 +36,7 @@ from typing import Any
 
 from sampler.config.run_config import ConfigError, RunConfig, flag
 from sampler.models import DATASETS
+from sampler.models.naming import setting
 
 MAX_EVALUATIONS = 10**14
 METRICS_LINE_BYTES = 100
@@ -67,7 +68,16 @@ def machine_memory() -> int:
     return total
 
 
+def _number(value: float) -> str:
+    """``value`` in 3 significant digits, also beyond the range of a float (a huge setting)."""
+    if value > 1e300:
+        return f"about 1e{len(str(int(value))) - 1}"
+    return f"{value:.3g}"
+
+
 def _size(count: float) -> str:
+    if count > 1e300:
+        return f"{_number(count)} bytes"
     for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
         if count >= scale:
             return f"{count / scale:.3g} {unit}"
@@ -116,12 +126,12 @@ def check_settings(
     flag and the bound. ``registry_data``: the data set is one of ``DATASETS`` (not the
     Python API's own tensors, which are already in memory)."""
     per_update, inner = evaluations_per_update(config.method, values)
-    total = config.steps * per_update / max(ranks, 1)
+    total = config.steps * per_update // max(ranks, 1)  # integers: exact for any size
     if total > MAX_EVALUATIONS:
         name = "--steps" if config.steps > per_update else inner
         given = config.steps if name == "--steps" else _given(values, inner)
         raise ConfigError(
-            f"{name}: {given} makes the run need {total:.3g} evaluations per rank "
+            f"{setting(name)}: {given} makes the run need {_number(total)} evaluations per rank "
             f"({config.steps} updates x {per_update} each / {ranks} rank(s)), more than a day even "
             f"at 1 ns each; at most {MAX_EVALUATIONS:.0e}"
         )
@@ -131,17 +141,18 @@ def check_settings(
         disk = math.inf
     if config.steps * METRICS_LINE_BYTES > disk:
         raise ConfigError(
-            f"--steps: {config.steps} updates need at least "
+            f"{setting('steps')}: {config.steps} updates need at least "
             f"{_size(config.steps * METRICS_LINE_BYTES)} of metrics.jsonl "
             f"({METRICS_LINE_BYTES} bytes a line), more than the {_size(disk)} file system "
             "that holds --out"
         )
     memory = machine_memory()
     if "samples" in values and "block_size" in values:
-        blocks = math.ceil(values["samples"] / values["block_size"])
+        blocks = -(-values["samples"] // values["block_size"])  # exact for any size
         if blocks * BLOCK_BYTES > memory:
             raise ConfigError(
-                f"--samples: {values['samples']} samples in blocks of {values['block_size']} "
+                f"{setting('samples')}: {values['samples']} samples in blocks of "
+                f"{values['block_size']} "
                 f"are {blocks} blocks, whose list alone needs {_size(blocks * BLOCK_BYTES)} "
                 f"({BLOCK_BYTES} bytes each); this machine has {_size(memory)} of memory "
                 "(raise --block-size or lower --samples)"
@@ -164,7 +175,7 @@ def _check_data(config: RunConfig, memory: int) -> None:
     if count * BYTES_PER_VALUE > memory:
         shown = ", ".join(f"{k}={v}" for k, v in sorted(given.items())) or "its defaults"
         raise ConfigError(
-            f"--data {config.data} ({shown}): holds {count:.3g} numbers, "
+            f"{setting('data', config.data)} ({shown}): holds {count:.3g} numbers, "
             f"{_size(count * BYTES_PER_VALUE)} at {BYTES_PER_VALUE} bytes each; this machine "
             f"has {_size(memory)} of memory"
         )
@@ -185,7 +196,7 @@ def check_model(config: RunConfig, values: dict[str, Any], num_params: int) -> N
         return
     own = num_params * BYTES_PER_PARAMETER
     options = ", ".join(f"{k}={v}" for k, v in sorted(config.model_options.items()))
-    model = f"--model {config.model}{f' ({options})' if options else ''}"
+    model = f"{setting('model', config.model)}{f' ({options})' if options else ''}"
     if own > memory or largest is None:
         raise ConfigError(
             f"{model}: {num_params} parameters need at least {_size(own)} "
@@ -193,7 +204,7 @@ def check_model(config: RunConfig, values: dict[str, Any], num_params: int) -> N
             f"has {_size(memory)} of memory"
         )
     raise ConfigError(
-        f"{flag(largest)}: {values[largest]} x {num_params} parameters ({model}) x "
+        f"{setting(flag(largest))}: {values[largest]} x {num_params} parameters ({model}) x "
         f"{PER_UNIT[largest]} bytes = {_size(largest_bytes)}; this machine has "
         f"{_size(memory)} of memory"
     )

@@ -13,6 +13,7 @@ and are not looked up.
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,10 @@ def method_values(config: RunConfig) -> dict[str, Any]:
     return _method_and_values(config)[1]
 
 
+# intra-op threads per process: libgomp aborts the process near 4096, and no CPU has that many
+MAX_THREADS = 1024
+
+
 def _require(condition: bool, name: str, accepted: str, value: Any) -> None:
     if not condition:
         raise ConfigError(f"{flag(name)}: must be {accepted}, got {value!r}")
@@ -89,6 +94,7 @@ def _check_run_fields(c: RunConfig) -> None:
     _require(c.seed >= 0, "seed", "a non-negative integer", c.seed)
     _require(c.data_seed >= 0, "data_seed", "a non-negative integer", c.data_seed)
     _require(c.threads >= 0, "threads", "0 (automatic) or a positive integer", c.threads)
+    _require(c.threads <= MAX_THREADS, "threads", f"at most {MAX_THREADS}", c.threads)
     if c.tensorboard and not tensorboard.available():
         raise ConfigError(
             f"{flag('tensorboard')}: needs the tensorboard package; {tensorboard.INSTALL_HINT}"
@@ -100,8 +106,13 @@ def _check_run_fields(c: RunConfig) -> None:
         c.device,
     )
     for name in ("out", "data_dir", "init_from"):  # Path('') would be the current directory
-        if getattr(c, name) is not None and str(getattr(c, name)) == "":
-            raise ConfigError(f"{flag(name)}: must name a directory, got ''")
+        value = getattr(c, name)
+        if value is None:
+            continue
+        if not isinstance(value, (str, os.PathLike)) or not str(value).strip():
+            raise ConfigError(f"{flag(name)}: must name a directory, got {value!r}")
+        if "\0" in str(value):
+            raise ConfigError(f"{flag(name)}: a path cannot hold a NUL character, got {value!r}")
 
 
 def resolve_settings(

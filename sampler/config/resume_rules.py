@@ -50,11 +50,21 @@ def _differences(original: RunConfig, changed: RunConfig):
             yield name, getattr(original, name), getattr(changed, name)
 
 
+def _same(before, after) -> bool:
+    """Equal, or one number written two ways (``--tau 0.010`` is the recorded ``0.01``)."""
+    if before == after:
+        return True
+    try:
+        return float(recorded(before)) == float(recorded(after))
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
 def refuse_changes(original: RunConfig, changed: RunConfig) -> None:
     """``ConfigError`` naming the first setting outside ``RESUMABLE`` that differs."""
     allowed = ", ".join(flag(n) for n in sorted(RESUMABLE))
     for name, before, after in _differences(original, changed):
-        if before != after:
+        if not _same(before, after):
             raise ConfigError(
                 f"{flag(name)}: cannot change on {flag('resume')} (run has "
                 f"{recorded(before)!r}); only {allowed} may change"

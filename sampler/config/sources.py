@@ -10,7 +10,7 @@ value to its field's type and sorts the keys into run fields, option tables, dat
 
 from __future__ import annotations
 
-import json
+import os
 import sys
 from typing import Any
 
@@ -26,6 +26,8 @@ from sampler.config.run_config import (
 )
 from sampler.models.naming import setting
 from sampler.models.options import OptionError, split_assignments
+from sampler.runs.file_kinds import TEXT_LIMIT, read_regular
+from sampler.runs.files import unique_json
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -40,26 +42,25 @@ def method_option_names() -> set[str]:
 
 def load_toml(path: str) -> dict[str, Any]:
     """Settings from ``--config``: a TOML file, or a run directory's ``config.json``."""
+    kind = "JSON" if str(path).endswith(".json") else "TOML"
     try:
-        with open(path, "rb") as handle:
-            if str(path).endswith(".json"):
-                table = from_run_record(json.load(handle))
-            else:
-                table = tomllib.load(handle)
+        text = read_regular(path, TEXT_LIMIT).decode("utf-8")
+        table = from_run_record(unique_json(text)) if kind == "JSON" else tomllib.loads(text)
     except OSError as error:
         raise ConfigError(f"--config {path}: cannot read ({error.strerror})") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"--config {path}: not valid TOML ({error})") from None
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"--config {path}: not valid JSON ({error})") from None
     except UnicodeDecodeError:
         raise ConfigError(f"--config {path}: not UTF-8 text") from None
+    except (ValueError, RecursionError) as error:  # a syntax error, a 5,000-digit integer, depth
+        reason = "nested too deeply" if isinstance(error, RecursionError) else error
+        raise ConfigError(f"--config {path}: not valid {kind} ({reason})") from None
     if not isinstance(table, dict):
         raise ConfigError(f"--config {path}: must hold a table of settings")
     known = set(FIELDS) | set(DATA_ALIASES) | method_option_names()
     settings = {}
     for key, value in table.items():
         name = key.replace("-", "_")
+        if name in settings:
+            raise ConfigError(f"--config {path}: {key!r} is given twice (as {name!r})")
         if name not in known:
             raise ConfigError(
                 f"--config {path}: unknown setting {key!r}; accepted: "
@@ -124,11 +125,11 @@ def coerce(name: str, value: Any) -> Any:
         return value
     if kind is int and isinstance(value, (bool, float)):
         raise ConfigError(f"{flag(name)}: must be an integer, got {value!r}")
-    if kind is str and isinstance(value, (dict, list, bool)):
+    if kind is str and not isinstance(value, (str, os.PathLike)):  # not out = 5
         raise ConfigError(f"{flag(name)}: must be text, got {value!r}")
     try:
         return kind(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"{flag(name)}: must be {kind.__name__}, got {value!r}") from None
 
 

@@ -99,9 +99,11 @@ def is_auto(value: Any) -> bool:
 
 def _given_target(text: str) -> float | None:
     """The TARGET written in ``auto[:TARGET]`` (``None`` if there is none)."""
-    _, _, argument = text.partition(":")
-    if not argument.strip():
+    _, colon, argument = text.partition(":")
+    if not colon:
         return None
+    if not argument.strip():  # "auto:" is not "auto"
+        raise OptionError(f"{setting('beta')}: auto:TARGET needs a number after the colon")
     try:
         return float(argument)
     except ValueError:

@@ -14,7 +14,6 @@ seconds each probe took.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import torch
@@ -27,6 +26,7 @@ from sampler.flatness.local_entropy import local_entropy_curve
 from sampler.flatness.probe_set import probe_batch
 from sampler.problem import Problem
 from sampler.runs.directory import SUMMARY, RunDirectory
+from sampler.runs.files import read_json_object
 
 HESSIAN_UNAVAILABLE = (
     "the model {} gives no Hessian-vector products (neither a twice-differentiable torch loss "
@@ -131,6 +131,6 @@ def _summary_steps(run_dir: str) -> int | None:
     """The update count of the run's summary (None before it finishes)."""
     directory = RunDirectory(run_dir)
     try:
-        return json.loads((directory.path / SUMMARY).read_text()).get("steps")
-    except (OSError, ValueError, AttributeError):
+        return read_json_object(directory.path / SUMMARY, "the run's summary").get("steps")
+    except (OSError, ValueError):  # RunFileError included: missing, a FIFO, not JSON
         return None

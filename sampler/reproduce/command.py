@@ -169,6 +169,13 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 directory = out / "runs" / spec.name
                 print(ranks + " ".join(launch.train_command(spec, directory, args.data_dir)))
         return 0
+    if args.report_only and not any(
+        (out / "runs" / r.name / "config.json").is_file() for r in runs
+    ):
+        parser.error(
+            f"--report-only: {out} holds none of the runs to report (no runs/NAME/config.json); "
+            "run them first (the same command without --report-only)"
+        )
     if not args.report_only and any(r.ranks > 1 for r in runs):
         missing = timed_runs.mpi_missing()
         if missing:

@@ -2,8 +2,10 @@
 
 * ``config.json``   every setting needed to rerun (``sampler train --config`` accepts its keys)
 * ``metrics.jsonl`` one JSON object per update: step, time, train_loss, diagnostics, ...
-* ``checkpoint.pt`` parameters, trainer state and step; written to a temporary file in the same
-  directory, flushed, then renamed over the old one, so a crash never leaves a torn checkpoint
+* ``checkpoint.pt`` parameters, trainer state, step and their digest; written to a temporary file
+  in the same directory, flushed, then renamed over the old one, so a crash never leaves a torn
+  checkpoint; the one it replaces is kept as ``checkpoint.prev.pt`` (a hard link, else a copy)
+  to fall back on if the newest is ever found damaged
 * ``summary.json``  final test accuracy, steps, seconds per update, totals
 * ``lock``          the exclusive lock of the run that writes here (``sampler.runs.lock``)
 
@@ -15,24 +17,35 @@ not of the shape sampler writes raises ``RunFileError``, one line naming the fil
 holds plain data only (tensors, dicts, lists, tuples, numbers, strings, None: checked on writing)
 and is read with ``torch.load(weights_only=True)``, so loading one never runs foreign code. A
 metrics append that fails part-way (a full disk) cuts the file back to its last whole line; a
-torn last line that is left anyway (a kill during the write) is dropped on resume. A checkpoint
-write that fails removes its temporary file and keeps the previous checkpoint.
+torn last line that is left anyway (a kill during the write) is dropped on resume. The metrics
+are flushed to disk (fsync) before each checkpoint, so a power cut never leaves the lines up to
+a checkpoint's own update torn. A checkpoint write that fails removes its temporary file and
+keeps the previous checkpoint. A checkpoint whose contents do not match their digest (a flipped
+bit, an edit) is refused with one line naming it and the kept previous one.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import warnings
+import shutil
 from pathlib import Path
 
 import torch
 
-from sampler.runs.checkpoint_format import check_checkpoint, check_plain
+from sampler.runs.checkpoint_format import (
+    check_plain,
+    read_checkpoint,
+    sealed,
+    signed_file,
+)
+from sampler.runs.file_kinds import METRICS_LIMIT, read_regular
 from sampler.runs.files import (
     CHECKPOINT,
     CONFIG,
     METRICS,
+    PREVIOUS_CHECKPOINT,
     SUMMARY,
     RunFileError,
     RunWriteError,
@@ -50,7 +63,7 @@ def parse_metrics(path: Path, drop_torn_tail: bool = False) -> list[dict]:
     ``drop_torn_tail``: a last line without its newline that does not parse (a write cut
     short) is dropped instead of being an error."""
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = read_regular(path, METRICS_LIMIT).decode("utf-8")
     except FileNotFoundError:
         return []
     except OSError as error:
@@ -64,7 +77,7 @@ def parse_metrics(path: Path, drop_torn_tail: bool = False) -> list[dict]:
             continue
         try:
             record = json.loads(line)
-        except json.JSONDecodeError as error:
+        except (ValueError, RecursionError) as error:  # syntax, a huge integer, depth
             if drop_torn_tail and number == len(lines):
                 break  # the torn last line of an interrupted append
             raise RunFileError(f"{path}, line {number}: not valid JSON ({error})") from None
@@ -141,18 +154,45 @@ class RunDirectory:
             temporary.unlink(missing_ok=True)
             raise RunWriteError(f"{path}: cannot rewrite ({error.strerror})") from None
 
+    def _sync_metrics(self) -> None:
+        """The metrics lines up to now on disk before a checkpoint that counts them."""
+        try:
+            with open(self.path / METRICS, "rb") as handle:
+                os.fsync(handle.fileno())
+        except FileNotFoundError:
+            pass
+
+    def _keep_previous(self, path: Path) -> None:
+        """``checkpoint.prev.pt`` becomes the checkpoint about to be replaced (a hard link, or a
+        copy where links are not allowed), renamed into place so it is never torn."""
+        if not path.is_file():
+            return
+        previous = self.path / PREVIOUS_CHECKPOINT
+        staging = self.path / (PREVIOUS_CHECKPOINT + ".tmp")
+        staging.unlink(missing_ok=True)
+        try:
+            os.link(path, staging)
+        except OSError:
+            shutil.copyfile(path, staging)
+        os.replace(staging, previous)
+
     def save_checkpoint(self, payload: dict) -> None:
         check_plain(payload)
         path = self.path / CHECKPOINT
         temporary = self.path / (CHECKPOINT + ".tmp")
         try:
+            self._sync_metrics()
+            buffer = io.BytesIO()
+            torch.save(sealed(payload), buffer)
             with open(temporary, "wb") as handle:
-                torch.save(payload, handle)
+                handle.write(signed_file(buffer.getvalue()))
                 handle.flush()
                 os.fsync(handle.fileno())
+            self._keep_previous(path)
             os.replace(temporary, path)
         except (OSError, RuntimeError) as error:  # torch reports a failed write as RuntimeError
             temporary.unlink(missing_ok=True)
+            (self.path / (PREVIOUS_CHECKPOINT + ".tmp")).unlink(missing_ok=True)
             reason = getattr(error, "strerror", None) or str(error).splitlines()[0][:120]
             raise RunWriteError(
                 f"{path}: cannot write the checkpoint of update {payload.get('step')} "
@@ -167,18 +207,23 @@ class RunDirectory:
         if not path.exists():
             raise RunFileError(f"{self.role} {self.path}: no {CHECKPOINT} there")
         try:
-            with warnings.catch_warnings():  # torch warns about foreign pickles before refusing
-                warnings.simplefilter("ignore")
-                checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as error:  # noqa: BLE001 - torch raises many kinds for a bad file
-            text = str(error).strip()
-            if "Weights only load failed" in text:
-                reason = "it holds objects other than tensors, numbers, strings, lists and dicts"
-            else:
-                first = (text.splitlines() or [type(error).__name__])[0]
-                reason = first.split(". ")[0][:160]  # torch's first sentence
-            raise RunFileError(f"{path}: not a readable checkpoint ({reason})") from None
-        return check_checkpoint(checkpoint, path)
+            return read_checkpoint(path)
+        except RunFileError as error:
+            raise RunFileError(f"{error}{self._fallback()}") from None
+
+    def _fallback(self) -> str:
+        """How to continue from the kept previous checkpoint, if it is sound ('' if not)."""
+        previous = self.path / PREVIOUS_CHECKPOINT
+        if not previous.is_file():
+            return ""
+        try:
+            step = read_checkpoint(previous)["step"]
+        except RunFileError:  # a damaged previous one is simply not offered
+            return ""
+        return (
+            f"; the previous checkpoint (update {step}) is kept: to continue from it, "
+            f"move {previous} to {self.path / CHECKPOINT}"
+        )
 
     def write_summary(self, summary: dict) -> None:
         write_json_atomic(self.path / SUMMARY, {k: json_safe(v) for k, v in summary.items()})

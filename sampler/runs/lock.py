@@ -17,6 +17,7 @@ import errno
 import json
 import os
 import socket
+import stat
 import time
 from pathlib import Path
 
@@ -25,6 +26,7 @@ try:
 except ImportError:  # pragma: no cover - not on Windows
     fcntl = None
 
+from sampler.runs.file_kinds import kind_of, read_regular
 from sampler.runs.files import LOCK, RunWriteError
 
 NO_FLOCK = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
@@ -54,8 +56,8 @@ def _describe(holder: dict | None) -> str:
 
 def read_holder(path: Path) -> dict | None:
     try:
-        holder = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        holder = json.loads(read_regular(path, 4096).decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
         return None
     return holder if isinstance(holder, dict) else None
 
@@ -76,10 +78,26 @@ class RunLock:
             f"wait for that run to end or stop it{hint}"
         )
 
+    def _check_kind(self) -> None:
+        """A lock file that is not a regular file (a FIFO, a link to a device) is refused."""
+        try:
+            mode = os.stat(self.path).st_mode
+        except FileNotFoundError:
+            return
+        except OSError as error:
+            message = f"{self.role} {self.directory}: {self.path}: {error.strerror}"
+            raise RunWriteError(message) from None
+        if not stat.S_ISREG(mode):
+            raise RunWriteError(
+                f"{self.role} {self.directory}: its lock file {self.path} is {kind_of(mode)}, "
+                "not a regular file; remove it"
+            )
+
     def acquire(self) -> RunLock:
         record = json.dumps(
             {"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}
         )
+        self._check_kind()
         for _ in range(10):  # a holder may remove the file between our open and our flock
             existed = self.path.exists()
             try:

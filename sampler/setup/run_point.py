@@ -8,10 +8,12 @@ from typing import NamedTuple
 
 import torch
 
-from sampler.config.run_config import RunConfig
+from sampler.config.resume_rules import comparable
+from sampler.config.run_config import RunConfig, flag
 from sampler.config.sources import from_run_record, make_config
 from sampler.models import Dataset, Model
 from sampler.runs.directory import CHECKPOINT, CONFIG, RunDirectory
+from sampler.runs.files import RunFileError
 from sampler.setup.model_and_data import build_model, load_dataset
 
 
@@ -40,8 +42,31 @@ def load_point(run_dir: str) -> RunPoint:
             "updates)"
         )
     config = read_run_config(run_dir)
+    checkpoint = directory.load_checkpoint()
+    _check_one_run(directory, config, checkpoint)
     dataset = load_dataset(config)
     model = build_model(config, dataset.input_shape, dataset.num_classes)
-    checkpoint = directory.load_checkpoint()
     params = checkpoint["params"].to(torch.float32)
+    if params.numel() != model.num_params:
+        raise RunFileError(
+            f"{directory.path / CHECKPOINT}: holds {params.numel()} parameters, the model of "
+            f"{directory.path / CONFIG} has {model.num_params}"
+        )
     return RunPoint(config, model, dataset, params, int(checkpoint["step"]))
+
+
+def _check_one_run(directory: RunDirectory, config: RunConfig, checkpoint: dict) -> None:
+    """``RunFileError`` if the checkpoint's recorded settings are not those of ``config.json``
+    (an edited or emptied ``config.json`` would rebuild another model or data set)."""
+    path, config_path = directory.path / CHECKPOINT, directory.path / CONFIG
+    try:
+        recorded = comparable(checkpoint["config"])
+    except (ValueError, TypeError) as error:
+        raise RunFileError(f"{path}: its recorded settings are not a run's ({error})") from None
+    current = comparable(config.to_dict())
+    for key in sorted(set(recorded) | set(current)):
+        if recorded.get(key) != current.get(key):
+            raise RunFileError(
+                f"{path} and {config_path} are not of one run: {flag(key)} is "
+                f"{recorded.get(key)!r} in the first, {current.get(key)!r} in the second"
+            )

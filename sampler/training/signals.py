@@ -8,7 +8,8 @@ rank. While ``handled(comm)`` is active:
 
 * one process (``comm.size == 1``): SIGTERM and SIGUSR1 raise ``RunStopped`` (a
   ``KeyboardInterrupt``) at once, exactly as Ctrl-C does; the run loop checkpoints the last
-  completed update. SIGINT keeps Python's own handler.
+  completed update. SIGINT keeps Python's own handler (``KeyboardInterrupt``), installed for
+  the run when the process inherited SIGINT ignored (started in the background by a script).
 * under MPI: the first SIGINT, SIGTERM or SIGUSR1 on any rank only records the request; at the
   top of every update the ranks agree on it with one max-reduction (``stop_requested``), so they
   all stop after the same update, rank 0 checkpoints it, and every rank exits with the same code.
@@ -70,6 +71,11 @@ def handled(comm):
     _state.requested, _state.immediate = 0, comm.size == 1
     for signum in chosen:
         signal.signal(signum, _handler)
+    if comm.size == 1 and signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, signal.SIG_DFL):
+        # started in the background by a script, a process inherits SIGINT ignored (and Python
+        # then installs no handler): Ctrl-C, or kill -INT, must still stop the run cleanly
+        previous.setdefault(signal.SIGINT, signal.getsignal(signal.SIGINT))
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:

@@ -159,8 +159,9 @@ def run_directory_cases(base: Path) -> list[Case]:
             )
             if file == "checkpoint.pt" and label not in INIT_FROM_FINE:
                 argv = (*BASE_RUN_ARGS, "--init-from", "{dir}/run", "--out", "{dir}/new")
-                names = "checkpoint.pt" if label != "params of another shape" else "--init-from"
-                cases.append(Case(argv, names, setup, label=f"--init-from: {file} {label}"))
+                cases.append(
+                    Case(argv, "checkpoint.pt", setup, label=f"--init-from: {file} {label}")
+                )
     resume = ("--resume", "{dir}/run")
     cases += [
         Case((*resume, "--steps", "1"), "--steps", copy, label="--resume: --steps below"),

@@ -9,7 +9,7 @@ import re
 from fnmatch import fnmatch
 from pathlib import Path
 
-from sampler.cli.main import build_parser
+from sampler.cli.parser import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = sorted((ROOT / "docs").rglob("*.md"))

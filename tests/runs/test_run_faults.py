@@ -80,8 +80,7 @@ def test_a_full_disk_part_way_through_a_metrics_line_then_a_bit_exact_resume(
     monkeypatch.setattr(directory, "_os_write", real_write)  # space freed
     assert train("--resume", run, "--steps", 6, "--quiet") == 0
     assert steps(run) == list(range(1, 7)) and torch.equal(params(run), params(whole))
-    with capsys.disabled():
-        print(f"\nENOSPC part-way through a metrics line: exit 1 {seconds:.3f} s after the fault")
+    print(f"\nENOSPC part-way through a metrics line: exit 1 {seconds:.3f} s after the fault")
 
 
 def test_a_torn_last_metrics_line_is_dropped_on_resume(tmp_path):
@@ -117,8 +116,7 @@ def test_a_full_disk_part_way_through_a_checkpoint_then_a_bit_exact_resume(
     assert train(*settings, "--out", run) == 1
     seconds = time.perf_counter() - fault[0]
     line = one_error_line(capsys)
-    with capsys.disabled():
-        print(f"\nENOSPC part-way through a checkpoint: exit 1 {seconds:.3f} s after the fault")
+    print(f"\nENOSPC part-way through a checkpoint: exit 1 {seconds:.3f} s after the fault")
     assert "checkpoint.pt" in line and "No space left on device" in line
     assert "the previous checkpoint is kept" in line
     assert not (run / "checkpoint.pt.tmp").exists()
@@ -140,8 +138,7 @@ def test_a_signal_checkpoints_the_last_update_and_resume_is_bit_exact(name, tmp_
             with pytest.raises(SystemExit) as refused:
                 train(*argv)
             assert refused.value.code == 2
-            with capsys.disabled():
-                print(f"\nsecond writer {argv[-2]}: refused in {time.perf_counter() - asked:.3f} s")
+            print(f"\nsecond writer {argv[-2]}: refused in {time.perf_counter() - asked:.3f} s")
             line = one_error_line(capsys)
             assert f"in use by pid {process.pid} on host {socket.gethostname()}" in line
     signum = getattr(signal, name)
@@ -159,10 +156,7 @@ def test_a_signal_checkpoints_the_last_update_and_resume_is_bit_exact(name, tmp_
     whole = tmp_path / "whole"
     assert train(*MIXTURE, "--samples", 2000, "--steps", target, "--out", whole) == 0
     assert torch.equal(params(out), params(whole))
-    with capsys.disabled():
-        print(
-            f"\n{name}: exit {process.returncode} {seconds:.2f} s after the signal, update {done}"
-        )
+    print(f"\n{name}: exit {process.returncode} {seconds:.2f} s after the signal, update {done}")
 
 
 def test_the_lock_of_a_killed_run_is_stale(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 
+import pytest
 import torch
 
 from sampler.cli.main import main
@@ -55,9 +56,11 @@ def test_resume_after_a_crash_drops_metrics_past_the_checkpoint(tmp_path):
     assert final["step"] == 6 and torch.equal(final["params"], reference["params"])
 
 
-def test_ctrl_c_saves_the_last_completed_step_and_resume_finishes(tmp_path):
+@pytest.mark.parametrize("inherited", ["default", "ignored"])
+def test_ctrl_c_saves_the_last_completed_step_and_resume_finishes(tmp_path, inherited):
+    """Also when the process inherited SIGINT ignored (started in the background by a script)."""
     out = tmp_path / "run"
-    process = start_long_run(out, "--checkpoint-every", 0)
+    process = start_long_run(out, "--checkpoint-every", 0, ignore_sigint=inherited == "ignored")
     wait_for_updates(out, 3, process)
     metrics = out / "metrics.jsonl"
     process.send_signal(signal.SIGINT)
