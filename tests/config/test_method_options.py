@@ -19,7 +19,9 @@ DATA = ["--data", "gaussian-mixture", "--gm-dim", "6", "--gm-train", "100", "--g
 
 
 def test_every_method_has_small_test_settings():
-    assert {m.name for m in all_methods()} == set(SMALL)
+    # the EvoTorch searchers are methods only where the optional extra is installed
+    registered = {m.name for m in all_methods()}
+    assert registered == {n for n in SMALL if not n.startswith("evotorch:") or n in registered}
 
 
 def test_no_method_option_shadows_a_run_setting():
@@ -80,8 +82,10 @@ def test_listing_shows_every_method_and_its_options(capsys):
 def test_help_gives_each_owner_its_default(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
-    text = " ".join(capsys.readouterr().out.split())
-    assert "anneal for --estimator is/sgld/rm/rm-stein" in text
+    output = capsys.readouterr().out
+    text = " ".join(output.split())
+    # argparse may wrap at a hyphen ("rm-" / "stein"): compared without the whitespace
+    assert "annealfor--estimatoris/sgld/rm/rm-stein" in "".join(output.split())
     assert "--baseline sgd/pla/plea: learning rate" in text
     assert "0.01 for --baseline sgd" in text and "%%" not in text
 

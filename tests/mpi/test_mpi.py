@@ -14,6 +14,7 @@ from sampler.baselines import BASELINES
 from sampler.cli.main import main
 from sampler.estimators import ESTIMATORS
 from sampler.mpi import SerialComm, rank_device, world_comm
+from tests.helpers.method_settings import PATTERNS, SIGN_UNITS
 from tests.helpers.mpi_launch import requires_mpi, run_mpi
 
 # Small but real settings per estimator; an estimator missing here runs with its defaults.
@@ -36,6 +37,18 @@ BASELINE_FLAGS = {
     "plea": ["--perturbations", "3"],
     "es": ["--population", "12", "--block-size", "4", "--lr", "0.05"],
 }
+# the sign-unit methods on a tree committee of 3 units and random patterns
+SIGN_UNIT_FLAGS = {
+    "lal": [],
+    "elal": ["--replicas", "3"],
+    "fbp": ["--stages", "3", "--bp-iterations", "20"],
+    "cesgd-fast": [],
+    "cesgd-slow": [],
+}
+SIGN_UNIT_COMMON = [
+    *PATTERNS,
+    *("--model-opt", "hidden=3", "--batch-size", "10", "--eval-every", "0", "--quiet"),
+]
 COMMON = [
     "-m",
     "sampler",
@@ -147,41 +160,47 @@ def test_same_seed_same_run_on_one_two_and_three_ranks(name, tmp_path):
 
 
 @requires_mpi
-def test_every_baseline_gives_the_same_run_on_one_two_and_three_ranks(tmp_path):
+@pytest.mark.parametrize("group", ["dense", "sign units"])
+def test_every_baseline_gives_the_same_run_on_one_two_and_three_ranks(tmp_path, group):
     """One rank in this process (a serial run), 2 and 3 ranks under mpiexec."""
     # the optional EvoTorch searchers: tests/baselines/test_evotorch_bridge.py
-    assert set(BASELINE_FLAGS) == {n for n in BASELINES if not n.startswith("evotorch:")}
+    registered = {n for n in BASELINES if not n.startswith("evotorch:")}
+    assert set(BASELINE_FLAGS) | set(SIGN_UNIT_FLAGS) == registered
+    assert set(SIGN_UNIT_FLAGS) == set(SIGN_UNITS)
+    if group == "dense":
+        model, flags, common = "mlp", BASELINE_FLAGS, [*COMMON[3:], "--steps", "8"]
+    else:
+        model, flags, common = "committee", SIGN_UNIT_FLAGS, [*SIGN_UNIT_COMMON, "--steps", "8"]
     script = tmp_path / "baselines.py"
     script.write_text(
         textwrap.dedent(
             """
         import sys
         from sampler.cli.main import main
-        out, common, flags = sys.argv[1], sys.argv[2].split(), eval(sys.argv[3])
+        out, model, common, flags = sys.argv[1], sys.argv[2], sys.argv[3].split(), eval(sys.argv[4])
         for name, extra in flags.items():
-            argv = ["train", *common, "--model", "mlp", "--baseline", name, *extra]
+            argv = ["train", *common, "--model", model, "--baseline", name, *extra]
             if main([*argv, "--out", f"{out}/{name}"]) != 0:
                 raise SystemExit(1)
         """
         )
     )
-    common = [*COMMON[3:], "--steps", "8"]
     params = {}
     for ranks in (1, 2, 3):
         out = tmp_path / f"r{ranks}"
         if ranks == 1:
-            for name, extra in BASELINE_FLAGS.items():
-                argv = ["train", *common, "--model", "mlp", "--baseline", name, *extra]
+            for name, extra in flags.items():
+                argv = ["train", *common, "--model", model, "--baseline", name, *extra]
                 assert main([*argv, "--out", str(out / name)]) == 0
         else:
-            args = [str(script), str(out), " ".join(common), repr(BASELINE_FLAGS)]
+            args = [str(script), str(out), model, " ".join(common), repr(flags)]
             result = run_mpi(ranks, args)
             assert result.returncode == 0, result.stderr
-        for name in BASELINE_FLAGS:
+        for name in flags:
             assert json.loads((out / name / "summary.json").read_text())["ranks"] == ranks
             checkpoint = torch.load(out / name / "checkpoint.pt", weights_only=False)
             params[ranks, name] = checkpoint["params"]
-    for name in BASELINE_FLAGS:
+    for name in flags:
         for ranks in (2, 3):
             assert torch.equal(params[ranks, name], params[1, name]), f"{name} on {ranks} ranks"
 
