@@ -26,6 +26,8 @@ METHOD_FLAGS = {
     "fbp": ["--stages", "2"],
     "cesgd-fast": [],
     "cesgd-slow": [],
+    "es": ["--population", "4", "--block-size", "2"],
+    **{f"evotorch:{name}": ["--population", "4"] for name in ("PGPE", "SNES", "CEM", "CMAES")},
 }
 # a model's tiny data: (data flags, small model options that keep a silent accept fast)
 MODEL_DATA = {
