@@ -156,7 +156,7 @@ RSGD = [
     "--coupling-every",
     "5",
     "--gamma1",
-    "0.001",  # not auto: that one is fitted to --steps, which differ below
+    "0.0001",  # not auto (fitted to --steps, which differ below); float32-safe for 1e5 updates
     "--checkpoint-every",
     "0",
     "--eval-every",
