@@ -14,6 +14,14 @@ optional model interface (``models.interface``) is
   the losses of the K vectors equal to ``params`` except ``layer``'s entries ``block``, the
   same numbers (up to float rounding) as ``losses`` of the full vectors.
 
+A dense layer of such a network (``nn.Linear``: the weight ``[n_out, n_in]`` first in the
+layer's slice, then its bias) also gives its losses from the products ``a_l W^T [K, B, n_out]``
+(``dense_block(layer) -> (n_in, n_out)`` or ``None``;
+``losses_from_layer_products(layer, products, rest [K, n_l - n_in n_out], params, targets)``,
+``rest`` the bias rows), so that ``sampler.estimators.marginal`` can sample the products of any
+dense layer given its input activations, as it does for a first layer. The layers above run once
+on the ``K B`` rows (their weights are the centre's, shared by the K networks).
+
 ``SplitForward`` gives ``TorchModuleModel`` these methods; a module that is not such a
 ``Sequential`` (a ResNet's nested blocks, a Keras model) has no ``split_layers`` and is
 evaluated whole.
@@ -98,3 +106,31 @@ class SplitForward:
             else:
                 logits = torch.stack([single(row) for row in block])
         return mean_cross_entropy(logits, targets)
+
+    def dense_block(self, layer: str) -> tuple[int, int] | None:
+        """``(n_in, n_out)`` where ``layer`` is an ``nn.Linear`` of a split network, else None."""
+        if not self.split_layers or layer not in self.split_layers:
+            return None
+        module = self.module.get_submodule(layer)
+        if not isinstance(module, nn.Linear):
+            return None
+        return module.in_features, module.out_features
+
+    def losses_from_layer_products(
+        self,
+        layer: str,
+        products: torch.Tensor,
+        rest: torch.Tensor,
+        params: torch.Tensor,
+        targets: torch.Tensor,
+    ) -> torch.Tensor:
+        """``[K]`` losses from the dense ``layer``'s products ``a_l W_k^T`` ``[K, B, n_out]``
+        and its bias rows ``rest [K, n_out]`` (``[K, 0]`` without a bias)."""
+        outputs = products + rest[:, None, :] if rest.shape[1] else products
+        above = self._children(layer, below=False)[1:]
+        owners = {name for name, _ in above.named_children()}
+        fixed = self._tensors(params, lambda name: name.split(".", 1)[0] in owners)
+        k, b = outputs.shape[:2]
+        with torch.no_grad():
+            logits = functional_call(above, fixed, (outputs.reshape(k * b, -1),))
+        return mean_cross_entropy(logits.view(k, b, -1), targets)

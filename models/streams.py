@@ -25,6 +25,7 @@ ESGD_NOISE = 13  # Entropy-SGD's Langevin noise, one stream per (outer step, inn
 PERTURBATION = 14  # PLA/PLEA perturbations, one stream per step
 IS_MARGINAL_NOISE = 15  # marginalised importance sampling: first-layer products, per (step, block)
 IS_RESIDUAL = 16  # marginalised importance sampling: the first layer's residual, one per step
+IS_LAYER_CHOICE = 21  # layer-wise importance sampling by size: the update's layer, one per step
 # probes of a trained point (sampler.flatness); numbers kept apart from the training streams
 PROBE_SET = 40  # the training examples a probe evaluates on
 LOCAL_ENERGY_NOISE = 41  # multiplicative weight noise z, one stream per noise sample

@@ -16,7 +16,8 @@ the J proposals depend on each other and in how many Gaussian numbers they draw:
   as it is. (``rm-stein`` already evaluates antithetic pairs, ``sampler.estimators.robbins_monro``.)
 * ``marginal``: the dense first layer's noise is sampled through the products the loss sees
   (``sampler.estimators.marginal``).
-* ``layerwise``: one layer per update (cyclically), the rest fixed; a different law, the
+* ``layerwise`` / ``layerwise-size``: one layer per update (cyclically / drawn in proportion to
+  its size), the rest fixed; a different law, the
   partial local entropy of that layer, evaluated from the layer's input activations
   (``sampler.estimators.layerwise``).
 
@@ -32,11 +33,11 @@ from __future__ import annotations
 import torch
 
 from sampler.estimators.draws import Drawn, Reused, dense_input, offsets_of
-from sampler.estimators.layerwise import LayerWise
+from sampler.estimators.layerwise import LayerWise, LayerWiseBySize
 from sampler.estimators.marginal import Marginal
 from sampler.models import streams
 
-PROPOSALS = ("auto", "literal", "antithetic", "marginal", "layerwise")
+PROPOSALS = ("auto", "literal", "antithetic", "marginal", "layerwise", "layerwise-size")
 
 
 class Literal:
@@ -203,4 +204,6 @@ def build_proposal(name: str):
         return Antithetic()
     if name == "layerwise":
         return LayerWise()
+    if name == "layerwise-size":
+        return LayerWiseBySize()
     return Marginal()

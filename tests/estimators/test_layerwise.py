@@ -5,9 +5,14 @@
 * The law: on a coupled quadratic (``q_B`` Gaussian) the target is the closed-form mean of the
   block's tilted measure with the other coordinates fixed (within 4.5 standard errors); the
   literal update (every layer perturbed), whose block mean is a different one, fails the test.
-* Against the literal update with tau zero off the block, on a small CNN: the mean and the
-  covariance of the target over repeated updates agree (4.5 standard errors, fourth-moment
-  errors for the variances); activations taken at a wrong point (stale features) fail.
+* Against the literal update with tau zero off the block, on a small CNN, for a convolution
+  (the first layer), a dense layer marginalised given its input activations
+  (``sampler.estimators.dense_block``) and a dense layer evaluated from its activations: the
+  mean and the covariance of the target over repeated updates agree (4.5 standard errors,
+  fourth-moment errors for the variances); activations taken at a wrong point (stale
+  features), a dense block without its weight residual, and noise scaled by tau instead of
+  sqrt(tau) fail.
+* ``layerwise-size`` draws each layer with probability proportional to its size.
 """
 
 from __future__ import annotations
@@ -15,10 +20,12 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 
+import pytest
 import torch
 from torch import nn
 
 from sampler.estimators import StepKey
+from sampler.estimators.dense_block import DenseBlock
 from sampler.estimators.importance_sampling import ImportanceSampling
 from sampler.estimators.layerwise import LayerWise, block_of
 from sampler.models import Batch
@@ -135,47 +142,113 @@ def small_cnn() -> TorchModuleModel:
 class StaleFeatures(LayerWise):
     """Wrong: the activations below the block taken at a different point (zero weights below)."""
 
-    def prepare(self, key, center, tau, problem):
-        super().prepare(key, center, tau, problem)
+    def layer_input(self, problem, center):
         stale = center.clone()
         stale[: self.part.start] = 0.0
-        self.activations = problem.layer_input(stale, self.layer)
+        return problem.layer_input(stale, self.layer)
 
 
-def repeated(proposal: str, tau: torch.Tensor, scheme=None, repetitions: int = 300):
+class WrongScale(LayerWise):
+    """Wrong: the block perturbed by tau instead of sqrt(tau)."""
+
+    def prepare(self, key, center, tau, problem):
+        super().prepare(key, center, tau, problem)
+        self.scale = self.scale * self.scale
+
+
+class NoResidualDense(DenseBlock):
+    def residual(self, key, device):
+        return torch.zeros(self.width, self.layer.n_in, dtype=torch.float64, device=device)
+
+
+class NoResidual(LayerWise):
+    """Wrong: a dense block's weight residual outside the rows of its activations dropped."""
+
+    def __init__(self):
+        super().__init__()
+        self._dense = NoResidualDense()
+
+
+def repeated(proposal: str, tau: torch.Tensor, step: int, scheme=None, repetitions: int = 300):
     model = small_cnn()
     problem = Problem(model, images(6, (1, 6, 6), 3, seed=4))
     center = model.init_params(2)
     estimator = ImportanceSampling(40, 8.0, 10, proposal=proposal)
     if scheme is not None:
         with_scheme(estimator, scheme)
-    step = 1  # the block fc1: below it a convolution whose activations are reused
-    assert block_of(model, step) == "fc1"
     targets = [
         estimator.step(StepKey(s, step), {}, center, tau, problem, COMM)[0]
         for s in range(repetitions)
     ]
-    return torch.stack(targets).double(), model.layers["fc1"]
+    return torch.stack(targets).double()
 
 
-def test_layerwise_has_the_law_of_the_literal_update_with_tau_zero_off_the_block():
-    model = small_cnn()
-    tau = torch.full((model.num_params,), 0.3)
-    masked = torch.zeros(model.num_params)
-    part = model.layers["fc1"]
-    masked[part] = 0.3
-    layerwise, _ = repeated("layerwise", tau)
-    literal, _ = repeated("literal", masked)
-    wrong, _ = repeated("layerwise", tau, StaleFeatures())
-    a, b, w = layerwise[:, part], literal[:, part], wrong[:, part]
+def z_scores(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float]:
+    """The largest |z| of the difference of the means, and of the variances along every
+    coordinate and 10 random directions (fourth-moment standard errors)."""
     d = a.shape[1]
     random = torch.randn(d, 10, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     directions = torch.cat([torch.eye(d, dtype=torch.float64), random / random.norm(dim=0)], 1)
     standard_error = ((a.var(0) + b.var(0)) / a.shape[0]).sqrt()
-    assert ((a.mean(0) - b.mean(0)) / standard_error).abs().max() < 4.5
-    assert variance_z(a, b, directions).abs().max() < 4.5
-    wrong_mean = ((w.mean(0) - b.mean(0)) / ((w.var(0) + b.var(0)) / w.shape[0]).sqrt()).abs()
-    assert wrong_mean.max() > 4.5  # z about 18
+    mean = float(((a.mean(0) - b.mean(0)) / standard_error).abs().max())
+    return mean, float(variance_z(a, b, directions).abs().max())
+
+
+# step -> (the block, how it is evaluated, the wrong variants that must fail)
+CASES = {
+    0: ("conv", "the first layer, from the inputs", [WrongScale]),
+    1: ("fc1", "dense, marginalised given the conv's activations", [StaleFeatures, NoResidual]),
+    2: ("fc2", "dense with B >= n_in: split forward, not marginalised", [StaleFeatures]),
+}
+
+
+@pytest.mark.parametrize("step", sorted(CASES))
+def test_layerwise_has_the_law_of_the_literal_update_with_tau_zero_off_the_block(step):
+    layer, _, wrongs = CASES[step]
+    model = small_cnn()
+    assert block_of(model, step) == layer
+    part = model.layers[layer]
+    tau = torch.full((model.num_params,), 0.3)
+    masked = torch.zeros(model.num_params)
+    masked[part] = 0.3
+    layerwise = repeated("layerwise", tau, step)
+    literal = repeated("literal", masked, step)
+    assert max(z_scores(layerwise[:, part], literal[:, part])) < 4.5
+    for wrong in wrongs:
+        wrong_targets = repeated("layerwise", tau, step, wrong())
+        assert max(z_scores(wrong_targets[:, part], literal[:, part])) > 4.5, wrong.__name__
     off = torch.ones(model.num_params, dtype=torch.bool)
     off[part] = False
     assert torch.equal(layerwise[:, off], model.init_params(2).double()[off].expand(300, -1))
+
+
+def test_layer_by_size_is_drawn_in_proportion_to_its_size():
+    model = tiny_conv_net((1, 28, 28), 10)
+    sizes = torch.tensor([p.stop - p.start for p in model.layers.values()], dtype=torch.float64)
+    share = sizes / sizes.sum()
+    names = list(model.layers)
+    draws = 4000
+    counts = torch.zeros(len(names), dtype=torch.float64)
+    for step in range(draws):
+        counts[names.index(block_of(model, step, by_size=True, seed=5))] += 1
+    z = (counts / draws - share) / (share * (1 - share) / draws).sqrt()
+    assert z.abs().max() < 4.5, z.tolist()
+    assert block_of(model, 7, True, 5) == block_of(model, 7, True, 5)
+
+
+def test_dense_block_losses_from_products_equal_the_whole_forward():
+    model = tiny_conv_net((1, 28, 28), 10)
+    batch = images(6)
+    center = model.init_params(0)
+    assert model.dense_block("fc1") == (256, 10) and model.dense_block("conv2") is None
+    part = model.layers["fc1"]
+    noise = torch.randn(5, part.stop - part.start, generator=torch.Generator().manual_seed(3))
+    block = center[part] + 0.1 * noise
+    full = center.expand(5, -1).clone()
+    full[:, part] = block
+    below = model.layer_input(center, batch.inputs, "fc1")
+    weights = block[:, :2560].view(5, 10, 256)
+    products = torch.einsum("bn,khn->kbh", below, weights)
+    bias = block[:, 2560:]
+    split = model.losses_from_layer_products("fc1", products, bias, center, batch.targets)
+    torch.testing.assert_close(split, model.losses(full, batch), rtol=1e-5, atol=1e-6)
