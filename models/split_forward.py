@@ -19,8 +19,9 @@ layer's slice, then its bias) also gives its losses from the products ``a_l W^T 
 (``dense_block(layer) -> (n_in, n_out)`` or ``None``;
 ``losses_from_layer_products(layer, products, rest [K, n_l - n_in n_out], params, targets)``,
 ``rest`` the bias rows), so that ``sampler.estimators.marginal`` can sample the products of any
-dense layer given its input activations, as it does for a first layer. The layers above run once
-on the ``K B`` rows (their weights are the centre's, shared by the K networks).
+dense layer given its input activations, as it does for a first layer. After any block the layers
+above run once on the ``K B`` rows (their weights are the centre's, shared by the K networks):
+only the block's own layer is evaluated per network (``vmap``).
 
 ``SplitForward`` gives ``TorchModuleModel`` these methods; a module that is not such a
 ``Sequential`` (a ResNet's nested blocks, a Keras model) has no ``split_layers`` and is
@@ -85,27 +86,37 @@ class SplitForward:
         targets: torch.Tensor,
     ) -> torch.Tensor:
         """``[K]`` losses of ``params [d]`` with ``layer``'s entries replaced by each row of
-        ``block [K, n_l]``, from the activations ``inputs`` below ``layer``."""
-        above = self._children(layer, below=False)
-        owners = {name for name, _ in above.named_children()}
+        ``block [K, n_l]``, from the activations ``inputs`` below ``layer``: the layer itself
+        for the K rows (one ``vmap``, or a loop), the layers above once on the ``K B`` rows."""
+        module = self.module.get_submodule(layer)
         start = self.layers[layer].start
         own = [
-            (name, shape, slice(part.start - start, part.stop - start))
+            (name.split(".", 1)[1], shape, slice(part.start - start, part.stop - start))
             for name, shape, part in zip(self._names, self._shapes, self._slices)
             if name.split(".", 1)[0] == layer
         ]
-        fixed = self._tensors(params, lambda name: name.split(".", 1)[0] in owners - {layer})
 
         def single(row: torch.Tensor) -> torch.Tensor:
             tensors = {name: row[part].view(shape) for name, shape, part in own}
-            return functional_call(above, {**fixed, **tensors}, (inputs,))
+            return functional_call(module, tensors, (inputs,))
 
         with torch.no_grad():
             if self.batched:
-                logits = vmap(single)(block)
+                outputs = vmap(single)(block)
             else:
-                logits = torch.stack([single(row) for row in block])
-        return mean_cross_entropy(logits, targets)
+                outputs = torch.stack([single(row) for row in block])
+        return self._losses_above(layer, outputs, params, targets)
+
+    def _losses_above(self, layer, outputs, params, targets) -> torch.Tensor:
+        """``[K]`` losses from ``layer``'s outputs ``[K, B, ...]``, the layers above it at
+        ``params`` (shared by the K networks) run once on the ``K B`` rows."""
+        above = self._children(layer, below=False)[1:]
+        owners = {name for name, _ in above.named_children()}
+        fixed = self._tensors(params, lambda name: name.split(".", 1)[0] in owners)
+        k, b = outputs.shape[:2]
+        with torch.no_grad():
+            logits = functional_call(above, fixed, (outputs.reshape(k * b, *outputs.shape[2:]),))
+        return mean_cross_entropy(logits.view(k, b, -1), targets)
 
     def dense_block(self, layer: str) -> tuple[int, int] | None:
         """``(n_in, n_out)`` where ``layer`` is an ``nn.Linear`` of a split network, else None."""
@@ -127,10 +138,4 @@ class SplitForward:
         """``[K]`` losses from the dense ``layer``'s products ``a_l W_k^T`` ``[K, B, n_out]``
         and its bias rows ``rest [K, n_out]`` (``[K, 0]`` without a bias)."""
         outputs = products + rest[:, None, :] if rest.shape[1] else products
-        above = self._children(layer, below=False)[1:]
-        owners = {name for name, _ in above.named_children()}
-        fixed = self._tensors(params, lambda name: name.split(".", 1)[0] in owners)
-        k, b = outputs.shape[:2]
-        with torch.no_grad():
-            logits = functional_call(above, fixed, (outputs.reshape(k * b, -1),))
-        return mean_cross_entropy(logits.view(k, b, -1), targets)
+        return self._losses_above(layer, outputs, params, targets)
