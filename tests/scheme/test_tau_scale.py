@@ -128,3 +128,28 @@ def test_the_api_takes_it_and_names_a_bad_value():
     assert "tau_fc0" in result.metrics[0]
     with pytest.raises(ValueError, match="tau_scale"):
         sampler.train("linear", "gaussian-mixture", tau_scale="relative", steps=1, **common)
+
+
+def test_build_steps_are_the_layerwise_updates_of_train():
+    from sampler.models import Dataset
+
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(120, 6, generator=generator)
+    y = (x[:, 0] > 0).long()
+
+    def net():  # a user's initialisation draws from the global generator; kept out of the test
+        with torch.random.fork_rng():
+            return torch.nn.Sequential(
+                torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 2)
+            )
+
+    options = {"samples": 30, "tau": 0.5, "tau_scale": "init-variance", "seed": 3}
+    options["proposal"] = "layerwise"
+    result = sampler.train(net(), (x, y), steps=4, batch_size=4, quiet=True, **options)
+    algorithm = sampler.build(net(), steps=4, **options)
+    data = Dataset("x", x, y, x, y, 2)
+    state = algorithm.init()
+    for k in range(4):
+        state, info = algorithm.step(state, data.minibatch(3, k, 4))
+    assert torch.equal(state.params, result.params)
+    assert {"tau_0", "tau_2"} <= set(info)
