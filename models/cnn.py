@@ -3,6 +3,9 @@
 * ``small-conv``, the LeNet-like SmallConvNet (Chaudhari et al., Entropy-SGD, section 5; LeCun et
   al. 1998): conv 5x5-20, max-pool 2, conv 5x5-50, max-pool 2, dense 500, dense C, ReLU
   (431,080 parameters on MNIST).
+* ``tiny-conv``, a LeNet-5-like net of the size the evolution-strategies CNN results use
+  (about 5k parameters; issue 21): conv 5x5-6, max-pool 2, conv 5x5-16, max-pool 2, dense C,
+  ReLU (5,142 parameters on MNIST), small enough to train gradient-free layer by layer.
 * ``musso-cifar``, the CIFAR-10 network of Musso ("Partial local entropy and anisotropy in deep
   weight spaces", 2021): conv 3x3 64, 64, max-pool, conv 128, 128, 128, max-pool, then three dense
   layers (``dense`` hidden widths, default 256, 256, then C), ReLU, padding 1.
@@ -88,6 +91,28 @@ def small_conv_net(
         )
         return TorchModuleModel(
             _sequential("small-conv", features, input_shape, (hidden,), num_classes),
+            force_loop=not vmap,
+        )
+
+
+def tiny_conv_net(
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    channels: tuple[int, ...] = (6, 16),
+    vmap: bool = True,
+) -> TorchModuleModel:
+    _check_image("tiny-conv", input_shape)
+    with torch.device("meta"):
+        features = OrderedDict(
+            conv1=nn.Conv2d(input_shape[0], channels[0], 5),
+            relu1=nn.ReLU(),
+            pool1=nn.MaxPool2d(2),
+            conv2=nn.Conv2d(channels[0], channels[1], 5),
+            relu2=nn.ReLU(),
+            pool2=nn.MaxPool2d(2),
+        )
+        return TorchModuleModel(
+            _sequential("tiny-conv", features, input_shape, (), num_classes),
             force_loop=not vmap,
         )
 

@@ -26,6 +26,7 @@ PERTURBATION = 14  # PLA/PLEA perturbations, one stream per step
 IS_MARGINAL_NOISE = 15  # marginalised importance sampling: first-layer products, per (step, block)
 IS_RESIDUAL = 16  # marginalised importance sampling: the first layer's residual, one per step
 BP_MESSAGES = 17  # focusing BP's initial messages
+IS_LAYER_CHOICE = 21  # layer-wise importance sampling by size: the update's layer, one per step
 EVOTORCH = 22  # the generator of an EvoTorch searcher (--baseline evotorch:NAME), one per step
 # probes of a trained point (sampler.flatness); numbers kept apart from the training streams
 PROBE_SET = 40  # the training examples a probe evaluates on

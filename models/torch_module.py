@@ -9,7 +9,8 @@ silently wrong answer), so ``buffers="eval"`` evaluates a copy of the module in 
 statistic needs ``track_running_stats=False`` (no buffers; see ``models.resnet``).
 One minibatch per network (``loss_and_grad_each``): the same vmap over parameters and inputs.
 Layers are the module's parameter-owning submodules, in registration order. A module may be
-built on the ``meta`` device: only its parameter shapes are read.
+built on the ``meta`` device: only its parameter shapes are read. An ``nn.Sequential`` of layers
+is also evaluated from a layer up (``models.split_forward``).
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ from sampler.models.interface import (
     loss_and_grad_by_autograd,
     mean_cross_entropy,
 )
+from sampler.models.split_forward import SplitForward
 
 
-class TorchModuleModel(AutogradModel):
+class TorchModuleModel(SplitForward, AutogradModel):
     def __init__(
         self, module: torch.nn.Module, force_loop: bool = False, buffers: str | None = None
     ) -> None:

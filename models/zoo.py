@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 
-from sampler.models.cnn import musso_cifar, musso_stl, small_conv_net
+from sampler.models.cnn import musso_cifar, musso_stl, small_conv_net, tiny_conv_net
 from sampler.models.committee import Committee
 from sampler.models.dense import ACTIVATIONS, DenseNet
 from sampler.models.interface import Model
@@ -56,6 +56,13 @@ def build_perceptron(input_shape, num_classes, normalize=True, gamma=5.0) -> Mod
 
 def build_committee(input_shape, num_classes, **options) -> Model:
     return Committee(math.prod(input_shape), num_classes, **options)
+
+
+def two_widths(value: tuple[int, ...]) -> tuple[int, ...]:
+    """A ``check``: exactly two widths."""
+    if len(value) != 2:
+        raise ValueError("two comma-separated positive integers, e.g. 6,16")
+    return value
 
 
 MNIST = ("mnist", (1, 28, 28), 10)
@@ -109,6 +116,18 @@ _SPECS = (
         "LeNet-like SmallConvNet: conv5-20, pool, conv5-50, pool, dense 500",
         *MNIST,
         {"hidden": Option("int", 500, "width of the dense layer", check=at_least(1)), "vmap": VMAP},
+    ),
+    ModelSpec(
+        "tiny-conv",
+        tiny_conv_net,
+        "LeNet-5-like ~5k-parameter CNN: conv5-6, pool, conv5-16, pool, dense C",
+        *MNIST,
+        {
+            "channels": Option(
+                "ints", (6, 16), "channels of the two convolutions", check=two_widths
+            ),
+            "vmap": VMAP,
+        },
     ),
     ModelSpec(
         "musso-cifar",

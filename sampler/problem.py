@@ -73,6 +73,41 @@ class Problem:
         self.loss_evals += products.shape[0]
         return self.model.losses_from_input_products(products, rest, batch)
 
+    def layer_input(self, params: torch.Tensor, layer: str, stream: int = 0) -> torch.Tensor:
+        """The activations of ``params [d]`` below ``layer`` on minibatch stream ``stream``
+        (``models.split_forward``), once per update; not counted as a loss evaluation."""
+        return self.model.layer_input(params, self.minibatch(stream).inputs, layer)
+
+    def losses_from_layer(
+        self,
+        layer: str,
+        block: torch.Tensor,
+        params: torch.Tensor,
+        activations: torch.Tensor,
+        stream: int = 0,
+    ) -> torch.Tensor:
+        """``[K]`` losses of ``params [d]`` with ``layer`` replaced by each row of ``block``,
+        from the activations below it (``models.split_forward``); K loss evaluations."""
+        batch = self.minibatch(stream)
+        self._used.add(stream)
+        self.loss_evals += block.shape[0]
+        return self.model.losses_from_layer(layer, block, params, activations, batch.targets)
+
+    def losses_from_layer_products(
+        self,
+        layer: str,
+        products: torch.Tensor,
+        rest: torch.Tensor,
+        params: torch.Tensor,
+        stream: int = 0,
+    ) -> torch.Tensor:
+        """``[K]`` losses from a dense ``layer``'s products ``[K, B, n_out]`` and bias rows
+        ``rest`` (``models.split_forward``); K loss evaluations."""
+        batch = self.minibatch(stream)
+        self._used.add(stream)
+        self.loss_evals += products.shape[0]
+        return self.model.losses_from_layer_products(layer, products, rest, params, batch.targets)
+
     def loss_and_grad(
         self, params: torch.Tensor, stream: int = 0
     ) -> tuple[torch.Tensor, torch.Tensor]:

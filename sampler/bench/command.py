@@ -10,10 +10,13 @@ real ``mpiexec`` and the peak memory of an update at two sample counts
 (``sampler.bench.timed_runs``). The first table is the ratios with the targets of issue 13 (on one
 core): literal IS at most 1.2x its noise draw plus forward passes, antithetic at most 0.65x
 literal, marginalised at most 0.08x literal, SGLD at most 1.2x its noise plus gradients, 2-rank
-efficiency at least 90%, peak memory independent of J. ``--json`` prints everything as one
-JSON object instead. ``--device cuda`` runs it all on a GPU (timers synchronised with the
-device, each workload's peak device memory; the ranks share the GPUs by local rank), and
-``--sweep-samples`` adds the literal update at growing J (``sampler.bench.sample_sweep``).
+efficiency at least 90%, peak memory independent of J. ``--models small-conv,tiny-conv`` adds
+the CNN workloads of issue 21 (``sampler.bench.cnn_workloads``: literal, layer-wise per layer
+and by size, the defaults, SGD; target: the layer-wise update by size at most 2 s on
+``small-conv``). ``--json`` prints everything as one JSON object instead. ``--device cuda``
+runs it all on a GPU (timers synchronised with the device, each workload's peak device memory;
+the ranks share the GPUs by local rank), and ``--sweep-samples`` adds the literal update at
+growing J (``sampler.bench.sample_sweep``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import os
 import torch
 
 from sampler.bench import sample_sweep, timed_runs
+from sampler.bench.cnn_workloads import CNN_MODELS, cnn_workloads, layerwise_rows
 from sampler.bench.workloads import measure, model_workloads
 from sampler.mpi.device import rank_device
 
@@ -35,6 +39,7 @@ TARGETS = {  # (ratio name, workload) -> (bound, "<=" or ">="), on the reference
     ("noise + gradient", "sgld 1000 steps, 1 chain"): (1.2, "<="),
 }
 EFFICIENCY_TARGET = 0.9
+CNN_TARGET_SECONDS = ("small-conv", "is layerwise-size (expected)", 2.0)  # issue 21, one core
 
 
 MODELS = ("linear", "mlp")
@@ -61,8 +66,9 @@ def _ranks(text: str) -> int:
 
 def _models(text: str) -> list[str]:
     names = [m.strip() for m in text.split(",") if m.strip()]
-    if not names or any(m not in MODELS for m in names):
-        raise argparse.ArgumentTypeError(f"must be {' and/or '.join(MODELS)}, got {text!r}")
+    if not names or any(m not in MODELS + CNN_MODELS for m in names):
+        accepted = ", ".join(MODELS + CNN_MODELS)
+        raise argparse.ArgumentTypeError(f"must be some of {accepted}, got {text!r}")
     return names
 
 
@@ -89,7 +95,12 @@ def _counts(text: str) -> list[int]:
 def add_parser(commands) -> None:
     parser = commands.add_parser("bench", help="time the reference workloads: ratios first")
     add = parser.add_argument
-    add("--models", type=_models, default=list(MODELS), help="linear,mlp (default: both)")
+    add(
+        "--models",
+        type=_models,
+        default=list(MODELS),
+        help="linear,mlp (default: both), and/or the CNNs small-conv,tiny-conv",
+    )
     add("--rounds", type=positive_int, default=5, help="timed rounds (default: 5)")
     add("--samples", type=positive_int, default=1000, help="IS samples J (default: 1000)")
     add("--sgld-steps", type=positive_int, default=1000, help="SGLD steps (default: 1000)")
@@ -155,6 +166,43 @@ def ratios(model: str, workloads, default_scheme: str) -> list[dict]:
     return rows
 
 
+def cnn_ratios(model: str, workloads, derived: list[dict]) -> list[dict]:
+    """A CNN's workloads and the derived layer-wise rows against their floors and the literal
+    update; the seconds target of ``small-conv``'s layer-wise update by size."""
+    literal = next(w for w in workloads if w.name == "is literal").seconds()
+    entries = [
+        (w.name, w.seconds(), w.floor_total() if w.floors else None, " + ".join(w.floors))
+        for w in workloads
+    ]
+    entries += [
+        (r["workload"], r["seconds"], sum(r["floors"].values()), " + ".join(r["floors"]))
+        for r in derived
+    ]
+    rows = []
+    for name, seconds, floor, label in entries:
+        target = None
+        if (model, name) == CNN_TARGET_SECONDS[:2]:
+            target = f"<= {CNN_TARGET_SECONDS[2]} s: {seconds:.3f} s"
+        met = None if target is None else seconds <= CNN_TARGET_SECONDS[2]
+        if floor:
+            rows.append(_row(model, name, label, seconds / floor, target, met))
+            target = met = None
+        if name.startswith("is ") and name != "is literal":
+            rows.append(_row(model, name, "vs is literal", seconds / literal, target, met))
+    return rows
+
+
+def _row(model, workload, ratio, value, target, met) -> dict:
+    return {
+        "model": model,
+        "workload": workload,
+        "ratio": ratio,
+        "value": value,
+        "target": target,
+        "met": met,
+    }
+
+
 def run(args) -> int:
     torch.set_num_threads(1)
     device = args.device
@@ -162,10 +210,10 @@ def run(args) -> int:
     report["device"] = sample_sweep.describe(device)
     report["workloads"], report["models"] = [], {}
     for model in args.models:
-        workloads, described = model_workloads(model, args, device)
+        cnn = model in CNN_MODELS
+        workloads, described = (cnn_workloads if cnn else model_workloads)(model, args, device)
         measure(workloads, args.rounds, device)
         report["models"][model] = described
-        report["ratios"] += ratios(model, workloads, described["default_proposal"])
         for w in workloads:
             floors = {name: w.floor(name) for name in w.floors}
             report["workloads"].append(
@@ -177,6 +225,12 @@ def run(args) -> int:
                     "peak_mb": w.peak_mb,
                 }
             )
+        if cnn:
+            derived = layerwise_rows(model, workloads, described["layer_shares"])
+            report["workloads"] += derived
+            report["ratios"] += cnn_ratios(model, workloads, derived)
+        else:
+            report["ratios"] += ratios(model, workloads, described["default_proposal"])
     report["ranks"] = []
     missing = timed_runs.mpi_missing() if args.ranks > 1 else "skipped (--ranks 0)"
     if missing is None:

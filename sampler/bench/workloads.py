@@ -130,10 +130,13 @@ def reference_problem(model_name: str, device: torch.device = CPU):
     return model, Problem(model, batch, train_size=data.train_x.shape[0])
 
 
-def is_workload(name: str, estimator: ImportanceSampling, problem, center, tau) -> Workload:
-    """An IS update and its floors: the scheme's noise draw and its forward passes."""
+def is_workload(
+    name: str, estimator: ImportanceSampling, problem, center, tau, step: int | None = None
+) -> Workload:
+    """An IS update and its floors: the scheme's noise draw and its forward passes (``step``:
+    every round is that update, e.g. one layer of ``--proposal layerwise``)."""
     scheme = estimator.scheme(problem)
-    key = StepKey(0, 0)
+    key = StepKey(0, 0 if step is None else step)
     scheme.prepare(key, center, tau, problem)
     block = estimator.block_size
     drawn = scheme.draw(key, [(0, block)], block, center)
@@ -141,7 +144,8 @@ def is_workload(name: str, estimator: ImportanceSampling, problem, center, tau) 
     blocks = estimator.blocks()
 
     def run(round_: int) -> None:
-        estimator.step(StepKey(0, round_), {}, center, tau, problem, SerialComm())
+        update = round_ if step is None else step
+        estimator.step(StepKey(0, update), {}, center, tau, problem, SerialComm())
 
     def noise() -> None:
         for b, rows in blocks:

@@ -45,7 +45,10 @@ OPTIONS = {
         DEFAULT_PROPOSAL,
         "how the proposals are drawn: literal (independent, Algorithm 4), antithetic (pairs "
         "x +- sqrt(tau) e, half the noise), marginal (the dense first layer's noise sampled "
-        "through X E^T: linear, mlp, musso-mlp with --batch-size below the input size), or auto "
+        "through X E^T: linear, mlp, musso-mlp with --batch-size below the input size), layerwise "
+        "(one layer per update, cyclically, the rest fixed: that layer's partial local entropy, "
+        "the forward from its input activations), layerwise-size (the layer drawn in proportion "
+        "to its size), or auto "
         f"(marginal where it applies, else {AUTO_FALLBACK})",
         choices=PROPOSALS,
     ),

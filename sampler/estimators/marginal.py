@@ -105,9 +105,13 @@ class Marginal:
         reason = not_applicable(problem.model, problem.batch_size)
         if reason is not None:
             raise ValueError(f"--proposal marginal: {reason}")
-        layer = problem.model.input_layer
-        self.layer = layer
         inputs = problem.batch.inputs.reshape(problem.batch_size, -1)
+        self.setup(problem.model.input_layer, inputs, center, tau)
+
+    def setup(self, layer, inputs: torch.Tensor, center: torch.Tensor, tau) -> None:
+        """The scheme for the dense weight ``layer`` (``InputLayer``, starting at 0 in
+        ``center``) fed by ``inputs [B, n_in]``; the rest of ``center`` sampled literally."""
+        self.layer = layer
         q, r = torch.linalg.qr(inputs.to(torch.float64).T)  # X^T = Q R
         self.basis64 = q.T.contiguous()  # Q^T [B, n], orthonormal rows
         # q_k^T Sigma q_k for a symmetric Sigma: sum over l <= m of (2 - [l = m]) q_lk q_mk
@@ -127,7 +131,7 @@ class Marginal:
         rest_tau = tau if tau.dim() == 0 else tau[layer.weight.stop :]
         self.rest_scale = torch.sqrt(rest_tau)
         self.rest_center = center[layer.weight.stop :]
-        self.batch, self.width = problem.batch_size, layer.n_out
+        self.batch, self.width = inputs.shape[0], layer.n_out
         self.dim = center.shape[0] - layer.weight.stop
 
     def start(self, sums) -> None:

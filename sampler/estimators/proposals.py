@@ -16,6 +16,10 @@ the J proposals depend on each other and in how many Gaussian numbers they draw:
   as it is. (``rm-stein`` already evaluates antithetic pairs, ``sampler.estimators.robbins_monro``.)
 * ``marginal``: the dense first layer's noise is sampled through the products the loss sees
   (``sampler.estimators.marginal``).
+* ``layerwise`` / ``layerwise-size``: one layer per update (cyclically / drawn in proportion to
+  its size), the rest fixed; a different law, the
+  partial local entropy of that layer, evaluated from the layer's input activations
+  (``sampler.estimators.layerwise``).
 
 A scheme's draw covers a *group* of consecutive owned blocks at once (one forward call for the
 whole group: on a GPU a rank's blocks are batched as far as memory allows, on the CPU one block
@@ -29,10 +33,11 @@ from __future__ import annotations
 import torch
 
 from sampler.estimators.draws import Drawn, Reused, dense_input, offsets_of
+from sampler.estimators.layerwise import LayerWise, LayerWiseBySize
 from sampler.estimators.marginal import Marginal
 from sampler.models import streams
 
-PROPOSALS = ("auto", "literal", "antithetic", "marginal")
+PROPOSALS = ("auto", "literal", "antithetic", "marginal", "layerwise", "layerwise-size")
 
 
 class Literal:
@@ -197,4 +202,8 @@ def build_proposal(name: str):
         return Literal()
     if name == "antithetic":
         return Antithetic()
+    if name == "layerwise":
+        return LayerWise()
+    if name == "layerwise-size":
+        return LayerWiseBySize()
     return Marginal()

@@ -101,6 +101,7 @@ class TauSchedule(Recorded):
         }
         self._slices: dict[str, slice] | None = None
         self._num_params = 0
+        self._scales: dict[str, float] | None = None  # --tau-scale (sampler.scheme.tau_scale)
 
     def recorded(self) -> str | dict[str, str]:
         """What ``config.json`` records: the ``--tau`` text, or for Python functions their
@@ -111,16 +112,27 @@ class TauSchedule(Recorded):
             return self.schedules[DEFAULT_LAYER].spec
         return self.spec
 
-    def bound(self, layers: Mapping[str, slice], num_params: int) -> TauSchedule:
+    def bound(
+        self,
+        layers: Mapping[str, slice],
+        num_params: int,
+        scales: Mapping[str, float] | None = None,
+    ) -> TauSchedule:
         """A copy of this tau bound to a model's layers (``bind``), this one left unbound."""
-        return copy.copy(self).bind(layers, num_params)
+        return copy.copy(self).bind(layers, num_params, scales)
 
     @property
     def per_layer(self) -> bool:
-        return set(self.schedules) != {DEFAULT_LAYER}
+        return set(self.schedules) != {DEFAULT_LAYER} or self._scales is not None
 
-    def bind(self, layers: Mapping[str, slice], num_params: int) -> TauSchedule:
-        """Check the layer names against the model; raise ``ValueError`` naming the flag."""
+    def bind(
+        self,
+        layers: Mapping[str, slice],
+        num_params: int,
+        scales: Mapping[str, float] | None = None,
+    ) -> TauSchedule:
+        """Check the layer names against the model; raise ``ValueError`` naming the flag.
+        ``scales`` (layer -> factor, ``--tau-scale``) multiply each layer's schedule."""
         named = [layer for layer in self.schedules if layer != DEFAULT_LAYER]
         unknown = [layer for layer in named if layer not in layers]
         if unknown:
@@ -136,14 +148,17 @@ class TauSchedule(Recorded):
             )
         self._slices = dict(layers)
         self._num_params = num_params
+        self._scales = None if scales is None else {layer: scales[layer] for layer in layers}
         return self
 
     def layer_values(self, step: int) -> dict[str, float]:
         if self._slices is None:
             return {DEFAULT_LAYER: self.schedules[DEFAULT_LAYER](step)}
         default = self.schedules.get(DEFAULT_LAYER)
+        scales = self._scales or {}
         return {
             layer: (self.schedules.get(layer) or default)(step)  # type: ignore[operator]
+            * scales.get(layer, 1.0)
             for layer in self._slices
         }
 

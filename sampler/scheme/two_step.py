@@ -33,6 +33,7 @@ from sampler.scheme.annealing import ANNEAL, AnnealedStep, parse_anneal
 from sampler.scheme.mc_error import error_record
 from sampler.scheme.optimizers import OPTIMIZERS, Sgd, make_optimizer
 from sampler.scheme.tau import TauSchedule, tau_check
+from sampler.scheme.tau_scale import TAU_SCALES, layer_scales
 
 LR_IS_TAU = "tau"  # the paper's outer step: eta_k = tau_k, i.e. x_{k+1} = m_k
 
@@ -54,6 +55,13 @@ OPTIONS = {
         "exp:V0,R, ...) or per layer LAYER=SCHEDULE,... with * for the other layers",
         check=tau_check,
         label="tau",
+    ),
+    "tau_scale": Option(
+        "str",
+        "absolute",
+        "what --tau measures per layer: absolute (the paper: tau itself) or init-variance "
+        "(tau times the variance of the layer's initial weights, each layer on its own scale)",
+        choices=TAU_SCALES,
     ),
     "loss_scale": Option(
         "str",
@@ -115,8 +123,15 @@ def check_options(values: dict[str, Any], steps: int) -> None:
 
 def build_two_step(values: dict[str, Any], estimator: Estimator, seed: int, model=None):
     """The trainer of ``--estimator`` from the scheme's typed options; ``model`` binds a
-    per-layer ``--tau`` to its layers."""
-    tau = values["tau"] if model is None else values["tau"].bound(model.layers, model.num_params)
+    per-layer ``--tau`` (and ``--tau-scale``) to its layers."""
+    scale = values.get("tau_scale", "absolute")
+    if model is None:
+        if scale != "absolute":
+            raise OptionError(f"{setting('tau_scale', scale)}: needs the model")
+        tau = values["tau"]
+    else:
+        scales = layer_scales(scale, model, seed)
+        tau = values["tau"].bound(model.layers, model.num_params, scales)
     lr = None if values["lr"] == LR_IS_TAU else values["lr"]  # an AnnealedStep or a Schedule
     optimizer = make_optimizer(values["optimizer"], values["momentum"])
     return TwoStepTrainer(estimator, tau, lr, seed, optimizer)

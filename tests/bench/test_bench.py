@@ -68,3 +68,20 @@ def test_rank_comparison_runs_sampler_train_under_mpiexec():
     (result,) = timed_runs.scaling("linear", 2, 3, flags)
     assert result["ranks"] == 2 and result["seconds_1"] > 0 and result["seconds_r"] > 0
     assert math.isclose(result["efficiency"], result["speedup"] / 2)
+
+
+def test_bench_times_the_cnn_workloads(capsys):
+    tiny = [*TINY[TINY.index("--samples") :], "--models", "tiny-conv", "--json"]
+    assert main(["bench", *tiny]) == 0
+    report = json.loads(capsys.readouterr().out)
+    rows = {w["workload"]: w for w in report["workloads"] if w["model"] == "tiny-conv"}
+    layers = ("conv1", "conv2", "fc1")
+    assert {"is literal", "is defaults", "sgd step"} <= set(rows)
+    assert {f"is layerwise {layer}" for layer in layers} <= set(rows)
+    shares = report["models"]["tiny-conv"]["layer_shares"]
+    expected = sum(shares[layer] * rows[f"is layerwise {layer}"]["seconds"] for layer in layers)
+    by_size = rows["is layerwise-size (expected)"]
+    assert by_size["seconds"] == pytest.approx(expected)
+    assert set(by_size["floors"]) == {"noise", "forward"}
+    ratios = {(r["workload"], r["ratio"]) for r in report["ratios"]}
+    assert ("is layerwise-size (expected)", "vs is literal") in ratios

@@ -76,3 +76,32 @@ def test_thread_comm_sums_in_float64():
     assert problem.num_params == 2
     totals = run_on_ranks(3, lambda comm: comm.allreduce_sum(torch.tensor([float(comm.rank)])))
     assert all(t.dtype == torch.float64 and float(t[0]) == 3.0 for t in totals)
+
+
+@pytest.mark.parametrize("proposal", ["layerwise", "layerwise-size"])
+def test_layerwise_update_on_one_two_three_ranks(proposal):
+    """A CNN, one layer per update (a convolution from the inputs, one from reused activations,
+    a dense block marginalised given them): the same three updates on 1, 2, 3 ranks."""
+    from sampler.models.cnn import tiny_conv_net
+    from sampler.models.data.synthetic_images import make_synthetic_images
+
+    data = make_synthetic_images(1, 28, 28, classes=3, train_size=20, test_size=4, data_seed=2)
+    center = tiny_conv_net(data.input_shape, 3, channels=(2, 3)).init_params(3)
+    tau = torch.full((center.shape[0],), 0.02)
+
+    def three_steps(comm):
+        # a model per rank, as MPI's processes have (functional_call swaps a module's tensors)
+        model = tiny_conv_net(data.input_shape, 3, channels=(2, 3))
+        problem = Problem(model, data.minibatch(0, 0, 8))
+        estimator = ImportanceSampling(50, Temperature(None, 0.3), 8, proposal=proposal)
+        state, x = estimator.init(center), center
+        for step in range(3):
+            x, state, _ = estimator.step(StepKey(5, step), state, x, tau, problem, comm)
+        return x
+
+    results = [run_on_ranks(size, three_steps) for size in (1, 2, 3)]
+    reference = results[0][0]
+    assert not torch.equal(reference, center)
+    for per_rank in results[1:]:
+        for target in per_rank:
+            assert torch.allclose(target, reference, rtol=1e-5, atol=1e-6)

@@ -38,7 +38,7 @@ MODEL_DATA = {
     "committee": ["--data", "random-patterns", "--data-opt", "n=21", "--data-opt", "alpha=1"],
 }
 IMAGES = ["--data", "synthetic-images", "--data-opt", "train_size=20", "--data-opt", "test_size=10"]
-for _name in ("small-conv",):
+for _name in ("small-conv", "tiny-conv"):
     MODEL_DATA[_name] = [
         *IMAGES,
         "--data-opt",

@@ -26,6 +26,7 @@ SMALL = {
     "committee": ((15,), 2, {"hidden": 3}),
     "committee-fc": ((15,), 2, {"hidden": 3, "tree": "false", "sign_losses": False}),
     "small-conv": ((1, 16, 16), 3, {"hidden": 20}),
+    "tiny-conv": ((1, 16, 16), 3, {"channels": "3,4"}),
     "musso-cifar": ((3, 8, 8), 3, {"dense": "16,16"}),
     "musso-stl": ((3, 8, 8), 3, {"dense": "8,8"}),
     "resnet18": ((3, 8, 8), 3, {"width": 4}),
@@ -66,6 +67,7 @@ def test_every_model_has_a_small_configuration():
         ("mlp", 159010),
         ("musso-mlp", 4 * (784 * 784 + 784) + 7850),
         ("small-conv", 431080),
+        ("tiny-conv", 5142),
         ("resnet18", 11173962),
     ],
 )

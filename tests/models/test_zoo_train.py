@@ -33,6 +33,7 @@ RUNS = {
     "perceptron": (PATTERNS, ["gamma=2"]),
     "committee": (PATTERNS, ["hidden=3", "beta=1.5"]),
     "small-conv": (images(1, 16), ["hidden=8"]),
+    "tiny-conv": (images(1, 16), ["channels=2,3"]),
     "musso-cifar": (images(3, 8), ["dense=8,8"]),
     "musso-stl": (images(3, 8), ["dense=8,8"]),
     "resnet18": (images(3, 8), ["width=4"]),
