@@ -43,6 +43,7 @@ import time
 from pathlib import Path
 
 import torch
+from gpu_check_report import SECTIONS, markdown  # beside this script
 
 from sampler.baselines import BASELINES
 from sampler.estimators import ESTIMATORS
@@ -65,8 +66,25 @@ METHOD_FLAGS = {
     "rsgd": ["--replicas", "3"],
     "pla": ["--perturbations", "3"],
     "plea": ["--perturbations", "3"],
+    "es": ["--population", "40"],
+    **{f"evotorch:{name}": ["--population", "40"] for name in ("PGPE", "SNES", "CEM", "CMAES")},
 }
-FULL = {"steps": 5, "bench": ["--models", "mlp", "--rounds", "5", "--ranks", "2"]}
+# the sign-unit methods train a tree committee on random patterns (their own model and data)
+SIGN_UNITS = [
+    *("--model", "committee", "--model-opt", "hidden=3", "--data", "random-patterns"),
+    *("--data-opt", "n=21", "--data-opt", "alpha=2", "--batch-size", "10"),
+]
+METHOD_FLAGS |= {
+    "lal": SIGN_UNITS,
+    "elal": [*SIGN_UNITS, "--replicas", "3"],
+    "fbp": [*SIGN_UNITS, "--stages", "2", "--bp-iterations", "10"],
+    "cesgd-fast": SIGN_UNITS,
+    "cesgd-slow": SIGN_UNITS,
+}
+FULL = {
+    "steps": 5,
+    "bench": ["--models", "mlp,tiny-conv,small-conv", "--rounds", "5", "--ranks", "2"],
+}
 FULL["sweep"] = "1000,10000,100000,1000000"
 QUICK = {"steps": 2, "sweep": "100,1000"}
 QUICK["bench"] = [
@@ -108,9 +126,10 @@ def train_section(device: str, steps: int, scratch: Path) -> dict:
     for kind, names in (("--estimator", ESTIMATORS), ("--baseline", BASELINES)):
         for name in names:
             flags = ["--model", "mlp", "--steps", str(steps), "--device", device, kind, name]
-            result = sampler_train(scratch / f"train-{name}", [*flags, *METHOD_FLAGS.get(name, [])])
+            folder = scratch / f"train-{name.replace(':', '-')}"
+            result = sampler_train(folder, [*flags, *METHOD_FLAGS.get(name, [])])
             row = {"method": name, "rc": result["rc"], "seconds": result["seconds"]}
-            summary_file = scratch / f"train-{name}" / "summary.json"
+            summary_file = folder / "summary.json"
             if result["rc"] == 0 and summary_file.exists():
                 summary = json.loads(summary_file.read_text())
                 meta = summary["metadata"]
@@ -201,58 +220,6 @@ def bench_section(device: str, settings: dict) -> dict:
     if result["rc"] != 0:
         return {"passed": False, "rc": result["rc"], "tail": result["tail"]}
     return {"passed": True, "seconds": result["seconds"], "report": json.loads(result["stdout"])}
-
-
-SECTIONS = ("tests", "train", "ranks", "resume", "bench")
-
-
-def markdown(report: dict) -> str:
-    """The report's tables."""
-    lines = [
-        f"# GPU check on {report['device_name']}",
-        "",
-        f"`{report['command']}`: torch {report['torch']}, {report['seconds']:.0f} s in all, "
-        f"load average before {report['load_average']}.",
-        "",
-        "| section | passed | seconds |",
-        "|---|---|---|",
-    ]
-    for name in SECTIONS:
-        section = report[name]
-        lines.append(f"| {name} | {section['passed']} | {section.get('seconds', 0):.1f} |")
-    lines += ["", "## sampler train", "", "| method | passed | s/update | peak MB | accuracy |"]
-    lines.append("|---|---|---|---|---|")
-    for r in report["train"]["runs"]:
-        lines.append(
-            f"| {r['method']} | {r['passed']} | {r.get('seconds_per_update', float('nan')):.4f} "
-            f"| {r.get('peak_memory_mb') or float('nan'):.0f} | {r.get('accuracy')} |"
-        )
-    for name in ("ranks", "resume"):
-        lines += ["", f"## {name}", ""]
-        if "skipped" in report[name]:
-            lines.append(f"skipped: {report[name]['skipped']}")
-        for r in report[name].get("runs", []):
-            shown = {k: v for k, v in r.items() if k != "tail"}
-            lines.append(f"- {json.dumps(shown)}")
-    bench = report["bench"].get("report")
-    if bench:
-        lines += ["", "## sampler bench", "", "| model | workload | s | floors | peak MB |"]
-        lines.append("|---|---|---|---|---|")
-        for w in bench["workloads"]:
-            floors = ", ".join(f"{k} {v:.5f}" for k, v in w["floors"].items())
-            lines.append(
-                f"| {w['model']} | {w['workload']} | {w['seconds']:.5f} | {floors} | "
-                f"{w.get('peak_mb')} |"
-            )
-        for r in bench.get("ranks", []):
-            lines.append(f"- 1 vs {r['ranks']} ranks, {r['workload']}: {r['efficiency']:.0%}")
-        lines += ["", "| J | s | x floor | us/sample | peak MB |", "|---|---|---|---|---|"]
-        for r in bench.get("sweep", []):
-            lines.append(
-                f"| {r['samples']} | {r['seconds']:.5f} | {r['seconds'] / r['floor']:.2f} | "
-                f"{r['seconds_per_sample'] * 1e6:.2f} | {r['peak_mb']} |"
-            )
-    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
