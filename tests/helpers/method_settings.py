@@ -44,6 +44,14 @@ TINY = {
 }
 # the methods of sign-unit committee machines and a small data set they take
 SIGN_UNITS = ("lal", "elal", "fbp", "cesgd-fast", "cesgd-slow")
+# the models each of them trains (any other is refused with one line naming --baseline)
+SIGN_UNIT_MODELS = {
+    "lal": ("committee", "perceptron"),
+    "elal": ("committee", "perceptron"),
+    "fbp": ("committee", "perceptron"),
+    "cesgd-fast": ("committee",),
+    "cesgd-slow": ("committee",),
+}
 PATTERNS = ["--data", "random-patterns", "--data-opt", "n=21", "--data-opt", "alpha=2"]
 
 
