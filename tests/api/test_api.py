@@ -279,3 +279,22 @@ def test_run_settings_that_are_not_named_arguments_are_accepted():
     assert result.summary["steps"] == 2 and result.model.num_params == 4 * 2 + 2
     algorithm = sampler.build("linear", input_shape=(4,), num_classes=2, batch_size=5)
     assert algorithm.config.batch_size == 5
+
+
+def test_a_divergence_of_an_api_run_names_the_api_arguments(capsys):
+    from sampler.training.health import DivergenceStop
+
+    with pytest.raises(DivergenceStop) as stop:
+        sampler.train(
+            "linear",
+            "gaussian-mixture",
+            baseline="sgd",
+            lr=1e30,
+            steps=3,
+            quiet=True,
+            gm_dim=4,
+            stop_on_divergence=True,
+        )
+    assert "stopped by stop_on_divergence=:" in str(stop.value)
+    assert "lower lr= or tau=" in str(stop.value) and "--" not in str(stop.value)
+    assert "lower lr= or tau=" in capsys.readouterr().err
