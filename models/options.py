@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+FLOAT32_TINY = 1.1754943508222875e-38  # float32's smallest normal number (torch.finfo.tiny)
+
 
 class OptionError(ValueError):
     """An unknown option or a bad value; the message names the owner and the accepted options."""
@@ -106,9 +108,15 @@ def within(
     def check(value):
         above = low <= value if closed_low else low < value
         below = value <= high if closed_high else value < high
+        left, right = "[" if closed_low else "(", "]" if closed_high else ")"
         if not (above and below):
-            left, right = "[" if closed_low else "(", "]" if closed_high else ")"
             raise ValueError(f"in {left}{low}, {high}{right}")
+        if low == 0 and not closed_low and value < FLOAT32_TINY:
+            # positive, but float32 (the parameters' type) holds it as a subnormal or as 0
+            raise ValueError(
+                f"in {left}{low}, {high}{right} and >= {FLOAT32_TINY:.4g} "
+                "(float32's smallest normal number)"
+            )
         return value
 
     return check

@@ -102,7 +102,26 @@ class TorchModuleModel(SplitForward, AutogradModel):
 
     def load_into(self, module: torch.nn.Module, params: torch.Tensor) -> torch.nn.Module:
         """Copy ``params: [d]`` into the parameters of ``module`` (the one this model was built
-        from, or one of the same architecture), in place, on the module's devices."""
+        from, or one of the same architecture), in place, on the module's devices; a module of
+        another architecture is refused (``ValueError`` naming what differs), before any copy."""
+        if not isinstance(module, torch.nn.Module):
+            raise ValueError(f"must be a torch.nn.Module, got {type(module).__name__}")
+        check_params(params.reshape(1, -1), self.num_params)
+        given = {name: tuple(p.shape) for name, p in module.named_parameters()}
+        for name, shape in zip(self._names, self._shapes):
+            if name not in given:
+                raise ValueError(f"has no parameter {name!r} (of shape {tuple(shape)})")
+            if given[name] != tuple(shape):
+                raise ValueError(
+                    f"parameter {name!r} has shape {given[name]}, the trained network's "
+                    f"{tuple(shape)}"
+                )
+        extra = [name for name in given if name not in set(self._names)]
+        if extra:
+            raise ValueError(
+                f"has parameters the trained network has not: {', '.join(extra[:3])}"
+                f"{', ...' if len(extra) > 3 else ''}"
+            )
         with torch.no_grad():
             for name, shape, part in zip(self._names, self._shapes, self._slices):
                 target = module.get_parameter(name)

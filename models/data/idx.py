@@ -54,6 +54,8 @@ def read_idx(path: Path, kind: str) -> np.ndarray:
             f"{path}: header promises {count} bytes of data for shape {shape}, "
             f"file has {len(raw) - header}"
         )
+    if shape[0] == 0:
+        raise DataFileError(f"{path}: holds no {kind} (the header says 0 items)")
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
 
 

@@ -153,8 +153,20 @@ class KerasModel:
         return tensors
 
     def load_into(self, model: Any, params: torch.Tensor) -> Any:
-        """Assign ``params: [d]`` to the ``trainable_variables`` of the Keras ``model``."""
-        variables = list(model.trainable_variables)
+        """Assign ``params: [d]`` to the ``trainable_variables`` of the Keras ``model`` (one of
+        the architecture built from; another is refused with ``ValueError`` naming what
+        differs, before any assignment)."""
+        variables = list(getattr(model, "trainable_variables", None) or [])
+        if len(variables) != len(self._shapes):
+            raise ValueError(
+                f"has {len(variables)} trainable variables, the trained network {len(self._shapes)}"
+            )
+        for variable, path, shape in zip(variables, self._paths, self._shapes):
+            if tuple(variable.shape) != tuple(shape):
+                raise ValueError(
+                    f"variable {getattr(variable, 'path', path)!r} has shape "
+                    f"{tuple(variable.shape)}, the trained network's {path!r} {tuple(shape)}"
+                )
         for variable, tensor in zip(variables, self.state_dict(params.detach().cpu()).values()):
             variable.assign(tensor.numpy())
         return model

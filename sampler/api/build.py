@@ -27,7 +27,7 @@ to hold on to a point. Under MPI every rank calls ``step`` with the same batch. 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import torch
@@ -70,6 +70,9 @@ class Algorithm:
     device: torch.device
     module: Any = None  # the caller's nn.Module or keras.Model, if one was given
     train_size: int | None = None  # the training set's size (sgld's default auto beta)
+    input_shape: tuple[int, ...] | None = None  # a zoo model's input [...] of one example
+    num_classes: int | None = None  # a zoo model's classes; else read from a forward pass
+    _classes: dict = field(default_factory=dict, repr=False)  # inputs [...] -> logits' classes
 
     @property
     def objective(self) -> str:
@@ -99,7 +102,8 @@ class Algorithm:
         self, state: State, batch: Any, draw: Callable[[int], Any] | None = None
     ) -> tuple[State, dict]:
         """One update on ``batch`` (``(inputs, targets)`` or a ``Batch``)."""
-        problem = Problem(self.model, self._batch(batch), _drawer(self, draw), self.train_size)
+        batch = self._batch(batch, "batch", state.params)
+        problem = Problem(self.model, batch, _drawer(self, draw, state.params), self.train_size)
         params, inner, record = self.trainer.step(
             state.k, state.params, state.inner, problem, self.comm
         )
@@ -119,14 +123,57 @@ class Algorithm:
         architecture built from), in place."""
         if not hasattr(self.model, "load_into"):
             raise TypeError(f"{type(self.model).__name__} has no module to load into")
-        return self.model.load_into(module, state.params)
+        try:
+            return self.model.load_into(module, state.params)
+        except ValueError as error:  # another architecture: named, nothing copied
+            with arguments():
+                raise ArgumentError(f"load_into({setting('module')}): {error}") from None
 
-    def _batch(self, batch: Any) -> Batch:
-        if isinstance(batch, Batch):
-            return batch.to(self.device)
+    def _batch(self, batch: Any, name: str, params: torch.Tensor) -> Batch:
         with arguments():
-            inputs, targets = as_tensors(batch, "batch")
-        return Batch(inputs.to(self.device), targets.to(self.device))
+            if not isinstance(batch, Batch):
+                batch = Batch(*as_tensors(batch, name))
+            batch = batch.to(self.device)
+            self._check_batch(batch, name, params)
+        return batch
+
+    def _check_batch(self, batch: Batch, name: str, params: torch.Tensor) -> None:
+        """Inputs of the shape the model takes and targets among its classes, refused with one
+        line naming the argument (not an error from within the network)."""
+        shape = tuple(batch.inputs.shape[1:])
+        if shape not in self._classes:  # one forward pass of one example per new input shape
+            try:
+                with torch.no_grad():
+                    logits = self.model.predict(params, batch.inputs[:1])
+            except Exception as error:  # noqa: BLE001 - whatever the network raises
+                takes = "" if self.input_shape is None else f" (it takes {self.input_shape})"
+                first = (str(error).splitlines() or [""])[0][:160]
+                raise ArgumentError(
+                    f"{setting(name)}: inputs of shape {shape} per example do not fit the "
+                    f"model{takes}: {type(error).__name__}: {first}"
+                ) from None
+            ok = isinstance(logits, torch.Tensor) and logits.dim() == 2 and len(logits) == 1
+            if not ok and self.num_classes is None:  # the caller's network: [N, C] logits
+                got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else logits
+                raise ArgumentError(
+                    f"{setting(name)}: on inputs of shape {shape} per example the model gives "
+                    f"logits {got!r} for one example, not [1, C]"
+                )
+            self._classes[shape] = int(logits.shape[1]) if ok else None
+        classes = self.num_classes if self.num_classes is not None else self._classes[shape]
+        targets = batch.targets
+        if targets.dim() != 1 or targets.shape[0] != batch.inputs.shape[0]:
+            raise ArgumentError(
+                f"{setting(name)}: needs inputs [N, ...] and targets [N], got shapes "
+                f"{tuple(batch.inputs.shape)} and {tuple(targets.shape)}"
+            )
+        if targets.numel() and int(targets.min()) < 0:
+            raise ArgumentError(f"{setting(name)}: targets must be class indices >= 0")
+        if classes is not None and targets.numel() and int(targets.max()) >= classes:
+            raise ArgumentError(
+                f"{setting(name)}: targets hold class {int(targets.max())}, the model has "
+                f"{classes} classes (0..{classes - 1})"
+            )
 
 
 def _parameters(module: Any) -> list[torch.Tensor]:
@@ -135,9 +182,9 @@ def _parameters(module: Any) -> list[torch.Tensor]:
     return [torch.as_tensor(v.numpy()) for v in module.trainable_variables]  # keras
 
 
-def _drawer(algorithm: Algorithm, draw: Callable[[int], Any] | None):
+def _drawer(algorithm: Algorithm, draw: Callable[[int], Any] | None, params: torch.Tensor):
     if draw is not None:
-        return lambda stream: algorithm._batch(draw(stream))
+        return lambda stream: algorithm._batch(draw(stream), "draw", params)
     method = algorithm.config.method_name
 
     def missing(stream: int):
@@ -189,10 +236,12 @@ def build(
         device_ = rank_device(comm.local_rank, config.device)
         set_threads(config.threads)
         module = None if adapter is None else model
+        shape = classes = None  # known for a zoo name; a module's are read from its output
         if adapter is None:  # a zoo name: the shapes it is meant for, unless given
             spec = model_spec(config.model)
             input_shape = input_shape or spec.default_shape
             num_classes = num_classes or spec.default_classes
+            shape, classes = tuple(input_shape), num_classes
         adapter = model_on(config, adapter, input_shape, num_classes, device_)
         trainer = build_trainer(settings, adapter)
-    return Algorithm(adapter, trainer, config, comm, device_, module, train_size)
+    return Algorithm(adapter, trainer, config, comm, device_, module, train_size, shape, classes)

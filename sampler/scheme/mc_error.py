@@ -29,6 +29,8 @@ from collections.abc import Mapping
 
 import torch
 
+from sampler.models.naming import setting
+
 # A run is flagged when the median beta_eff of its last WINDOW updates is below THRESHOLD
 # (measured on MNIST, see the docs on temperature: runs at 40-60 stay near chance or lose accuracy,
 # runs at 1000 and above train).
@@ -79,8 +81,12 @@ class MonteCarloErrorDominates:
     divergence = False
 
     def __init__(self, method: str) -> None:
-        self.fix = ADVICE.get(method, ADVICE["default"])
+        self.method = method
         self.recent: list[float] = []
+
+    @property
+    def fix(self) -> str:  # named when read (a run of the Python API names keyword arguments)
+        return advice(self.method)
 
     def observe(self, step: int, record: dict, params) -> str | None:
         value = record.get("beta_eff")
@@ -108,10 +114,17 @@ def monte_carlo_check(config, values) -> MonteCarloErrorDominates | None:
     return MonteCarloErrorDominates(config.estimator) if config.two_step else None
 
 
-ADVICE = {
-    "sgld": "raise --beta (or use --beta auto), --sgld-steps or --chains, or lower --lr",
-    "is": "raise --samples, lower --beta if the ESS is small, or use --beta auto",
-    "rm": "raise --rm-samples or --rm-iterations, lower --beta or --lr",
-    "rm-stein": "raise --rm-samples or --rm-iterations, lower --beta or --lr",
-    "default": "raise the estimator's sample count or lower --lr",
-}
+def advice(method: str) -> str:
+    """The settings that cure a dominating Monte Carlo error, named as the naming in force
+    names them (flags, or the Python API's keyword arguments: ``sampler.models.naming``)."""
+    s = setting
+    rm = f"raise {s('rm_samples')} or {s('rm_iterations')}, lower {s('beta')} or {s('lr')}"
+    table = {
+        "sgld": f"raise {s('beta')} (or use {s('beta', 'auto')}), {s('sgld_steps')} or "
+        f"{s('chains')}, or lower {s('lr')}",
+        "is": f"raise {s('samples')}, lower {s('beta')} if the ESS is small, or use "
+        f"{s('beta', 'auto')}",
+        "rm": rm,
+        "rm-stein": rm,
+    }
+    return table.get(method, f"raise the estimator's sample count or lower {s('lr')}")

@@ -12,10 +12,12 @@ check, or None when the check does not apply to that method. A check's ``observe
 params)`` sees every completed update (``step`` counts from 1, ``record`` is the update's
 metrics line as the loop writes it, ``params`` the new parameters) and returns a message when
 its condition holds at this update, else None. ``name`` identifies it (in ``summary.json`` and
-the progress line), ``fix`` names the settings that would cure it, ``divergence`` says whether
-``--stop-on-divergence`` stops the run on it. ``state()``/``restore()`` keep what the check
-needs across a ``--resume`` (plain numbers: they go into the checkpoint); an optional
-``begin(params)`` sees the parameters before the first update (of this run segment).
+the progress line), ``fix`` names the settings that would cure it (as flags, or as keyword
+arguments in the Python API: build it when read, with ``sampler.models.naming.setting``),
+``divergence`` says whether ``--stop-on-divergence`` stops the run on it.
+``state()``/``restore()`` keep what the check needs across a ``--resume`` (plain numbers: they
+go into the checkpoint); an optional ``begin(params)`` sees the parameters before the first
+update (of this run segment).
 
 ``summary.json`` gets ``warnings``: one entry per check that fired, ``{name, message, fix,
 first_update, last_update, updates}`` (the message of its first firing).
@@ -28,6 +30,7 @@ from typing import Any, Protocol
 
 import torch
 
+from sampler.models.naming import setting
 from sampler.scheme.mc_error import monte_carlo_check
 
 ESS_WINDOW = 20  # the last updates the ESS check looks at
@@ -58,8 +61,11 @@ class EssStuckAtOne:
     updates where every sample has the same loss, e.g. zero)."""
 
     name = "ess-collapsed"
-    fix = "lower --tau or --beta, or raise --samples"
     divergence = True
+
+    @property
+    def fix(self) -> str:  # named when read: flags, or keyword arguments in the Python API
+        return f"lower {setting('tau')} or {setting('beta')}, or raise {setting('samples')}"
 
     def __init__(self) -> None:
         self.recent: list[int] = []  # 1 where the update's ESS was about 1, last ESS_WINDOW
@@ -86,8 +92,11 @@ class EssStuckAtOne:
 
 class ParameterGrowth:
     name = "parameters-growing"
-    fix = "lower --lr or --tau"
     divergence = True
+
+    @property
+    def fix(self) -> str:
+        return f"lower {setting('lr')} or {setting('tau')}"
 
     def __init__(self) -> None:
         self.start: float | None = None  # the norm of the parameters before the first update

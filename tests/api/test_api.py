@@ -119,6 +119,36 @@ def test_build_step_is_the_update_of_train():
     assert torch.equal(flat(net), state.params)
 
 
+def test_load_into_a_network_of_another_architecture_is_refused_naming_what_differs():
+    with torch.random.fork_rng():  # nn.Linear initialises from the global generator
+        _load_into_other_architectures()
+
+
+def _load_into_other_architectures():
+    algorithm = sampler.build(torch.nn.Sequential(torch.nn.Linear(4, 3)), baseline="sgd")
+    state = algorithm.init()
+    others = {
+        "parameter '0.weight' has shape (3, 5), the trained network's (3, 4)": torch.nn.Sequential(
+            torch.nn.Linear(5, 3)
+        ),
+        "has no parameter '0.weight'": torch.nn.Linear(4, 3),
+        "has parameters the trained network has not: 1.weight, 1.bias": torch.nn.Sequential(
+            torch.nn.Linear(4, 3), torch.nn.Linear(3, 2)
+        ),
+        "must be a torch.nn.Module, got str": "net",
+    }
+    for difference, other in others.items():
+        before = flat(other).clone() if isinstance(other, torch.nn.Module) else None
+        with pytest.raises(ValueError) as refused:
+            algorithm.load_into(other, state)
+        assert str(refused.value).startswith("load_into(module=): " + difference)
+        assert "\n" not in str(refused.value)
+        if before is not None:  # nothing copied
+            assert torch.equal(flat(other), before)
+    same = algorithm.load_into(torch.nn.Sequential(torch.nn.Linear(4, 3)), state)
+    assert torch.equal(flat(same), state.params)
+
+
 def test_build_init_from_the_modules_own_weights():
     net = Net()
     algorithm = sampler.build(net, baseline="sgd", lr=0.1)
@@ -279,3 +309,22 @@ def test_run_settings_that_are_not_named_arguments_are_accepted():
     assert result.summary["steps"] == 2 and result.model.num_params == 4 * 2 + 2
     algorithm = sampler.build("linear", input_shape=(4,), num_classes=2, batch_size=5)
     assert algorithm.config.batch_size == 5
+
+
+def test_a_divergence_of_an_api_run_names_the_api_arguments(capsys):
+    from sampler.training.health import DivergenceStop
+
+    with pytest.raises(DivergenceStop) as stop:
+        sampler.train(
+            "linear",
+            "gaussian-mixture",
+            baseline="sgd",
+            lr=1e30,
+            steps=3,
+            quiet=True,
+            gm_dim=4,
+            stop_on_divergence=True,
+        )
+    assert "stopped by stop_on_divergence=:" in str(stop.value)
+    assert "lower lr= or tau=" in str(stop.value) and "--" not in str(stop.value)
+    assert "lower lr= or tau=" in capsys.readouterr().err

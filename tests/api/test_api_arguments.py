@@ -87,6 +87,24 @@ def test_every_bad_argument_of_build_is_refused_naming_it():
     _check(cases, lambda kwargs: sampler.build("linear", **kwargs))
 
 
+def test_every_batch_of_step_that_does_not_fit_the_model_is_refused_naming_it():
+    cases = bad_api_arguments.step_batch_cases()
+    assert len(cases) >= 15
+
+    def step(kwargs):
+        model = kwargs["model"]
+        if model == "module":
+            with torch.random.fork_rng():
+                model = torch.nn.Linear(4, 3)
+        shapes = {} if kwargs["model"] == "module" else {"input_shape": (4,), "num_classes": 2}
+        baseline = kwargs.get("baseline", "sgd")
+        algorithm = sampler.build(model, baseline=baseline, steps=2, **shapes)
+        draw = (lambda stream: kwargs["draw"]) if "draw" in kwargs else None
+        algorithm.step(algorithm.init(), kwargs["batch"], draw=draw)
+
+    _check(cases, step)
+
+
 def test_numpy_scalars_are_numbers(tmp_path):
     result = sampler.train(
         "linear",

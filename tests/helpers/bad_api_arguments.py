@@ -67,3 +67,27 @@ def method_option_cases() -> list[tuple[str, dict]]:
                     continue  # a free string
                 cases.append((name, {**choice, name: value}))
     return cases
+
+
+def step_batch_cases() -> list[tuple[str, dict]]:
+    """Batches of ``build(...).step`` that do not fit the model: the wrong feature size, targets
+    outside its classes. ``model``: a zoo name taking 4 features and 2 classes or an
+    ``nn.Linear(4, 3)`` (``"module"``); ``draw``: a bad further minibatch of eSGD's inner steps."""
+    import torch
+
+    good = (torch.zeros(6, 4), torch.zeros(6, dtype=torch.int64))
+    bad = [
+        (torch.zeros(6, 5), torch.zeros(6, dtype=torch.int64)),  # one feature too many
+        (torch.zeros(6, 3), torch.zeros(6, dtype=torch.int64)),
+        (torch.zeros(6, 4, 4), torch.zeros(6, dtype=torch.int64)),
+        (torch.zeros(6, 4), torch.full((6,), 7)),  # a class the model does not have
+        (torch.zeros(6, 4), torch.full((6,), -1)),
+    ]
+    cases = [("batch", {"model": model, "batch": batch}) for model in ("linear",) for batch in bad]
+    cases += [("batch", {"model": "module", "batch": batch}) for batch in bad]
+    cases.append(("batch", {"model": "module", "batch": good[:1] + (torch.full((6,), 3),)}))
+    cases += [
+        ("draw", {"model": "linear", "baseline": "esgd", "batch": good, "draw": batch})
+        for batch in bad
+    ]
+    return cases

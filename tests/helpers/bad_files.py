@@ -210,6 +210,11 @@ def data_file_cases() -> list[Case]:
     argv = ("--data", "mnist", "--data-dir", "{dir}/idx", *RUN, "--baseline", "sgd")
     small = _idx_dir(rng.integers(0, 256, (30, 8, 8)), rng.integers(0, 10, 30))
     empty = _idx_dir(np.zeros((0, 28, 28)), np.zeros(0))
+    empty_train = chain(
+        _idx_dir(rng.integers(0, 256, (30, 28, 28)), rng.integers(0, 10, 30)),
+        lambda tmp: write_idx(tmp / "idx" / "train-images-idx3-ubyte", np.zeros((0, 28, 28))),
+        lambda tmp: write_idx(tmp / "idx" / "train-labels-idx1-ubyte", np.zeros(0)),
+    )
     garbage = chain(
         lambda tmp: (tmp / "idx").mkdir(),
         write_file("idx/t10k-images-idx3-ubyte", b"\x00\x00\x08\x03xx"),
@@ -218,7 +223,9 @@ def data_file_cases() -> list[Case]:
     labels = _idx_dir(rng.integers(0, 256, (30, 28, 28)), np.full(30, 12))
     return [
         Case(argv, "--data-dir", small, label="--data-dir: 8x8 test images"),
-        Case(argv, "--data-dir", empty, label="--data-dir: empty test set"),
+        # an IDX file of no items: refused naming the file (not blamed on --batch-size)
+        Case(argv, "t10k-images-idx3-ubyte", empty, label="--data-dir: empty test set"),
+        Case(argv, "train-images-idx3-ubyte", empty_train, label="--data-dir: empty train set"),
         Case(argv, "t10k", garbage, label="--data-dir: garbage IDX files"),
         Case(argv, "t10k-labels", labels, label="--data-dir: labels outside 0..9"),
         Case(("--data", "fashion-mnist", *RUN), "--data-dir", label="fashion-mnist without dir"),

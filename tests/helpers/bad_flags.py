@@ -74,6 +74,10 @@ SIZE_CASES = [
     (["--estimator", "sgld", "--sgld-eps", "1e308"], "--sgld-eps"),
     (["--tau", "1e300"], "--tau"),
     (["--gm-delta", "inf"], "delta"),
+    # positive, but below float32's smallest normal number: a subnormal or 0 in the run
+    (["--baseline", "esgd", "--esgd-lr", "1e-40"], "--esgd-lr"),
+    (["--gm-delta", "1e-40"], "delta"),
+    (["--data-opt", "delta=1e-320"], "delta"),
 ]
 IGNORED_CASES = [
     # settings the chosen method or data would ignore (README: refused)

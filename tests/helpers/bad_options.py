@@ -61,6 +61,7 @@ ALWAYS_BAD = {
     "any": ["bogus:1", "nan", "", "scoping:1"],
 }
 PROBES = ["-1", "0", "-0.5", "1", "2", "1e308", "1.5"]
+FLOAT_PROBES = ["1e-40"]  # positive, below float32's smallest normal number
 
 
 def _refused(option: Option, value: str) -> bool:
@@ -75,7 +76,8 @@ def _bad_values(option: Option) -> list[str]:
     values = list(ALWAYS_BAD.get(option.kind, []))
     if option.choices:
         values.append("nope")
-    values += [p for p in PROBES if p not in values and _refused(option, p)]
+    probes = PROBES + (FLOAT_PROBES if option.kind == "float" else [])
+    values += [p for p in probes if p not in values and _refused(option, p)]
     return values
 
 

@@ -125,3 +125,16 @@ def test_bad_shapes_are_rejected():
     model = MODELS["linear"]((1, 28, 28), 10)
     with pytest.raises(ValueError, match=r"params must have shape \[K, 7850\]"):
         model.losses(torch.zeros(7850), random_batch((1, 28, 28)))
+
+
+@pytest.mark.parametrize("value", ["1e-40", "1e-320", "1e-45"])
+def test_a_positive_option_below_float32s_smallest_normal_is_refused(value):
+    from sampler.models.options import Option, OptionError, parse_options, within
+
+    options = {"delta": Option("float", 0.25, "variance", check=within(0, 1e6, False))}
+    with pytest.raises(OptionError, match=r"option delta must be .*smallest normal.*1e-"):
+        parse_options("data set gaussian-mixture", options, {"delta": value})
+    smallest = torch.finfo(torch.float32).tiny
+    assert parse_options("data set", options, {"delta": str(smallest)}) == {"delta": smallest}
+    closed = {"x": Option("float", 0.0, "x", check=within(0, 1))}  # 0 allowed: so is 1e-40
+    assert parse_options("method", closed, {"x": value}) == {"x": float(value)}

@@ -157,3 +157,21 @@ def test_python_api_matches_a_batch_type(tiny_mixture, tmp_path):
     result = train(resolve_settings(config), SerialComm())
     assert result.summary["steps"] == 2
     assert isinstance(tiny_mixture.minibatch(0, 0, 5), Batch)
+
+
+def test_run_health_fixes_name_flags_or_the_api_arguments():
+    from sampler.models.naming import arguments
+    from sampler.scheme.mc_error import MonteCarloErrorDominates
+    from sampler.training.health import EssStuckAtOne, ParameterGrowth
+
+    checks = [EssStuckAtOne(), ParameterGrowth(), *map(MonteCarloErrorDominates, ("is", "sgld"))]
+    assert [check.fix for check in checks] == [
+        "lower --tau or --beta, or raise --samples",
+        "lower --lr or --tau",
+        "raise --samples, lower --beta if the ESS is small, or use --beta auto",
+        "raise --beta (or use --beta auto), --sgld-steps or --chains, or lower --lr",
+    ]
+    with arguments():
+        fixes = [check.fix for check in checks]
+    assert fixes[:2] == ["lower tau= or beta=, or raise samples=", "lower lr= or tau="]
+    assert "--" not in " ".join(fixes) and "beta='auto'" in fixes[2]

@@ -103,6 +103,15 @@ def test_missing_and_malformed_files_are_clear_errors(tmp_path):
         load_mnist(str(tmp_path))
 
 
+@pytest.mark.parametrize("split", ["train", "t10k"])
+def test_an_idx_file_with_no_items_is_refused_naming_the_file(tmp_path, split):
+    make_idx_dir(tmp_path, n=0 if split == "t10k" else 30)
+    if split == "train":
+        write_idx(tmp_path / "train-images-idx3-ubyte.gz", np.zeros((0, 28, 28)), gz=True)
+    with pytest.raises(DataFileError, match=rf"{split}-images-idx3-ubyte\.gz: holds no images"):
+        load_mnist(str(tmp_path))
+
+
 def test_gaussian_mixture_bayes_error_and_balance():
     data = make_gaussian_mixture(dim=20, delta=0.5, train_size=4000, test_size=4000)
     assert data.info["bayes_error"] == pytest.approx(0.5 * math.erfc(1 / math.sqrt(1.0)))
