@@ -62,6 +62,7 @@ from sampler.mpi import Comm, world_comm
 from sampler.runs.directory import CHECKPOINT, METRICS
 from sampler.setup.run_point import read_run_config
 from sampler.training import loop
+from sampler.training.health import DivergenceStop
 
 _DEFAULT = RunConfig()
 
@@ -141,6 +142,11 @@ def train(
         try:
             result = loop.train(settings, comm, resume=resume, model=adapter, dataset=dataset)
             metrics = comm.bcast(_read_metrics(settings.config.out) if comm.rank == 0 else None)
+        except DivergenceStop as stop:
+            if out is not None:
+                raise
+            # the temporary run directory goes below: say how to keep the checkpoint instead
+            raise DivergenceStop(stop.reason, "give out= to keep the run's checkpoint") from None
         finally:
             torch.set_num_threads(threads_before)
             if out is None and comm.rank == 0:

@@ -51,9 +51,14 @@ class Check(Protocol):
 
 class DivergenceStop(RuntimeError):
     """``--stop-on-divergence`` ended the run; every rank sees the same numbers, so every rank
-    raises it after the same update (``agreed``: no MPI abort needed)."""
+    raises it after the same update (``agreed``: no MPI abort needed). ``reason``: what fired and
+    its fix; ``kept``: where the last checkpoint is (empty where nothing is kept)."""
 
     agreed = True
+
+    def __init__(self, reason: str, kept: str = "") -> None:
+        super().__init__(f"{reason} ({kept})" if kept else reason)
+        self.reason = reason
 
 
 class EssStuckAtOne:

@@ -228,6 +228,6 @@ class UpdateLoop:
             self.checkpoint()
             self.comm.barrier()
             raise DivergenceStop(
-                f"update {step}: stopped by {flag('stop_on_divergence')}: {message}; "
-                f"{check.fix} (the checkpoint of update {step} is kept in {self.config.out})"
+                f"update {step}: stopped by {flag('stop_on_divergence')}: {message}; {check.fix}",
+                f"the checkpoint of update {step} is kept in {self.config.out}",
             )

@@ -328,3 +328,6 @@ def test_a_divergence_of_an_api_run_names_the_api_arguments(capsys):
     assert "stopped by stop_on_divergence=:" in str(stop.value)
     assert "lower lr= or tau=" in str(stop.value) and "--" not in str(stop.value)
     assert "lower lr= or tau=" in capsys.readouterr().err
+    # without out= the run's temporary directory is removed: no claim that a checkpoint is kept
+    assert str(stop.value).endswith("(give out= to keep the run's checkpoint)")
+    assert "is kept in" not in str(stop.value)
