@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -46,8 +45,10 @@ import torch
 from gpu_check_report import SECTIONS, markdown  # beside this script
 
 from sampler.baselines import BASELINES
+from sampler.bench import timed_runs
 from sampler.estimators import ESTIMATORS
 from sampler.mpi.device import rank_device
+from sampler.runs.device_usage import device_name
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_MODULES = [
@@ -146,11 +147,6 @@ def train_section(device: str, steps: int, scratch: Path) -> dict:
     return {"passed": all(r["passed"] for r in rows), "runs": rows}
 
 
-def mpiexec() -> str | None:
-    beside = Path(sys.executable).with_name("mpiexec")
-    return str(beside) if beside.exists() else shutil.which("mpiexec")
-
-
 def parameters(run_dir: Path) -> torch.Tensor:
     state = torch.load(run_dir / "state_dict.pt", map_location="cpu", weights_only=True)
     return torch.cat([value.flatten().double() for value in state.values()])
@@ -164,9 +160,10 @@ def agreement(one: Path, two: Path) -> dict:
 
 
 def ranks_section(device: str, steps: int, scratch: Path) -> dict:
-    executable = mpiexec()
+    executable = timed_runs.mpiexec()
     if executable is None:
         return {"passed": True, "skipped": "no mpiexec (pip install mpich mpi4py)"}
+    launch = timed_runs.launcher_flags(executable)
     rows = []
     for name, flags in {
         "is defaults": ["--samples", "400"],
@@ -176,7 +173,7 @@ def ranks_section(device: str, steps: int, scratch: Path) -> dict:
         outs = [scratch / f"ranks-{name.replace(' ', '-')}-{n}" for n in (1, 2)]
         results = [
             sampler_train(outs[0], common),
-            sampler_train(outs[1], common, [executable, "-n", "2"]),
+            sampler_train(outs[1], common, [executable, *launch, "-n", "2"]),
         ]
         row = {"workload": name, "rc": [r["rc"] for r in results]}
         if all(r["rc"] == 0 for r in results):
@@ -239,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         "torch": torch.__version__,
     }
     report |= {"device": str(device), "load_average": load, "quick": args.quick}
-    report["device_name"] = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    report["device_name"] = device_name(device)
     name = device.type if device.type == "cpu" else str(device)
     with tempfile.TemporaryDirectory() as directory:
         scratch = Path(directory)

@@ -15,6 +15,7 @@ import torch
 
 from sampler.bench.workloads import FIXED_BETA, TAU, is_workload, measure, reference_problem
 from sampler.estimators.importance_sampling import ImportanceSampling
+from sampler.runs.device_usage import device_name
 
 COMPUTE_BOUND = 5.0  # x10 samples costing at least 5x the time: no longer launch-bound
 BLOCK = 100  # the estimator's default block of samples
@@ -23,7 +24,7 @@ BLOCK = 100  # the estimator's default block of samples
 def describe(device: torch.device) -> str:
     """``cpu``, or the GPU's index and name."""
     if device.type == "cuda":
-        return f"{device} ({torch.cuda.get_device_name(device)})"
+        return f"{device} ({device_name(device)})"
     return str(device)
 
 

@@ -131,15 +131,16 @@ from sampler.bench.workloads import reference_problem, TAU
 from sampler.estimators import StepKey
 from sampler.estimators.importance_sampling import ImportanceSampling
 from sampler.mpi import SerialComm
+from sampler.runs.device_usage import resident_peak_mb
 model, problem = reference_problem(sys.argv[1])
 estimator = ImportanceSampling(int(sys.argv[2]), 1.0, 100, proposal=sys.argv[3])
 center = model.init_params(0)
 estimator.step(StepKey(0, 0), {}, center, torch.tensor(TAU), problem, SerialComm())
-try:  # this process's own high-water mark (ru_maxrss keeps the parent's across fork + exec)
-    with open("/proc/self/status") as handle:
-        peak = int(handle.read().split("VmHWM:")[1].split()[0])
-except (OSError, IndexError):
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+# this process's own high-water mark, VmHWM (ru_maxrss keeps the parent's across fork + exec);
+# ru_maxrss only where /proc does not say
+peak = resident_peak_mb()
+if peak is None:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 print(peak)
 """
 
@@ -155,4 +156,4 @@ def peak_memory(model: str, samples: int, proposal: str) -> float:
     )
     if result.returncode != 0:
         raise RuntimeError(f"memory probe failed:\n{result.stderr[-2000:]}")
-    return int(result.stdout.split()[-1]) / 1024.0  # KiB
+    return float(result.stdout.split()[-1])  # MiB

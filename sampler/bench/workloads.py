@@ -43,6 +43,7 @@ from sampler.estimators.temperature import Temperature
 from sampler.models import streams
 from sampler.mpi import SerialComm
 from sampler.problem import Problem
+from sampler.runs.device_usage import peak_memory_mb
 from sampler.schedules import parse_schedule
 from sampler.setup.model_and_data import load_dataset, model_on
 
@@ -102,7 +103,7 @@ def _peak_mb(workload: Workload, device: torch.device) -> float | None:
     torch.cuda.reset_peak_memory_stats(device)
     workload.run(0)
     torch.cuda.synchronize(device)
-    return torch.cuda.max_memory_allocated(device) / 2**20
+    return peak_memory_mb(device)
 
 
 def measure(workloads: list[Workload], rounds: int, device: torch.device = CPU) -> None:
