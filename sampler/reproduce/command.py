@@ -23,13 +23,13 @@ from pathlib import Path
 
 from sampler.bench import timed_runs
 from sampler.bench.command import positive_int
-from sampler.reproduce import experiments as registry
-from sampler.reproduce import launch, report, timing
+from sampler.reproduce import launch, registry, report, timing
+from sampler.reproduce.scale import Scale
 from sampler.runs.lock import RunLock, RunLockedError
 
 
 def _only(text: str) -> list[str]:
-    keys = ["table-6-2", *(e.key for e in registry.build(registry.Scale.quick()))]
+    keys = ["table-6-2", *(e.key for e in registry.build(Scale.quick()))]
     names = [part.strip() for part in text.split(",") if part.strip()]
     unknown = [n for n in names if n not in keys]
     if unknown or not names:
@@ -75,8 +75,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--only",
         type=_only,
         metavar="KEYS",
-        help="these experiments alone, "
-        "e.g. table-6-1,fig-6-3 (the timings run unless --only omits "
+        help="these experiments alone, e.g. table-6-1,fig-6-3; only their sections of "
+        "results.md are rewritten, the others kept (the timings run unless --only omits "
         "table-6-2)",
     )
     parser.add_argument("--plan", action="store_true", help="print every command, run nothing")
@@ -124,21 +124,25 @@ def _stale(target: Path, run_directory: Path) -> bool:
         return False
 
 
-def _flatness(runs, out: Path, say) -> list[str]:
-    failed = []
-    for run in runs:
-        target, directory = out / "flatness" / run.name, out / "runs" / run.name
-        if not _stale(target, directory):
-            continue
-        command = [sys.executable, "-m", "sampler", "flatness", str(directory),
-                   "--probes", "local-energy,hessian", "--out", str(target)]  # fmt: skip
-        say(f"flatness {run.name} ({run.label})")
-        result = subprocess.run(
-            command, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1")
-        )
-        if result.returncode != 0:
-            failed.append(f"flatness {run.name}: {result.stderr.strip()[-300:]}")
-            say(f"FAILED {failed[-1]}")
+def _flatness(experiments, out: Path, say) -> list[str]:
+    """``sampler flatness`` on every run of the experiments that probe their final points, with
+    each experiment's probe flags (a report kept while it is newer than the run)."""
+    failed, done = [], set()
+    for experiment in experiments:
+        for run in experiment.runs if experiment.flatness else ():
+            target = experiment.flatness_directory(out, run)
+            directory = out / "runs" / run.name
+            if target in done or not _stale(target, directory):
+                continue
+            done.add(target)
+            command = [sys.executable, "-m", "sampler", "flatness", str(directory),
+                       *experiment.flatness_flags, "--out", str(target)]  # fmt: skip
+            say(f"flatness {run.name} ({run.label})")
+            env = dict(os.environ, OMP_NUM_THREADS="1")
+            result = subprocess.run(command, capture_output=True, text=True, env=env)
+            if result.returncode != 0:
+                failed.append(f"flatness {run.name}: {result.stderr.strip()[-300:]}")
+                say(f"FAILED {failed[-1]}")
     return failed
 
 
@@ -148,7 +152,7 @@ def _stop_on_sigterm(signum, frame) -> None:
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     _check_data_dir(args.data_dir, parser)
-    scale = registry.Scale.quick() if args.quick else registry.Scale.full()
+    scale = Scale.quick() if args.quick else Scale.full()
     root = checkout_root() or Path.cwd()
     out = Path(args.out or root / ("reproduce-quick" if args.quick else "reproduce"))
     docs = Path(args.docs) if args.docs else (out / "docs" if args.quick else root / "docs")
@@ -235,9 +239,8 @@ def _run(args, scale, every, chosen, runs, timing_wanted, data_dir, out, docs, r
             )
 
         phase("training", training)
-        probed = [r for e in chosen if e.flatness for r in e.runs]
-        phase("flatness", lambda: failed.extend(_flatness(probed, out, say)))
-    written = report.write(every, scale, out, docs, args, root)
+        phase("flatness", lambda: failed.extend(_flatness(chosen, out, say)))
+    written = report.write(every, scale, out, docs, args, root, chosen)
     say(f"wrote {written}")
     for failure in failed:
         say(f"failed: {failure}")

@@ -16,10 +16,7 @@ engine's defaults (each estimator's ``--beta auto`` and ``--lr anneal``).
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
-
+from sampler.reproduce.experiment import Experiment, columns, steps
 from sampler.reproduce.scale import Scale
 
 MNIST = ("--data", "mnist", "--batch-size", "20")
@@ -62,54 +59,6 @@ DEFAULTS = {
 }
 
 
-@dataclass(frozen=True)
-class RunSpec:
-    label: str  # the row / curve it belongs to (the same for every seed)
-    flags: tuple[str, ...]  # sampler train flags, without --seed, --out, --data-dir
-    seed: int
-    ranks: int = 1
-
-    @property
-    def name(self) -> str:
-        """Directory name: the method, a hash of flags and ranks, the seed."""
-        digest = hashlib.sha1(" ".join([*self.flags, f"ranks={self.ranks}"]).encode())
-        method = next(
-            (
-                self.flags[i + 1]
-                for i, f in enumerate(self.flags)
-                if f in ("--estimator", "--baseline")
-            ),
-            "run",
-        )
-        return f"{method}-{digest.hexdigest()[:8]}-s{self.seed}"
-
-
-@dataclass
-class Experiment:
-    key: str
-    title: str
-    about: str  # what is run and why, one paragraph of the report
-    runs: list[RunSpec] = field(default_factory=list)
-    at: tuple[int, ...] = ()  # accuracy columns (updates; gradient evaluations for 'grads')
-    x: str = "updates"  # 'updates', 'grads' (gradient evaluations) or 'tau'
-    flatness: bool = False  # probe the seed-0 final points with sampler flatness
-
-    def add(self, label: str, flags: tuple[str, ...], seeds, ranks: int = 1) -> None:
-        self.runs += [RunSpec(label, tuple(flags), seed, ranks) for seed in seeds]
-
-
-def _steps(steps: int, eval_every: int) -> tuple[str, ...]:
-    return ("--steps", str(steps), "--eval-every", str(eval_every))
-
-
-def _columns(steps: int, count: int = 5, every: int = 1) -> tuple[int, ...]:
-    """Up to ``count`` evenly spaced updates among those evaluated (multiples of ``every``,
-    and the last)."""
-    evaluated = sorted({*range(every, steps + 1, every), steps})
-    n = len(evaluated)
-    return tuple(sorted({evaluated[max(0, round(n * (i + 1) / count) - 1)] for i in range(count)}))
-
-
 def table_6_1(s: Scale) -> Experiment:
     t61 = Experiment(
         "table-6-1",
@@ -118,9 +67,9 @@ def table_6_1(s: Scale) -> Experiment:
         "minibatch 20, "
         "tau = 0.01, each method once with the reading of the paper's text that reproduces its "
         "row, and once with the engine's defaults.",
-        at=_columns(s.table_steps, 5, s.eval_every),
+        at=columns(s.table_steps, 5, s.eval_every),
     )
-    table = _steps(s.table_steps, s.eval_every)
+    table = steps(s.table_steps, s.eval_every)
     for label, flags in PAPER_READINGS.items():
         t61.add(f"{label} (paper's reading)", (*MLP, *flags, *table), s.seeds)
     for label, flags in DEFAULTS.items():
@@ -129,7 +78,7 @@ def table_6_1(s: Scale) -> Experiment:
 
 
 def fig_6_2(s: Scale) -> Experiment:
-    warm = _steps(s.warm_total, s.eval_every)
+    warm = steps(s.warm_total, s.eval_every)
     switch = ("--switch-after", str(s.warm_sgd), "--switch-lr", "0.03")
     f62 = Experiment(
         "fig-6-2",
@@ -137,7 +86,7 @@ def fig_6_2(s: Scale) -> Experiment:
         f"{s.warm_sgd} SGD updates (lr 0.03, the paper's SGD row) from the seeded "
         f"initialisation, then the estimator with its defaults (`--switch-after {s.warm_sgd}`), "
         f"{s.warm_total} updates in all; SGD continuing for reference.",
-        at=_columns(s.warm_total, 3, s.eval_every),
+        at=columns(s.warm_total, 3, s.eval_every),
     )
     f62.add("SGD", (*MLP, *PAPER_READINGS["SGD"], *warm), s.seeds)
     for label in ("IS", "SGLD", "HR"):
@@ -146,13 +95,13 @@ def fig_6_2(s: Scale) -> Experiment:
 
 
 def fig_6_3(s: Scale) -> Experiment:
-    table = _steps(s.table_steps, s.eval_every)
+    table = steps(s.table_steps, s.eval_every)
     f63 = Experiment(
         "fig-6-3",
         "Fig. 6.3: 10, 100 and 1000 samples per update",
         "IS with J = 10, 100, 1000 samples and SGLD with L = 10, 100, 1000 Langevin steps per "
         "update, defaults otherwise (the 1000 runs are Table 6.1's defaults rows).",
-        at=_columns(s.table_steps, 5, s.eval_every),
+        at=columns(s.table_steps, 5, s.eval_every),
     )
     for count in (10, 100, 1000):
         extra = () if count == 1000 else ("--samples", str(count))
@@ -164,7 +113,7 @@ def fig_6_3(s: Scale) -> Experiment:
 
 
 def fig_6_4(s: Scale) -> Experiment:
-    sweep = _steps(s.sweep_steps, s.eval_every)
+    sweep = steps(s.sweep_steps, s.eval_every)
     f64 = Experiment(
         "fig-6-4",
         "Fig. 6.4: tau sweeps of IS and SGLD on the small network",
@@ -182,7 +131,7 @@ def fig_6_4(s: Scale) -> Experiment:
 
 
 def fig_6_5(s: Scale) -> Experiment:
-    sweep = _steps(s.sweep_steps, s.eval_every)
+    sweep = steps(s.sweep_steps, s.eval_every)
     shrink, grow = f"scoping:0.05,{_rate(s.sweep_steps)}", f"reverse:0.0025,{_rate(s.sweep_steps)}"
     f65 = Experiment(
         "fig-6-5",
@@ -190,7 +139,7 @@ def fig_6_5(s: Scale) -> Experiment:
         f"The `linear` network, tau shrinking from 0.05 to 0.0025 over the run (`{shrink}`, the "
         f"paper's scoping tau_k = T0 / (1 + T1)^k), growing over the same range (`{grow}`) and "
         "fixed at 0.01, IS and SGLD with their defaults.",
-        at=_columns(s.sweep_steps, 3, s.eval_every),
+        at=columns(s.sweep_steps, 3, s.eval_every),
     )
     for method in ("IS", "SGLD"):
         base = tuple(f for f in DEFAULTS[method] if f not in ("--tau", "0.01"))
@@ -201,15 +150,15 @@ def fig_6_5(s: Scale) -> Experiment:
 
 
 def many_samples(s: Scale) -> Experiment:
-    many = _steps(s.many_steps, s.eval_every)
+    many = steps(s.many_steps, s.eval_every)
     b1 = Experiment(
         "many-samples",
         "Beyond the paper: IS with 10^4 and 10^5 samples over ranks",
         f"IS with its defaults on the `mlp`, J samples split over {s.many_ranks} MPI ranks "
         "(the same run on any rank count), against Table 6.1's J = 1000 run on one rank.",
-        at=_columns(s.many_steps, 3, s.eval_every),
+        at=columns(s.many_steps, 3, s.eval_every),
     )
-    b1.add("IS, J = 1000", (*MLP, *DEFAULTS["IS"], *_steps(s.table_steps, s.eval_every)), s.seeds)
+    b1.add("IS, J = 1000", (*MLP, *DEFAULTS["IS"], *steps(s.table_steps, s.eval_every)), s.seeds)
     for j, count in enumerate(s.many_samples):
         seeds = s.seeds if j == 0 else s.seeds[:1]
         b1.add(
@@ -230,7 +179,7 @@ def temperature(s: Scale) -> Experiment:
         'alone would leave the weights at (README, "Temperature, loss scale and Monte Carlo '
         "error\"), next to the paper's fixed readings.",
         runs=[r for r in table_6_1(s).runs if not r.label.startswith("SGD")],
-        at=_columns(s.table_steps, 5, s.eval_every),
+        at=columns(s.table_steps, 5, s.eval_every),
     )
 
 
@@ -243,7 +192,7 @@ def equal_gradients(s: Scale) -> Experiment:
         f"{g:,} minibatch gradient evaluations each on the `mlp`: SGD (lr 0.03) {g:,} updates, "
         f"Entropy-SGD (L = 5 inner steps) {g // 5:,} updates, Replicated-SGD (3 replicas) "
         f"{g // 3:,} updates; defaults otherwise.",
-        at=_columns(g, 5, g // 10),
+        at=columns(g, 5, g // 10),
         x="grads",
     )
     b3.add(
@@ -278,34 +227,6 @@ def flatness(s: Scale) -> Experiment:
     )
 
 
-# key -> the experiment at a scale, in the order of the report and of --plan
-EXPERIMENTS: dict[str, Callable[[Scale], Experiment]] = {
-    "table-6-1": table_6_1,
-    "fig-6-2": fig_6_2,
-    "fig-6-3": fig_6_3,
-    "fig-6-4": fig_6_4,
-    "fig-6-5": fig_6_5,
-    "many-samples": many_samples,
-    "temperature": temperature,
-    "equal-gradients": equal_gradients,
-    "flatness": flatness,
-}
-
-
-def build(scale: Scale) -> list[Experiment]:
-    """Every experiment at ``scale``, in registry order."""
-    return [make(scale) for make in EXPERIMENTS.values()]
-
-
 def _rate(steps: int) -> str:
     """T1 of a scoping schedule that moves tau by a factor 20 over ``steps`` updates."""
     return f"{20 ** (1 / max(1, steps - 1)) - 1:.5f}"
-
-
-def all_runs(experiments: list[Experiment]) -> list[RunSpec]:
-    """Every distinct run, in the order of first use."""
-    seen: dict[str, RunSpec] = {}
-    for experiment in experiments:
-        for run in experiment.runs:
-            seen.setdefault(run.name, run)
-    return list(seen.values())

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sampler.bench import timed_runs
-from sampler.reproduce.experiments import RunSpec
+from sampler.reproduce.experiment import RunSpec
 
 CHECKPOINT_EVERY = "25"  # at most 25 updates lost to a kill -9 (SIGINT/SIGTERM lose none)
 STOP_GRACE_SECONDS = 120  # a stopped run's last update and checkpoint; then it is killed

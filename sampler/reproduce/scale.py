@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Scale:
-    """The sizes that differ between the full reproduction and ``--quick``."""
+    """The sizes that differ between the full reproduction and ``--quick``. An experiment
+    beyond the paper's picks its own sizes from ``smoke_test`` and ``seeds``."""
 
+    smoke_test: bool  # --quick: an experiment picks its smallest sizes
     seeds: tuple[int, ...]
     table_steps: int  # Table 6.1 / Fig. 6.1 / Fig. 6.3
     eval_every: int
@@ -32,6 +34,7 @@ class Scale:
     @staticmethod
     def full() -> Scale:
         return Scale(
+            smoke_test=False,
             seeds=(0, 1),
             table_steps=500,
             eval_every=25,
@@ -50,6 +53,7 @@ class Scale:
     @staticmethod
     def quick() -> Scale:
         return Scale(
+            smoke_test=True,
             seeds=(0,),
             table_steps=40,
             eval_every=10,

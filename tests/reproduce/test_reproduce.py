@@ -18,15 +18,16 @@ import pytest
 
 from sampler.bench import timed_runs
 from sampler.cli.main import main
-from sampler.reproduce import experiments, launch, report
-from sampler.reproduce.experiments import Experiment, RunSpec, Scale
+from sampler.reproduce import launch, registry, report
+from sampler.reproduce.experiment import Experiment, RunSpec
+from sampler.reproduce.scale import Scale
 from tests.helpers.mixture_runs import MIXTURE
 
 MODEL = ("--model", "linear", *MIXTURE, "--estimator", "is", "--samples", "40", "--tau", "0.01")
 
 
 def test_every_experiment_at_both_scales_quick_smaller():
-    full, quick = experiments.build(Scale.full()), experiments.build(Scale.quick())
+    full, quick = registry.build(Scale.full()), registry.build(Scale.quick())
     assert [e.key for e in full] == [e.key for e in quick]
     for big, small in zip(full, quick):
         assert big.runs and small.runs, big.key
@@ -48,7 +49,7 @@ def test_every_experiment_at_both_scales_quick_smaller():
     names = {r.name for r in table.runs}
     shared = [r for r in full[2].runs if r.label in ("IS, J = 1000", "SGLD, L = 1000")]
     assert shared and all(r.name in names for r in shared)
-    runs = experiments.all_runs(full)
+    runs = registry.all_runs(full)
     assert len({r.name for r in runs}) == len(runs)
     assert len({(r.flags, r.seed, r.ranks) for r in runs}) == len(runs)
     assert any(r.ranks == 2 for r in runs)
@@ -59,7 +60,7 @@ def test_plan_prints_every_command_and_runs_nothing(tmp_path, capsys):
     assert main(["reproduce", "--quick", "--plan", "--out", str(out)]) == 0
     lines = capsys.readouterr().out.splitlines()
     commands = [line for line in lines if not line.startswith("#")]
-    total = sum(len(e.runs) for e in experiments.build(Scale.quick()))
+    total = sum(len(e.runs) for e in registry.build(Scale.quick()))
     assert len(commands) == total
     assert all("sampler train" in line and "--seed" in line for line in commands)
     assert any(line.startswith("mpiexec -n 2 ") for line in commands)
