@@ -5,7 +5,9 @@ last checkpoint), rebuilds its model and data, and measures on ``--examples`` tr
 (``sampler.flatness.probe_set``): the local energy of the loss and of the error over a grid of
 ``--sigma`` (``local_energy``), the importance-sampling estimate of ``F_tau`` with its ESS over
 ``--taus`` (``local_entropy``), the top ``--eigenvalues`` Hessian eigenvalues (``hessian``) and
-the per-layer signal ``s_I`` (``layer_signal``); asked for, the BP local entropy of the tree
+the per-layer signal ``s_I`` (``layer_signal``); with ``--normalise-units`` every sign unit of a
+committee or perceptron is first rescaled to norm 1 (Baldassi et al., PNAS 2020, Fig. 5's
+"normalised network"); asked for, the BP local entropy of the tree
 committee / perceptron over ``--bp-couplings`` on the whole training set (``bp_local_entropy``).
 Writes ``flatness.json`` and ``flatness.png``
 to the run directory (or ``--out``), where ``sampler compare`` finds them.
@@ -17,6 +19,7 @@ import argparse
 import math
 from pathlib import Path
 
+from sampler.baselines.least_action import normalise, sign_units
 from sampler.flatness.bp_local_entropy import probe_units
 from sampler.flatness.report import HESSIAN_UNAVAILABLE, has_hessian, probe
 from sampler.runs.directory import write_json_atomic
@@ -146,6 +149,12 @@ def add_parser(commands) -> None:
         default=500,
         help="BP iterations per point at most (default: 500)",
     )
+    add(
+        "--normalise-units",
+        action="store_true",
+        help="probe the normalised network: every sign unit of a committee or perceptron "
+        "rescaled to norm 1 (the network's function unchanged)",
+    )
     add("--seed", type=_at_least("--seed", 0), default=0, help="seed of every probe's noise")
     add("--out", metavar="DIR", help="where to write flatness.json/.png (default: RUN_DIR)")
     parser.set_defaults(handler=lambda args: run(args, parser))
@@ -160,6 +169,14 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         config, model, dataset, params, step = load_point(args.run)
     except (ValueError, OSError) as error:
         parser.error(str(error))
+    if args.normalise_units:
+        try:
+            params = normalise(params, sign_units(model, "flatness"))
+        except ValueError:
+            parser.error(
+                "--normalise-units: needs a run of --model committee or perceptron, got "
+                + type(model).__name__
+            )
     if "bp-local-entropy" in args.probes:
         try:
             probe_units(model)

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sampler.bench import timed_runs
+from sampler.config.run_config import RunConfig
+from sampler.models import DATASETS
 from sampler.reproduce.experiment import RunSpec
 
 CHECKPOINT_EVERY = "25"  # at most 25 updates lost to a kill -9 (SIGINT/SIGTERM lose none)
@@ -44,7 +46,7 @@ def run_dir(out: Path, run: RunSpec) -> Path:
 
 def train_command(run: RunSpec, directory: Path, data_dir: str | None) -> list[str]:
     """The ``sampler train`` command line of ``run`` (without a launcher)."""
-    data = ["--data-dir", data_dir] if data_dir else []
+    data = ["--data-dir", data_dir] if data_dir and reads_files(run) else []
     return [
         "sampler",
         "train",
@@ -60,12 +62,34 @@ def train_command(run: RunSpec, directory: Path, data_dir: str | None) -> list[s
     ]
 
 
+def reads_files(run: RunSpec) -> bool:
+    """Whether the run's data set reads ``--data-dir`` (random patterns, say, do not, and
+    ``sampler train`` refuses the flag for them)."""
+    flags = list(run.flags)
+    name = flags[flags.index("--data") + 1] if "--data" in flags else RunConfig.data
+    return name not in DATASETS or DATASETS[name].reads_data_dir
+
+
 def _finished(directory: Path, steps: int | None) -> bool:
+    """The run's summary reached its last update, or the method's stopping rule ended it
+    earlier (LAL, eLAL, fBP, ceSGD: the last metrics record says ``stop`` at the summary's
+    update)."""
     try:
         summary = json.loads((directory / "summary.json").read_text())
     except (OSError, ValueError):
         return False
-    return steps is None or summary.get("steps") == steps
+    return steps is None or summary.get("steps") in (steps, stopped_at(directory))
+
+
+def stopped_at(directory: Path) -> int | None:
+    """The update at which the method's stopping rule ended the run, if it did."""
+    try:
+        lines = (directory / "metrics.jsonl").read_text().splitlines()
+        records = [json.loads(line) for line in lines[-3:]]  # an evaluation may follow it
+    except (OSError, ValueError):
+        return None
+    stops = [r.get("step") for r in records if isinstance(r, dict) and r.get("stop")]
+    return stops[-1] if stops else None
 
 
 def _steps(run: RunSpec) -> int | None:

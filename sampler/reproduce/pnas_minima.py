@@ -1,0 +1,86 @@
+"""``sampler reproduce --only pnas-minima``: the minima of fBP, eLAL, ceSGD-slow, ceSGD-fast and
+LAL (and of the engine's gradient-free IS and Replicated-SGD) on random patterns, Figs. 4 and 5
+of Baldassi, Pittorino and Zecchina, "Shaping the learning landscape in neural networks around
+wide flat minima" (PNAS 117(1), 2020): the normalised BP local entropy against the distance from
+each solution (Fig. 4; ``sampler.flatness.bp_local_entropy``, the paper's Eq. 8 and section "BP
+and fBP") and the top Hessian eigenvalues of the normalised network (Fig. 5), plus the training
+error under multiplicative weight noise (a width measure that needs no binary reference).
+
+Size: the paper's tree committee (K = 9, N = 999), each sample its own pattern set (data seed =
+seed), every method at its defaults and stopping rule. The paper's Fig. 4 has P = 1,000
+(alpha ~ 1); here alpha = 0.6 (599 patterns), the largest load at which the binary-weight fBP
+(``--baseline fbp``; the 2020 paper's continuous-weight fBP is not built) still converges
+(docs/methods/focusing-bp.md), so that every method is compared on the same instances.
+``--quick``: N = 45, one sample, fBP, ceSGD-fast and LAL.
+"""
+
+from __future__ import annotations
+
+from sampler.reproduce.experiment import Experiment
+from sampler.reproduce.pnas_render import render
+from sampler.reproduce.scale import Scale
+
+UNITS, ALPHA = 9, 0.6
+COUPLINGS = "0.25,0.5,0.75,1,1.5,2,3,4"  # BP probe: lambda, one distance each
+SIGMAS = "0.1,0.2,0.3,0.5,0.7"  # multiplicative weight noise of the local energy
+QUICK = ("fBP (binary)", "ceSGD-fast", "LAL")
+PROBES = (
+    "--probes",
+    "bp-local-entropy,hessian,local-energy",
+    "--normalise-units",
+    "--bp-couplings",
+    COUPLINGS,
+    "--sigma",
+    SIGMAS,
+    "--noise-samples",
+    "100",
+    "--eigenvalues",
+    "3",
+)
+
+
+def methods(quick: bool) -> dict[str, tuple[str, ...]]:
+    """Label -> the method's flags: the paper's five algorithms with their stopping rules (the
+    steps are caps, above what each needed in the measurements of the methods' pages), then the
+    engine's IS and Replicated-SGD for a fixed number of updates; ``--quick``: the three that
+    stop within seconds."""
+    cap = 2000 if quick else 100_000
+    batch = ("--batch-size", "9" if quick else "100")
+    every = {
+        "fBP (binary)": ("--baseline", "fbp", "--steps", "10" if quick else "30"),
+        "eLAL": ("--baseline", "elal", *batch, "--steps", str(min(cap, 20_000))),
+        "ceSGD-slow": ("--baseline", "cesgd-slow", *batch, "--steps", str(cap)),
+        "ceSGD-fast": ("--baseline", "cesgd-fast", *batch, "--steps", str(cap)),
+        "LAL": ("--baseline", "lal", *batch, "--steps", str(min(cap, 20_000))),
+        "IS (engine)": ("--estimator", "is", *batch, "--steps", "200" if quick else "3000"),
+        "rsgd": ("--baseline", "rsgd", *batch, "--steps", "200" if quick else "3000"),
+    }
+    return {k: v for k, v in every.items() if k in QUICK} if quick else every
+
+
+def pnas_minima(s: Scale) -> Experiment:
+    n = 45 if s.smoke_test else 999
+    seeds = (0,) if s.smoke_test else (0, 1, 2)
+    network = ("--model", "committee", "--model-opt", f"hidden={UNITS}")
+    data = ("--data", "random-patterns", "--data-opt", f"n={n}", "--data-opt", f"alpha={ALPHA}")
+    experiment = Experiment(
+        "pnas-minima",
+        "PNAS 2020 Figs. 4-5: the minima of fBP, eLAL, ceSGD and LAL",
+        f"Tree committee machine, K = {UNITS}, N = {n}, {round(ALPHA * n)} random patterns "
+        f"(alpha = {ALPHA}), {len(seeds)} samples (pattern set and method seeded alike), each "
+        "method at its defaults until its stopping rule (the paper's five; the engine's IS and "
+        "Replicated-SGD for a fixed number of updates). The paper's Fig. 4 is at alpha ~ 1; "
+        f"alpha = {ALPHA} is the largest load at which our binary-weight fBP converges, and "
+        "all methods share the instances. Each final point is probed with the BP local "
+        "entropy around sign(w) (Fig. 4), the top Hessian eigenvalues of the normalised "
+        "network (every unit at norm 1; Fig. 5) and the training error under multiplicative "
+        "weight noise w + sigma z w.",
+        flatness=True,
+        flatness_flags=PROBES,
+        render=render,
+    )
+    for label, flags in methods(s.smoke_test).items():
+        for seed in seeds:
+            run = (*network, *data, "--data-seed", str(seed), *flags, "--eval-every", "0")
+            experiment.add(label, run, [seed])
+    return experiment
