@@ -150,6 +150,13 @@ def add_parser(commands) -> None:
         help="BP iterations per point at most (default: 500)",
     )
     add(
+        "--bp-max-reference-errors",
+        type=_at_least("--bp-max-reference-errors", 0),
+        default=None,
+        help="skip the BP local-entropy curve when sign(w) has more training errors than this "
+        "(its reference is then no solution; the errors are still reported; default: never skip)",
+    )
+    add(
         "--normalise-units",
         action="store_true",
         help="probe the normalised network: every sign unit of a committee or perceptron "

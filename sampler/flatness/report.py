@@ -101,6 +101,7 @@ def probe(args: argparse.Namespace, config, model, dataset, params, step) -> dic
                 params,
                 args.bp_couplings,
                 args.bp_iterations,
+                args.bp_max_reference_errors,
             )
         elif name == "signal":
             _, gradient = model.loss_and_grad(params.unsqueeze(0), batch)

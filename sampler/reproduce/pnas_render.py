@@ -123,6 +123,8 @@ def ordering(found: dict[str, list[dict]]) -> str:
         means = {m: _mean([value(r) for r in found.get(m, [])]) for m in PAPER_ORDER}
         known = [m for m in PAPER_ORDER if means[m] is not None]
         if len(known) < 2:
+            only = ", ".join(known) or "none"
+            lines.append(f"* {name}: only {only} (the others' sign(w) is no solution)")
             continue
         ranked = sorted(known, key=lambda m: -means[m] if higher else means[m])
         pairs = [(a, b) for i, a in enumerate(known) for b in known[i + 1 :]]

@@ -105,3 +105,37 @@ def test_other_models_are_refused_with_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["flatness", str(run), "--probes", "bp-local-entropy"])
     assert "--probes bp-local-entropy: needs a run of --model committee" in capsys.readouterr().err
+
+
+def test_skipped_when_the_reference_is_no_solution_and_normalised_units(tmp_path, capsys):
+    run = tmp_path / "run"
+    data = ["--data", "random-patterns", "--data-opt", "n=75", "--data-opt", "alpha=0.4"]
+    model = ["--model", "committee", "--model-opt", "hidden=3"]
+    argv = ["train", *data, *model, "--baseline", "lal", "--batch-size", "10", "--steps", 1]
+    assert main(list(map(str, [*argv, "--quiet", "--out", run]))) == 0
+    probes = ["--probes", "bp-local-entropy,hessian", "--bp-couplings", "0.5,1", "--eigenvalues"]
+    probes += ["1", "--bp-max-reference-errors", "0"]
+    assert main(["flatness", str(run), *probes, "--out", str(tmp_path / "a")]) == 0
+    report = json.loads((tmp_path / "a" / "flatness.json").read_text())
+    curve = report["bp_local_entropy"]
+    assert curve["reference_errors"] > 0 and curve["points"] == []
+    assert "more than --bp-max-reference-errors 0" in curve["skipped"]
+    # the normalised network: the same function, each unit at norm 1, so another Hessian
+    assert (
+        main(["flatness", str(run), *probes, "--normalise-units", "--out", str(tmp_path / "b")])
+        == 0
+    )
+    other = json.loads((tmp_path / "b" / "flatness.json").read_text())
+    assert other["train_error"] == report["train_error"]
+    assert other["hessian"]["eigenvalues"] != report["hessian"]["eigenvalues"]
+
+
+def test_normalise_units_refused_for_other_models(tmp_path, capsys):
+    run = tmp_path / "run"
+    data = ["--data", "gaussian-mixture", "--gm-dim", "4", "--gm-train", "40", "--gm-test", "20"]
+    argv = ["train", *data, "--model", "mlp", "--baseline", "sgd", "--steps", 2, "--quiet"]
+    assert main(list(map(str, [*argv, "--out", run]))) == 0
+    with pytest.raises(SystemExit):
+        main(["flatness", str(run), "--probes", "signal", "--normalise-units"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--normalise-units: needs a run of --model committee or perceptron, got" in err
