@@ -46,7 +46,7 @@ def run_dir(out: Path, run: RunSpec) -> Path:
 
 def train_command(run: RunSpec, directory: Path, data_dir: str | None) -> list[str]:
     """The ``sampler train`` command line of ``run`` (without a launcher)."""
-    data = ["--data-dir", data_dir] if data_dir and reads_files(run) else []
+    data = ["--data-dir", data_dir] if data_dir and reads_files(run.flags) else []
     return [
         "sampler",
         "train",
@@ -62,10 +62,10 @@ def train_command(run: RunSpec, directory: Path, data_dir: str | None) -> list[s
     ]
 
 
-def reads_files(run: RunSpec) -> bool:
-    """Whether the run's data set reads ``--data-dir`` (random patterns, say, do not, and
-    ``sampler train`` refuses the flag for them)."""
-    flags = list(run.flags)
+def reads_files(train_flags: tuple[str, ...]) -> bool:
+    """Whether the data set of a run with these flags reads ``--data-dir`` (random patterns,
+    say, do not, and ``sampler train`` refuses the flag for them)."""
+    flags = list(train_flags)
     name = flags[flags.index("--data") + 1] if "--data" in flags else RunConfig.data
     return name not in DATASETS or DATASETS[name].reads_data_dir
 

@@ -22,7 +22,7 @@ import torch
 from sampler.compare.runs import NotARunError, read_run
 from sampler.reproduce import figures, tables
 from sampler.reproduce import page as results_page
-from sampler.reproduce.launch import CHECKPOINT_EVERY
+from sampler.reproduce.launch import CHECKPOINT_EVERY, reads_files
 from sampler.reproduce.timing import ROWS
 
 INTRO = """\
@@ -101,7 +101,7 @@ def _commands(experiment, data_dir: str | None) -> str:
     for (label, flags, ranks), values in seeds.items():
         launcher = f"mpiexec -n {ranks} " if ranks > 1 else ""
         seed = values[0] if len(values) == 1 else "{" + ",".join(map(str, values)) + "}"
-        data = " --data-dir DIR" if data_dir else ""
+        data = " --data-dir DIR" if data_dir and reads_files(flags) else ""
         lines.append(f"# {label}\n{launcher}sampler train {' '.join(flags)} --seed {seed}{data}")
     return "```bash\n" + "\n".join(lines) + "\n```"
 

@@ -76,7 +76,7 @@ def test_experiment_runs_on_random_patterns_without_data_dir(scale, tmp_path):
     labels = {run.label for run in experiment.runs}
     assert set(PAPER_ORDER) <= labels or scale.smoke_test
     for run in experiment.runs:
-        assert "random-patterns" in run.flags and not launch.reads_files(run)
+        assert "random-patterns" in run.flags and not launch.reads_files(run.flags)
         command = launch.train_command(run, tmp_path, "/some/mnist")
         assert "--data-dir" not in command
 
