@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from sampler.reproduce import experiments as paper
 from sampler.reproduce.experiment import Experiment, RunSpec
+from sampler.reproduce.frontier import frontier
 from sampler.reproduce.scale import Scale
 
 EXPERIMENTS: dict[str, Callable[[Scale], Experiment]] = {
@@ -21,6 +22,7 @@ EXPERIMENTS: dict[str, Callable[[Scale], Experiment]] = {
     "temperature": paper.temperature,
     "equal-gradients": paper.equal_gradients,
     "flatness": paper.flatness,
+    "frontier": frontier,
 }
 
 
