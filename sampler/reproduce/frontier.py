@@ -46,7 +46,7 @@ UPDATES: dict[str, tuple[tuple[str, ...], int, int, bool]] = {
     "IS antithetic": (("--estimator", "is", "--proposal", "antithetic"), 500, 150, False),
     "IS marginal (default)": (("--estimator", "is"), 1000, 800, False),
     "IS layerwise-size": (("--estimator", "is", "--proposal", "layerwise-size"), 500, 50, False),
-    "rm-stein": (("--estimator", "rm-stein"), 300, 50, False),
+    "rm-stein": (("--estimator", "rm-stein"), 100, 10, False),
     "ES": (("--baseline", "es"), 2000, 2000, False),
     "EvoTorch PGPE": (("--baseline", "evotorch:PGPE", "--lr", "0.5"), 150, 60, True),
     "EvoTorch SNES": (("--baseline", "evotorch:SNES"), 150, 40, True),
