@@ -24,6 +24,7 @@ from sampler.reproduce import tables
 
 GRAD_COST = 3.0  # sampler compare's --grad-cost default: forward + backward ~ 3 forward passes
 LEVELS = (0.85, 0.90)
+BACKPROP = ("SGD", "Entropy-SGD")  # the curves drawn as one family
 
 
 def best(run: Run) -> float | None:
@@ -84,6 +85,15 @@ def table(rows: dict[str, list[Run]], wanted: dict[str, int]) -> str:
     )
 
 
+def family(method: str) -> tuple[str, str]:
+    """``(group, part)`` of a method's curve: one colour per family (IS, EvoTorch, backprop),
+    one line style per member, so that a dozen curves stay apart."""
+    if method in BACKPROP:
+        return "backprop", method
+    first, _, rest = method.partition(" ")
+    return (first, rest) if first in ("IS", "EvoTorch") and rest else (method, "")
+
+
 def plots(rows: dict[str, list[Run]]) -> list[Plot]:
     """Per network: accuracy against forward-equivalents (log) and against wall time (log)."""
     accuracy = lambda run: series.at_steps(run, "test_accuracy")  # noqa: E731
@@ -109,7 +119,9 @@ def plots(rows: dict[str, list[Run]]) -> list[Plot]:
                 Plot(name, f"{model}: test accuracy", xlabel, "test accuracy", xscale="log"),
             )
             if runs:
-                plot.add(method, combine([accuracy(r) for r in runs], [position(r) for r in runs]))
+                curve = combine([accuracy(r) for r in runs], [position(r) for r in runs])
+                group, part = family(method)
+                plot.add(group, curve, part)
     return [p for p in result.values() if p.series]
 
 

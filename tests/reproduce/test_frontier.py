@@ -13,7 +13,7 @@ from sampler.compare.runs import Run
 from sampler.reproduce import frontier as frontier_module
 from sampler.reproduce.experiment import Experiment
 from sampler.reproduce.frontier import UPDATES, frontier
-from sampler.reproduce.frontier_report import reached, render
+from sampler.reproduce.frontier_report import family, reached, render
 from sampler.reproduce.scale import Scale
 
 
@@ -73,3 +73,12 @@ def test_every_method_on_both_networks_evotorch_only_where_installed(monkeypatch
     assert {r.label.split(": ")[0] for r in quick.runs} == {"linear"}
     assert all("--data" in r.flags and "mnist" in r.flags for r in full.runs)
     assert any("evotorch:PGPE" in r.flags for r in full.runs) == installed
+
+
+def test_curves_are_grouped_by_family_one_colour_each():
+    assert family("IS marginal (default)") == ("IS", "marginal (default)")
+    assert family("EvoTorch sep-CMA-ES") == ("EvoTorch", "sep-CMA-ES")
+    assert family("Entropy-SGD") == ("backprop", "Entropy-SGD")
+    assert family("ES") == ("ES", "") and family("rm-stein") == ("rm-stein", "")
+    groups = {family(m)[0] for m in UPDATES}
+    assert groups == {"IS", "rm-stein", "ES", "EvoTorch", "backprop"}
