@@ -1,7 +1,8 @@
 """How evolution strategies (``sampler.baselines.evolution_strategies``) draws and sums its
 population of antithetic pairs ``x ± sigma e_i`` (``--proposal``), block by block.
 
-Both schemes give ``e_i ~ N(0, I_d)`` and hand back, per block, the sums the estimate needs of
+Both schemes give ``e_i ~ N(0, I_d)`` (the pairs ``x ± s e_i``, ``s`` sigma or per coordinate
+under ``--tau-scale init-variance``) and hand back, per block, the sums the estimate needs of
 the pair weights ``c_i = u_i^+ - u_i^-``; ``finish`` turns the merged sums into
 ``sum_i c_i e_i [d]`` (float64):
 
@@ -31,14 +32,21 @@ from sampler.models import streams
 SCHEMES = ("auto", "antithetic", "marginal")
 
 
+def variance(sigma, params: torch.Tensor) -> torch.Tensor:
+    """The proposals' ``tau = sigma^2``: a number, or per coordinate for a ``[d]`` ``sigma``."""
+    if isinstance(sigma, torch.Tensor):
+        return (sigma.to(torch.float64) ** 2).to(params.dtype)
+    return torch.tensor(sigma * sigma, dtype=params.dtype, device=params.device)
+
+
 class AntitheticPairs:
     name = "antithetic"
 
     def __init__(self) -> None:
         self.proposal = Antithetic()
 
-    def prepare(self, key, params: torch.Tensor, sigma: float, problem) -> None:
-        tau = torch.tensor(sigma * sigma, dtype=params.dtype, device=params.device)
+    def prepare(self, key, params: torch.Tensor, sigma, problem) -> None:
+        tau = variance(sigma, params)
         self.proposal.prepare(key, params, tau, problem)
         self.problem, self.width = problem, params.shape[0]
 
@@ -60,8 +68,8 @@ class MarginalPairs:
     def __init__(self) -> None:
         self.marginal = Marginal()
 
-    def prepare(self, key, params: torch.Tensor, sigma: float, problem) -> None:
-        tau = torch.tensor(sigma * sigma, dtype=params.dtype, device=params.device)
+    def prepare(self, key, params: torch.Tensor, sigma, problem) -> None:
+        tau = variance(sigma, params)
         self.marginal.prepare(key, params, tau, problem)
         m, self.problem = self.marginal, problem
         self.first = m.batch * m.width  # numbers of G_i

@@ -34,6 +34,15 @@ any rank count. A rank keeps its own blocks' noise between the forward pass and 
 (``N d / (2 R)`` floats). Nothing random is kept between updates, so the checkpoint holds the
 optimiser's state only and a resumed run is bit-exact.
 
+Sigma on each layer's scale (``--tau-scale``, as the estimators' tau: ``sampler.scheme.
+tau_scale``): ``absolute`` (the default) perturbs every coordinate by ``sigma``; ``init-variance``
+perturbs layer ``l`` by ``sigma_l = sigma sqrt(v_l)``, ``v_l`` the variance of its entries in the
+seeded initial vector (the proposal variance ``tau_l = sigma^2 v_l``, exactly the IS scheme's
+``tau_l = tau v_l`` with ``tau = sigma^2``; ``sigma = 1``: each layer perturbed by its initial
+spread), the anisotropic Gaussian of Musso (2021, section 3). With ``s`` the ``[d]`` vector of
+the ``sigma_l``, the estimate of ``grad E f(x + s * e)`` is ``g = (1/N) sum_i (u_i^+ - u_i^-)
+e_i / s`` (coordinatewise; unbiased with ``raw`` as above: ``E[f(x + s e) e_j] = s_j d_j E f``).
+
 Cost per update: ``N`` loss evaluations on one minibatch, no gradient.
 """
 
@@ -54,8 +63,21 @@ from sampler.mpi import Comm
 from sampler.problem import Problem
 from sampler.schedules import Schedule, check_range, schedule_check
 from sampler.scheme.optimizers import OPTIMIZERS, make_optimizer
+from sampler.scheme.tau_scale import TAU_SCALES, layer_scales
 
 FITNESS = ("rank", "standardised", "raw")
+
+
+def noise_scale(sigma: float, scale: str, model, seed: int) -> float | torch.Tensor:
+    """``sigma`` (``--tau-scale absolute``), or the ``[d]`` float64 vector ``sigma sqrt(v_l)``
+    on the coordinates of each layer ``l`` (``init-variance``; module docstring)."""
+    scales = layer_scales(scale, model, seed)
+    if scales is None:
+        return sigma
+    vector = torch.full((model.num_params,), sigma, dtype=torch.float64)
+    for name, part in model.layers.items():
+        vector[part] = sigma * math.sqrt(scales[name])
+    return vector
 
 
 def shaped(losses: torch.Tensor, fitness: str) -> torch.Tensor:
@@ -102,6 +124,7 @@ class EvolutionStrategies:
         self.seed = seed
         self.scheme = scheme
         self._pairs: dict[str, Any] = {}
+        # sigma: a number, or a [d] vector (one per coordinate, --tau-scale init-variance)
 
     def init(self, params: torch.Tensor) -> dict:
         return self.optimizer.init(params)
@@ -123,7 +146,10 @@ class EvolutionStrategies:
         """``(g [d] float64 without decay, all N losses float64)`` of update ``key.step``."""
         name = choose(self.scheme, problem)
         pairs = self._pairs.setdefault(name, build_pairs(name))
-        pairs.prepare(key, params, self.sigma, problem)
+        sigma = self.sigma
+        if isinstance(sigma, torch.Tensor):
+            sigma = sigma.to(params.device)
+        pairs.prepare(key, params, sigma, problem)
         losses, kept = self.evaluate(key, params, pairs, comm)
         gathered: dict[int, torch.Tensor] = {}
         for part in comm.allgather(losses):
@@ -147,7 +173,7 @@ class EvolutionStrategies:
         if comm.size > 1:  # each row from one rank, the others' zeros: exact on any rank count
             sums = comm.allreduce_sum(sums).to(params.device)
         total = pairs.finish(key, sums.sum(dim=0))
-        return total / (self.population * self.sigma), everything
+        return total / (self.population * sigma), everything
 
     def step(self, step: int, params, state, problem: Problem, comm: Comm):
         gradient, losses = self.estimate(StepKey(self.seed, step), params, problem, comm)
@@ -218,6 +244,13 @@ OPTIONS = {
         choices=SCHEMES,
     ),
     "block_size": Option("int", 100, "ES: networks evaluated per forward call (even)", check=even),
+    "tau_scale": Option(
+        "str",
+        "absolute",
+        "ES: what --sigma measures per layer: absolute (sigma itself) or init-variance "
+        "(sigma_l = sigma times the standard deviation of the layer's initial weights)",
+        choices=TAU_SCALES,
+    ),
 }
 
 
@@ -248,9 +281,15 @@ def check_model(values: dict[str, Any], model, batch_size: int) -> None:
 
 def build(values: dict[str, Any], run: RunContext | None = None) -> EvolutionStrategies:
     run = run or RunContext()
+    scale = values["tau_scale"]
+    if scale != "absolute" and run.model is None:
+        raise OptionError(f"{setting('tau_scale', scale)}: needs the model")
+    sigma = values["sigma"]
+    if run.model is not None:
+        sigma = noise_scale(sigma, scale, run.model, run.seed)
     return EvolutionStrategies(
         values["population"],
-        values["sigma"],
+        sigma,
         values["lr"],
         values["optimizer"],
         values["momentum"],

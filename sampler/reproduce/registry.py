@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from sampler.reproduce import experiments as paper
 from sampler.reproduce.experiment import Experiment, RunSpec
+from sampler.reproduce.frontier import frontier
 from sampler.reproduce.pnas_minima import pnas_minima
 from sampler.reproduce.scale import Scale
 
@@ -23,6 +24,7 @@ EXPERIMENTS: dict[str, Callable[[Scale], Experiment]] = {
     "equal-gradients": paper.equal_gradients,
     "flatness": paper.flatness,
     "pnas-minima": pnas_minima,
+    "frontier": frontier,
 }
 
 
