@@ -23,7 +23,8 @@ Three resources, each with the formula its message states:
   no memory yet), ``d`` parameters times ``BYTES_PER_PARAMETER`` (32: eight float32 copies of
   the vector: parameters, update, optimizer state, checkpoint copy, float64 reductions) plus,
   for every per-parameter multiplier option, ``value x d x PER_UNIT[option]`` bytes (a block of
-  J samples, a chain, a replica, ...; the block counts ``min(--block-size, --samples)`` samples).
+  J samples, a chain, a replica, ...; a block's buffers hold ``--block-size`` rows even when
+  ``--samples`` is smaller, ``sampler.estimators.proposals``).
   Importance sampling adds its weighted sums, three float64 vectors per beta it weighs
   (``TILTED_BYTES = 24`` bytes per parameter and beta: 5 betas under ``--beta auto`` with
   ``--beta-search grid``, else 1), and ``--beta-search two-pass`` keeps every sample's loss
@@ -254,8 +255,6 @@ def memory_units(values: dict[str, Any]) -> dict[str, int]:
     """Option -> how many vectors of ``d`` numbers it makes the run hold (``PER_UNIT`` bytes per
     parameter each; ``beta_search``: the betas importance sampling weighs, ``TILTED_BYTES``)."""
     units = {name: values[name] for name in PER_UNIT if name in values}
-    if "block_size" in units and "samples" in values:
-        units["block_size"] = min(units["block_size"], values["samples"])  # J < B: one block
     if "samples" in values and "beta" in values:
         grid = is_auto(values["beta"]) and values.get("beta_search") == "grid"
         units["beta_search"] = len(candidate_betas(1.0)) if grid else 1

@@ -50,6 +50,8 @@ def refusal(capsys, *argv) -> str:
     ("argv", "named"),
     [
         (["--samples", 10**11, "--beta-search", "two-pass"], "--samples"),
+        # a block's buffers hold --block-size rows even when --samples is smaller
+        (["--block-size", 10**12, "--samples", 10], "--block-size"),
         (["--model", "mlp", "--model-opt", "widths=1000000000"], "--model mlp"),
         (["--model", "mlp", "--model-opt", "widths=30000000", "--samples", 100], "--block-size"),
         (
@@ -71,11 +73,11 @@ def test_sizes_no_machine_holds_are_refused_up_front(capsys, monkeypatch, argv, 
 
 
 def test_the_bound_counts_what_the_method_holds():
-    """What importance sampling holds per parameter: d x 32 bytes, a block of min(B, J)
-    samples x 8 bytes, the sums of 5 betas (grid) or 1 x 24 bytes."""
+    """What importance sampling holds per parameter: d x 32 bytes, a block of B rows (its
+    buffers have B rows even when J < B) x 8 bytes, the sums of 5 betas (grid) or 1 x 24."""
     values = {"samples": 10, "block_size": 100, "beta": "auto:0.5", "beta_search": "grid"}
     units = limits.memory_units(values)
-    assert units == {"block_size": 10, "beta_search": 5}  # the block holds J = 10 < B
+    assert units == {"block_size": 100, "beta_search": 5}
     fixed = {**values, "beta": 1.0}
     assert limits.memory_units(fixed)["beta_search"] == 1
 
