@@ -1,6 +1,6 @@
 """An outside-style fuzz of sampler's inputs, beyond the cases the test suite generates.
 
-Four families of random inputs, each bad by construction, drawn from one seed (``--seed``):
+Seven families of random inputs, each bad by construction, drawn from one seed (``--seed``):
 
 * ``cli``: a tiny valid ``sampler train`` command with one or two of its flags given a random
   bad value for that flag's kind (letters, blanks, NaN/inf spellings, overflowing numbers,
@@ -12,7 +12,11 @@ Four families of random inputs, each bad by construction, drawn from one seed (`
   generators, dates, ...);
 * ``rundir``: ``sampler train --resume`` of a copy of a finished run whose ``checkpoint.pt`` or
   ``config.json`` is damaged at random (several flipped bits, a random byte run, a cut, junk
-  appended, a key deleted or its value replaced).
+  appended, a key deleted or its value replaced);
+* ``disk``, ``memory``, ``listing`` (``scripts/fuzz_resources.py``): compare, flatness and
+  export on a full disk at one of the files they write; sizes no machine holds, and
+  allocations that fail during the run; ``sampler methods``/``models`` after an optional
+  package (evotorch, TensorFlow, Keras) came or went.
 
 Verdicts: **clean** (refused: non-zero exit with one line naming the input, no traceback),
 **traceback**, **hang** (over ``--bound`` seconds), **silent accept** (exit 0 on an input that
@@ -43,6 +47,9 @@ from pathlib import Path
 import torch
 
 from sampler.cli.main import main
+
+sys.path.insert(0, str(Path(__file__).parent))  # run as a script: its sibling module
+import fuzz_resources as resources  # noqa: E402
 
 TINY = ["--data", "gaussian-mixture", "--gm-dim", "4", "--gm-train", "40", "--gm-test", "20"]
 RUN = [*TINY, "--steps", "3", "--batch-size", "10", "--quiet", "--samples", "20"]
@@ -234,6 +241,9 @@ def rundir_case(rng, base: Path, whole: torch.Tensor, directory: Path, bound: fl
     return result
 
 
+FAMILIES = ("cli", "config", "api", "rundir", "disk", "memory", "listing")
+
+
 def fuzz(cases: int, seed: int, bound: float) -> dict:
     rng = random.Random(seed)
     work = Path(tempfile.mkdtemp(prefix="sampler-fuzz-"))
@@ -241,11 +251,18 @@ def fuzz(cases: int, seed: int, bound: float) -> dict:
     assert main(["train", *RUN, "--checkpoint-every", "1", "--out", str(base)]) == 0
     assert main(["train", *RUN, "--steps", "5", "--out", str(whole_dir)]) == 0
     whole = torch.load(whole_dir / "checkpoint.pt", weights_only=True)["params"]
-    counts = {family: Counter() for family in ("cli", "config", "api", "rundir")}
+    disk_run = resources.disk_setup(run_cli, work)
+    counts = {family: Counter() for family in FAMILIES}
     findings, start = [], time.perf_counter()
     for index in range(cases):
-        family = ("cli", "config", "api", "rundir")[index % 4]
-        if family == "cli":
+        family = FAMILIES[index % len(FAMILIES)]
+        if family == "disk":
+            result, what = resources.disk_case(rng, run_cli, verdict, disk_run, work, bound)
+        elif family == "memory":
+            result, what = resources.memory_case(rng, run_cli, verdict, work, bound)
+        elif family == "listing":
+            result, what = resources.listing_case(rng, work)
+        elif family == "cli":
             argv, names = cli_case(rng)
             result, what = verdict(*run_cli(argv, bound), names), str(argv[len(RUN) + 1 :])[:120]
         elif family == "config":

@@ -5,9 +5,13 @@ parameter counts of the zoo on its default shapes), but computing it imports tor
 every network on the ``meta`` device (seconds). So the text is kept in
 ``$XDG_CACHE_HOME/sampler/`` (``~/.cache/sampler/``) under a key that is a digest of the
 version and of the size and modification time of every source file of ``sampler`` and
-``sampler.models`` (``sampler.mpi`` included in ``sampler``'s folder when installed): any change
-to them is a new key, so a listing is never stale. A cache that cannot be read or written is
-skipped (the listing is computed); it is written atomically (a temporary file renamed).
+``sampler.models`` (``sampler.mpi`` included in ``sampler``'s folder when installed), and of
+which optional packages that change a listing are importable (``OPTIONAL``: ``evotorch`` adds
+the ``evotorch:NAME`` baselines; each is looked up with ``importlib.util.find_spec``, which
+imports nothing, and keyed by its location and modification time, so installing, removing or
+upgrading one is a new key too): any change to them is a new key, so a listing is never stale.
+A cache that cannot be read or written is skipped (the listing is computed); it is written
+atomically (a temporary file renamed).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from sampler import __version__
 
 PACKAGES = ("sampler", "sampler.models", "sampler.mpi")
 LISTINGS = ("models", "methods")
+OPTIONAL = ("evotorch", "tensorflow", "keras")  # their presence changes (or may change) a listing
 
 
 def cache_folder() -> Path:
@@ -30,9 +35,28 @@ def cache_folder() -> Path:
     return Path(base) / "sampler"
 
 
+def optional_packages() -> str:
+    """One line per package of ``OPTIONAL``: absent, or where it is and when it changed."""
+    lines = []
+    for name in OPTIONAL:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):  # a broken installation counts as absent
+            spec = None
+        origin = getattr(spec, "origin", None) if spec is not None else None
+        try:
+            changed = os.stat(origin).st_mtime_ns if origin else 0
+        except OSError:
+            changed = 0
+        lines.append(f"{name}:{'absent' if spec is None else f'{origin}:{changed}'}\n")
+    return "".join(lines)
+
+
 def sources_key() -> str:
-    """A digest of the version and of every source file's path, size and modification time."""
+    """A digest of the version, of every source file's path, size and modification time, and
+    of which optional packages of ``OPTIONAL`` are importable."""
     digest = hashlib.sha256(__version__.encode())
+    digest.update(optional_packages().encode())
     folders = set()
     for package in PACKAGES:
         spec = importlib.util.find_spec(package)

@@ -28,6 +28,8 @@ from sampler.compare.table import (
     render_markdown,
     render_terminal,
 )
+from sampler.runs.atomic_file import write_text_atomic
+from sampler.runs.files import RunWriteError
 from sampler.runs.output_folder import out_folder_error
 
 DEFAULT_GRAD_COST = 3.0  # forward + backward ~ 3 forward passes (see the README's measurement)
@@ -113,16 +115,30 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     print(render_terminal(columns))
     if note:
         print(note)
+    try:
+        written = write_files(args, out, groups, columns, note)
+    except (RunWriteError, OSError) as error:  # a full disk: one line naming the file
+        parser.error(str(error) if isinstance(error, RunWriteError) else cannot_create(out, error))
+    print(written)
+    return 0
+
+
+def cannot_create(out: Path, error: OSError) -> str:
+    return f"--out {out}: cannot create the folder ({error.strerror or error})"
+
+
+def write_files(args: argparse.Namespace, out: Path, groups, columns, note: str) -> str:
+    """Write the tables (and the plots) into ``out``, each file whole or not at all
+    (``sampler.runs.atomic_file``); the line that says what was written."""
     out.mkdir(parents=True, exist_ok=True)
     paths = [" ".join(str(run.path) for run in group.runs) for group in groups]
-    (out / "table.md").write_text(render_markdown(columns) + ("\n\n" + note if note else "") + "\n")
-    (out / "table.csv").write_text(render_csv(columns, paths))
+    markdown = render_markdown(columns) + ("\n\n" + note if note else "") + "\n"
+    write_text_atomic(out / "table.md", markdown)
+    write_text_atomic(out / "table.csv", render_csv(columns, paths))
     if not args.plots:
-        print(f"wrote table.md and table.csv to {out}")
-        return 0
+        return f"wrote table.md and table.csv to {out}"
     plots = build_plots(groups, args.grad_cost)
     for plot in plots:
         render(plot, out / f"{plot.name}.png")
-    (out / "plots.json").write_text(json.dumps(as_records(plots), indent=1) + "\n")
-    print(f"wrote table.md, table.csv and {len(plots)} plots (PNG, plots.json) to {out}")
-    return 0
+    write_text_atomic(out / "plots.json", json.dumps(as_records(plots), indent=1) + "\n")
+    return f"wrote table.md, table.csv and {len(plots)} plots (PNG, plots.json) to {out}"

@@ -20,6 +20,7 @@ from pathlib import Path
 from sampler.compare import series
 from sampler.compare.groups import Curve, Group, aggregate, combine
 from sampler.compare.runs import Run
+from sampler.runs.atomic_file import write_atomic
 
 
 @dataclass
@@ -221,7 +222,7 @@ def render(plot: Plot, path: Path) -> None:
     axes.grid(alpha=0.3)
     axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside
     figure.subplots_adjust(left=0.08, right=0.7, bottom=0.12, top=0.92)
-    figure.savefig(path, dpi=80)
+    write_atomic(path, lambda handle: figure.savefig(handle, format="png", dpi=80))
 
 
 def as_records(plots: Sequence[Plot]) -> list[dict]:

@@ -13,28 +13,43 @@ Three resources, each with the formula its message states:
 * **disk**: ``metrics.jsonl`` grows by at least ``METRICS_LINE_BYTES = 100`` bytes per update
   (an SGD line is about 150, an importance-sampling line about 250), so ``--steps`` must fit
   the file system that holds ``--out``.
-* **memory** (of one process, against the machine's memory: physical memory, or a cgroup limit
-  where lower): the data set (``DatasetSpec.values``: numbers it holds, 8 bytes each, the
-  float64 or int64 draws before their float32 copy); the list of importance-sampling blocks
+* **memory** (of one process, against the memory available to it now: the smallest of
+  ``MemAvailable`` in ``/proc/meminfo``, the cgroup's limit less its usage (v2 ``memory.max``
+  and ``memory.current``, v1 ``memory.limit_in_bytes`` and ``memory.usage_in_bytes``), the
+  address-space limit (``ulimit -v``) less the process's size, and physical memory): the data
+  set (``DatasetSpec.values``: numbers it holds, 8 bytes each, the float64 or int64 draws
+  before their float32 copy); the list of importance-sampling blocks
   (``ceil(J / --block-size) x 100`` bytes); and, once the model is built (on the meta device:
   no memory yet), ``d`` parameters times ``BYTES_PER_PARAMETER`` (32: eight float32 copies of
   the vector: parameters, update, optimizer state, checkpoint copy, float64 reductions) plus,
   for every per-parameter multiplier option, ``value x d x PER_UNIT[option]`` bytes (a block of
-  J samples, a chain, a replica, ...).
+  J samples, a chain, a replica, ...; a block's buffers hold ``--block-size`` rows even when
+  ``--samples`` is smaller, ``sampler.estimators.proposals``).
+  Importance sampling adds its weighted sums, three float64 vectors per beta it weighs
+  (``TILTED_BYTES = 24`` bytes per parameter and beta: 5 betas under ``--beta auto`` with
+  ``--beta-search grid``, else 1), and ``--beta-search two-pass`` keeps every sample's loss
+  (``TWO_PASS_BYTES = 16`` per sample: the float32 losses, their host copy, gathered copy and
+  concatenation).
 
-These are lower bounds of what a run needs, so a refusal is certain to be right; a run that
-passes may still be too big for the machine (that is the allocator's to report).
+An allocation that still fails during the run (torch's ``DefaultCPUAllocator: can't allocate
+memory``, ``MemoryError``) is one line naming these settings (``sampler.training.out_of_memory``).
+
+These are lower bounds of what a run needs, so a refusal is certain to be right (the run would
+not fit in the memory available when it starts); a run that passes may still be too big for
+the machine (that is the allocator's to report, in the one line above).
 """
 
 from __future__ import annotations
 
 import math
 import os
+import resource
 import shutil
 from pathlib import Path
 from typing import Any
 
-from sampler.config.run_config import ConfigError, RunConfig, flag
+from sampler.config.run_config import ConfigError, RunConfig
+from sampler.estimators.temperature import candidate_betas, is_auto
 from sampler.models import DATASETS
 from sampler.models.naming import setting
 
@@ -43,6 +58,8 @@ METRICS_LINE_BYTES = 100
 BYTES_PER_VALUE = 8
 BLOCK_BYTES = 100
 BYTES_PER_PARAMETER = 32
+TILTED_BYTES = 24  # importance sampling's sums a, q, p: float64, per parameter and beta
+TWO_PASS_BYTES = 16  # --beta-search two-pass: every sample's loss, four float32 copies
 # option -> bytes per parameter per unit of the option (each unit holds vectors of d numbers)
 PER_UNIT = {
     "block_size": 8,  # noise block [B, d] float32 and the forward pass's copy
@@ -53,19 +70,63 @@ PER_UNIT = {
 }
 
 
-def machine_memory() -> int:
-    """Bytes of memory this process may use: physical memory, or a lower cgroup limit."""
+CGROUP = Path("/sys/fs/cgroup")
+CGROUP_FILES = (  # (limit, usage): cgroup v2, then v1
+    (CGROUP / "memory.max", CGROUP / "memory.current"),
+    (CGROUP / "memory" / "memory.limit_in_bytes", CGROUP / "memory" / "memory.usage_in_bytes"),
+)
+MEMINFO = Path("/proc/meminfo")
+
+
+def _read_int(path: Path) -> int | None:
     try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
-        total = 1 << 50
-    try:
-        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
-        if limit.isdigit():
-            total = min(total, int(limit))
+        text = path.read_text().strip()
     except OSError:
+        return None
+    return int(text) if text.isdigit() else None  # "max": no limit
+
+
+def _process_size() -> int:
+    """The process's virtual size (``VmSize`` in ``/proc/self/status``), 0 if unknown."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
         pass
-    return total
+    return 0
+
+
+def physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return 1 << 50
+
+
+def machine_memory() -> int:
+    """Bytes of memory this process may use now: the smallest of ``MemAvailable``, the
+    cgroup's limit less its usage, and physical memory."""
+    known = [physical_memory()]
+    try:
+        for line in MEMINFO.read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                known.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    address_space = resource.getrlimit(resource.RLIMIT_AS)[0]
+    if address_space != resource.RLIM_INFINITY:  # ulimit -v: less what is mapped already
+        known.append(max(address_space - _process_size(), 0))
+    for limit_file, usage_file in CGROUP_FILES:
+        limit = _read_int(limit_file)
+        if limit is not None and limit < known[0]:  # v1 reports "no limit" as about 2^63
+            known.append(max(limit - (_read_int(usage_file) or 0), 0))
+    return min(known)
+
+
+def memory_text(memory: int) -> str:
+    """How a message states the memory there is: ``20.1 GB of memory available``."""
+    return f"{size_text(memory)} of memory available"
 
 
 def _number(value: float) -> str:
@@ -75,7 +136,7 @@ def _number(value: float) -> str:
     return f"{value:.3g}"
 
 
-def _size(count: float) -> str:
+def size_text(count: float) -> str:
     if count > 1e300:
         return f"{_number(count)} bytes"
     for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
@@ -142,8 +203,8 @@ def check_settings(
     if config.steps * METRICS_LINE_BYTES > disk:
         raise ConfigError(
             f"{setting('steps')}: {config.steps} updates need at least "
-            f"{_size(config.steps * METRICS_LINE_BYTES)} of metrics.jsonl "
-            f"({METRICS_LINE_BYTES} bytes a line), more than the {_size(disk)} file system "
+            f"{size_text(config.steps * METRICS_LINE_BYTES)} of metrics.jsonl "
+            f"({METRICS_LINE_BYTES} bytes a line), more than the {size_text(disk)} file system "
             "that holds --out"
         )
     memory = machine_memory()
@@ -153,9 +214,18 @@ def check_settings(
             raise ConfigError(
                 f"{setting('samples')}: {values['samples']} samples in blocks of "
                 f"{values['block_size']} "
-                f"are {blocks} blocks, whose list alone needs {_size(blocks * BLOCK_BYTES)} "
-                f"({BLOCK_BYTES} bytes each); this machine has {_size(memory)} of memory "
+                f"are {blocks} blocks, whose list alone needs {size_text(blocks * BLOCK_BYTES)} "
+                f"({BLOCK_BYTES} bytes each); this machine has {memory_text(memory)} "
                 "(raise --block-size or lower --samples)"
+            )
+    if values.get("beta_search") == "two-pass" and is_auto(values.get("beta")):
+        need = values["samples"] * TWO_PASS_BYTES
+        if need > memory:
+            raise ConfigError(
+                f"{setting('samples')}: {values['samples']} samples under "
+                f"{setting('beta_search', 'two-pass')} keep every sample's loss, "
+                f"{size_text(need)} ({TWO_PASS_BYTES} bytes each); this machine has "
+                f"{memory_text(memory)} (lower --samples or use --beta-search grid)"
             )
     if registry_data:
         _check_data(config, memory)
@@ -176,9 +246,19 @@ def _check_data(config: RunConfig, memory: int) -> None:
         shown = ", ".join(f"{k}={v}" for k, v in sorted(given.items())) or "its defaults"
         raise ConfigError(
             f"{setting('data', config.data)} ({shown}): holds {count:.3g} numbers, "
-            f"{_size(count * BYTES_PER_VALUE)} at {BYTES_PER_VALUE} bytes each; this machine "
-            f"has {_size(memory)} of memory"
+            f"{size_text(count * BYTES_PER_VALUE)} at {BYTES_PER_VALUE} bytes each; this machine "
+            f"has {memory_text(memory)}"
         )
+
+
+def memory_units(values: dict[str, Any]) -> dict[str, int]:
+    """Option -> how many vectors of ``d`` numbers it makes the run hold (``PER_UNIT`` bytes per
+    parameter each; ``beta_search``: the betas importance sampling weighs, ``TILTED_BYTES``)."""
+    units = {name: values[name] for name in PER_UNIT if name in values}
+    if "samples" in values and "beta" in values:
+        grid = is_auto(values["beta"]) and values.get("beta_search") == "grid"
+        units["beta_search"] = len(candidate_betas(1.0)) if grid else 1
+    return units
 
 
 def check_model(config: RunConfig, values: dict[str, Any], num_params: int) -> None:
@@ -186,12 +266,11 @@ def check_model(config: RunConfig, values: dict[str, Any], num_params: int) -> N
     memory = machine_memory()
     need = num_params * BYTES_PER_PARAMETER
     largest, largest_bytes = None, 0
-    for name, per_unit in PER_UNIT.items():
-        if name in values:
-            part = values[name] * num_params * per_unit
-            need += part
-            if part > largest_bytes:
-                largest, largest_bytes = name, part
+    for name, units in memory_units(values).items():
+        part = units * num_params * (PER_UNIT.get(name) or TILTED_BYTES)
+        need += part
+        if part > largest_bytes:
+            largest, largest_bytes = name, part
     if need <= memory:
         return
     own = num_params * BYTES_PER_PARAMETER
@@ -199,12 +278,13 @@ def check_model(config: RunConfig, values: dict[str, Any], num_params: int) -> N
     model = f"{setting('model', config.model)}{f' ({options})' if options else ''}"
     if own > memory or largest is None:
         raise ConfigError(
-            f"{model}: {num_params} parameters need at least {_size(own)} "
+            f"{model}: {num_params} parameters need at least {size_text(own)} "
             f"({BYTES_PER_PARAMETER} bytes each: copies of the parameter vector); this machine "
-            f"has {_size(memory)} of memory"
+            f"has {memory_text(memory)}"
         )
+    units, per_unit = memory_units(values)[largest], PER_UNIT.get(largest) or TILTED_BYTES
     raise ConfigError(
-        f"{setting(flag(largest))}: {values[largest]} x {num_params} parameters ({model}) x "
-        f"{PER_UNIT[largest]} bytes = {_size(largest_bytes)}; this machine has "
-        f"{_size(memory)} of memory"
+        f"{setting(largest)}: {units} x {num_params} parameters ({model}) x "
+        f"{per_unit} bytes = {size_text(largest_bytes)}; this machine has "
+        f"{memory_text(memory)}"
     )

@@ -22,7 +22,8 @@ from pathlib import Path
 from sampler.baselines.least_action import normalise, sign_units
 from sampler.flatness.bp_local_entropy import probe_units
 from sampler.flatness.report import HESSIAN_UNAVAILABLE, has_hessian, probe
-from sampler.runs.directory import write_json_atomic
+from sampler.runs.atomic_file import write_json_atomic
+from sampler.runs.files import RunWriteError
 from sampler.runs.output_folder import out_folder_error
 from sampler.setup.run_point import load_point
 
@@ -196,14 +197,20 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             f"--eigenvalues: must be less than the model's {model.num_params} parameters, "
             f"got {args.eigenvalues}"
         )
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        parser.error(f"--out {out}: cannot create the folder ({error.strerror or error})")
     report = probe(args, config, model, dataset, params, step)
-    write_json_atomic(out / REPORT, report)
     # deferred: flatness.plot imports matplotlib, heavy, needed only once the probes are done
     from sampler.flatness.plot import plot_flatness
 
-    method = config.method_name
-    plot_flatness(report, out / FIGURE, f"{method} on {config.model}, update {step}: {args.run}")
+    title = f"{config.method_name} on {config.model}, update {step}: {args.run}"
+    try:  # each file whole or not at all; a full disk is one line naming the file
+        write_json_atomic(out / REPORT, report)
+        plot_flatness(report, out / FIGURE, title)
+    except RunWriteError as error:
+        parser.error(str(error))
     print(summary_line(report))
     print(f"wrote {out / REPORT} and {out / FIGURE}")
     return 0

@@ -14,6 +14,8 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from sampler.runs.atomic_file import write_atomic
+
 
 def plot_flatness(report: dict, path: Path, title: str) -> None:
     """Write the PNG of a flatness ``report`` (the dict written as flatness.json)."""
@@ -66,4 +68,4 @@ def plot_flatness(report: dict, path: Path, title: str) -> None:
     signal.set_title("per-layer training signal (Musso)")
     figure.suptitle(title)
     figure.subplots_adjust(left=0.08, right=0.92, bottom=0.07, top=0.9, hspace=0.35, wspace=0.35)
-    figure.savefig(path, dpi=80)
+    write_atomic(path, lambda handle: figure.savefig(handle, format="png", dpi=80), role="")

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import torch
 
+from sampler.runs.atomic_file import write_json_atomic
 from sampler.runs.checkpoint_format import (
     check_plain,
     read_checkpoint,
@@ -51,7 +52,6 @@ from sampler.runs.files import (
     RunWriteError,
     json_safe,
     read_json_object,
-    write_json_atomic,
 )
 from sampler.runs.new_directory import check_new_out
 

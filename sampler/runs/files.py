@@ -1,13 +1,13 @@
 """The files of a run directory by name, the errors that name them, and how a JSON file of it
-is written (atomically: a temporary file renamed over the old one) and read (defensively: a
+is read (defensively: a
 file that is missing, unreadable, not a regular file, too large, not UTF-8, not valid JSON or
-not an object is one line naming it, ``RunFileError``)."""
+not an object is one line naming it, ``RunFileError``); it is written atomically by
+``sampler.runs.atomic_file.write_json_atomic``."""
 
 from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -50,16 +50,6 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, torch.Tensor):
         return json_safe(value.item()) if value.numel() == 1 else value.tolist()
     return value
-
-
-def write_json_atomic(path: Path, payload: dict) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    try:
-        temporary.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-        os.replace(temporary, path)
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        raise RunWriteError(f"{path}: cannot write ({error.strerror})") from None
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:

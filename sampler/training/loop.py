@@ -5,8 +5,9 @@ Rank 0 holds the run directory's lock for the whole run (``sampler.runs.lock``) 
 writes the directory; SIGTERM and SIGUSR1 stop the run as Ctrl-C does
 (``sampler.training.signals``). Before the first update the sizes are checked against memory
 (``sampler.config.limits``) and the data against the model (``sampler.training.preflight``);
-the updates themselves: ``sampler.training.updates``. The Python API (``sampler.api.train``)
-runs this same loop on a model and data set it built itself.
+the updates themselves: ``sampler.training.updates``. An allocation that fails during the run
+is one line naming the settings that size it (``sampler.training.out_of_memory``). The Python
+API (``sampler.api.train``) runs this same loop on a model and data set it built itself.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sampler.runs.directory import RunDirectory, RunWriteError
 from sampler.runs.lock import RunLock
 from sampler.runs.new_directory import check_new_out, default_out
 from sampler.training import signals
+from sampler.training.out_of_memory import as_out_of_memory
 from sampler.training.start import assemble, start
 from sampler.training.summary import final_evaluation, summarize, write_result
 from sampler.training.updates import UpdateLoop
@@ -57,6 +59,11 @@ def train(
     try:
         with lock, signals.handled(comm):
             return _train(settings, comm, resume, model, dataset)
+    except Exception as error:  # an allocation that failed: one line naming the sizes
+        failure = as_out_of_memory(error, config, settings.options)
+        if failure is error:
+            raise
+        raise failure from None
     finally:
         if made and comm.rank == 0 and not resume:
             _remove_if_empty(Path(config.out))  # a run that failed before writing anything

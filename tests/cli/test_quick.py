@@ -97,3 +97,53 @@ def test_key_follows_the_sources(tmp_path, monkeypatch):
     before = listing_cache.sources_key()
     (package / "a.py").write_text("x = 22\n")
     assert listing_cache.sources_key() != before
+
+
+@pytest.mark.parametrize("package", listing_cache.OPTIONAL)
+def test_key_follows_the_optional_packages(tmp_path, monkeypatch, package):
+    """Installing, removing or upgrading evotorch (or TensorFlow) is a new key: the cached
+    listing is never the one of the other installation."""
+    real = listing_cache.importlib.util.find_spec
+    origin = tmp_path / package / "__init__.py"
+    origin.parent.mkdir()
+    origin.write_text("")
+
+    class Installed:
+        submodule_search_locations = [str(origin.parent)]
+
+    Installed.origin = str(origin)
+    present = {"now": False}
+
+    def finder(name):
+        if name == package:
+            return Installed if present["now"] else None
+        return real(name)
+
+    monkeypatch.setattr(listing_cache.importlib.util, "find_spec", finder)
+    absent_key = listing_cache.sources_key()
+    present["now"] = True
+    installed_key = listing_cache.sources_key()
+    assert installed_key != absent_key
+    os.utime(origin, ns=(1, 1))  # upgraded in place
+    assert listing_cache.sources_key() not in (absent_key, installed_key)
+    present["now"] = False
+    assert listing_cache.sources_key() == absent_key  # removed again: the first key
+
+
+def test_evotorch_installed_after_the_listing_is_cached(tmp_path, monkeypatch):
+    """The cached ``sampler methods`` of an installation without evotorch is not the answer
+    once evotorch is importable (the listing is computed again)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    real = listing_cache.importlib.util.find_spec
+    state = {"evotorch": None}
+
+    def finder(name):
+        return state["evotorch"] if name == "evotorch" else real(name)
+
+    monkeypatch.setattr(listing_cache.importlib.util, "find_spec", finder)
+    monkeypatch.setattr(listing_cache, "compute_listing", lambda name: "without evotorch")
+    assert listing_cache.listing("methods") == "without evotorch"
+    state["evotorch"] = real("json")  # any importable package stands for evotorch
+    monkeypatch.setattr(listing_cache, "compute_listing", lambda name: "with evotorch")
+    assert listing_cache.listing("methods") == "with evotorch"
+    assert len(list((tmp_path / "sampler").glob("methods-*.txt"))) == 2

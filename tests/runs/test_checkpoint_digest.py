@@ -145,6 +145,7 @@ def test_the_metrics_reach_the_disk_before_the_checkpoint_that_counts_them(tmp_p
     run.create({"model": "linear"})
     run.append_metrics({"step": 1})
     run.save_checkpoint({"step": 1, "params": torch.zeros(2)})
-    assert synced == ["metrics.jsonl", "checkpoint.pt.tmp"]
+    assert synced[0].startswith(".config.json.")  # config.json: written whole, fsync-ed
+    assert synced[1:] == ["metrics.jsonl", "checkpoint.pt.tmp"]
     run.save_checkpoint({"step": 2, "params": torch.ones(2)})
     assert torch.load(tmp_path / "checkpoint.prev.pt", weights_only=True)["step"] == 1
