@@ -28,6 +28,7 @@ import contextlib
 import importlib.util
 import logging
 import pickle
+import threading
 import warnings
 from typing import Any
 
@@ -48,17 +49,40 @@ def installed() -> bool:
     return importlib.util.find_spec("evotorch") is not None
 
 
+_GLOBAL_RNG = threading.Lock()  # torch's global generator is one per process
+_entered = 0  # contained sections open in this process (ranks run as threads in the tests)
+_saved: list[torch.Tensor] = []  # the generator states before the outermost one
+
+
 @contextlib.contextmanager
 def contained(seed: int, device: torch.device):
     """EvoTorch as the engine's rules want it: what it draws from torch's global generator (CMA-ES
-    does) from a forked one seeded by the update's key, the global one left as it was; its
-    warnings at import (torch.jit.script deprecated) and of its tensor copies silenced."""
-    devices = [device] if device.type == "cuda" else []
-    with warnings.catch_warnings(), torch.random.fork_rng(devices=devices):
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", UserWarning)
+    does) from one seeded by the update's key, the global one left as it was; its warnings at
+    import (torch.jit.script deprecated) and of its tensor copies silenced. Sections that overlap
+    in one process (ranks as threads) share the seeded generator, and the last to close restores
+    the state from before the first (``torch.random.fork_rng`` would restore in the wrong order
+    there and leave the global generator moved)."""
+    global _entered
+    cuda = device.type == "cuda"
+    with _GLOBAL_RNG:
+        if _entered == 0:
+            _saved[:] = [torch.random.get_rng_state()]
+            if cuda:
+                _saved.append(torch.cuda.get_rng_state(device))
+        _entered += 1
         torch.manual_seed(seed)
-        yield
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            yield
+    finally:
+        with _GLOBAL_RNG:
+            _entered -= 1
+            if _entered == 0:
+                torch.random.set_rng_state(_saved[0])
+                if cuda:
+                    torch.cuda.set_rng_state(_saved[1], device)
 
 
 class EvoTorchSearcher:
