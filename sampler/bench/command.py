@@ -39,7 +39,7 @@ TARGETS = {  # (ratio name, workload) -> (bound, "<=" or ">="), on the reference
     ("noise + gradient", "sgld 1000 steps, 1 chain"): (1.2, "<="),
 }
 EFFICIENCY_TARGET = 0.9
-CNN_TARGET_SECONDS = ("small-conv", "is layerwise-size (expected)", 2.0)  # issue 21, one core
+CNN_TARGET_SECONDS = ("small-conv", "is defaults (expected)", 2.0)  # issue 21, one core
 
 
 MODELS = ("linear", "mlp")

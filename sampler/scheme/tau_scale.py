@@ -35,7 +35,7 @@ from sampler.models.convolution import has_convolution
 
 TAU_SCALES = ("auto", "absolute", "init-variance")
 DEFAULT_TAU = 0.01  # the default --tau: the unit of tau under auto on a model with convolutions
-CONV_TAU = 3.0  # auto on a model with convolutions: the default tau is CONV_TAU times v_l
+CONV_TAU = 10.0  # auto on a model with convolutions: the default tau is CONV_TAU times v_l
 
 
 def layer_variances(layers: Mapping[str, slice], params: torch.Tensor) -> dict[str, float]:
