@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sampler.reproduce import cnn
 from sampler.reproduce import experiments as paper
 from sampler.reproduce.experiment import Experiment, RunSpec
 from sampler.reproduce.scale import Scale
@@ -21,6 +22,7 @@ EXPERIMENTS: dict[str, Callable[[Scale], Experiment]] = {
     "temperature": paper.temperature,
     "equal-gradients": paper.equal_gradients,
     "flatness": paper.flatness,
+    "cnn": cnn.cnn,
 }
 
 
