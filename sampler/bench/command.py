@@ -290,7 +290,7 @@ def render(report) -> str:
     lines += ["", "seconds (median per update; floors measured beside each)"]
     for w in report["workloads"]:
         floors = ", ".join(f"{name} {value:.4f}" for name, value in w["floors"].items())
-        memory = "" if w["peak_mb"] is None else f", peak {w['peak_mb']:.0f} MB"
+        memory = "" if w.get("peak_mb") is None else f", peak {w['peak_mb']:.0f} MB"
         lines.append(f"  {w['model']:7} {w['workload']:32} {w['seconds']:9.4f} s  {floors}{memory}")
     for r in report["ranks"]:
         lines.append(

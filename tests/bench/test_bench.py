@@ -9,6 +9,7 @@ import math
 import pytest
 
 from sampler.bench import timed_runs
+from sampler.bench.command import render
 from sampler.cli.main import main
 from tests.helpers.mpi_launch import requires_mpi
 
@@ -90,3 +91,4 @@ def test_bench_times_the_cnn_workloads(capsys):
     ratios = {(r["workload"], r["ratio"]) for r in report["ratios"]}
     assert ("is layerwise-size (expected)", "vs is literal") in ratios
     assert ("is defaults (expected)", "noise + forward") in ratios
+    assert "is defaults (expected)" in render(report)  # the derived rows carry no peak_mb
