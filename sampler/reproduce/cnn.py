@@ -50,8 +50,8 @@ def cnn(s: Scale) -> Experiment:
         "minibatch 20 from the seeded initialisation: `--estimator is` at its defaults (on a "
         "model with convolutions one layer per update drawn by size, tau 10 times each "
         "layer's initial variance, beta chosen for ESS = 0.3 J, J = 1,000, the annealed outer "
-        "step) and SGD at its defaults, against updates and against wall time. The 2,000-update "
-        "runs are in the CNN page of the docs.",
+        "step) and SGD at its defaults, against updates and against wall time. Runs of 2,000 "
+        'updates: Proposal schemes, "Gradient-free training of CNNs: the defaults".',
         at=columns(count, 5, every),
         render=render_cnn,
     )
