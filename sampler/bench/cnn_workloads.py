@@ -4,9 +4,10 @@ For a convolutional network of the zoo on the embedded MNIST (minibatch 20, tau 
 seeded initialisation): the literal IS update (J given, fixed beta) beside its noise + forward
 floor; the layer-wise update of every layer (``--proposal layerwise``, each beside its own noise
 + forward floor: the block's numbers, the forward from its input activations); the estimator's
-defaults; and an SGD step. Derived rows: ``layerwise`` (cyclic) costs the mean over the layers
-per update, ``layerwise-size`` the mean weighted by each layer's share of the parameters (the
-probability it is drawn), each with the same average of its floors.
+defaults (on a CNN ``layerwise-size`` at ``--tau-scale auto`` and ``--beta auto:0.3``), one
+update per layer; and an SGD step. Derived rows: ``layerwise`` (cyclic) costs the mean over the
+layers per update, ``layerwise-size`` and the defaults the mean weighted by each layer's share
+of the parameters (the probability it is drawn), each with the same average of its floors.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from sampler.bench.workloads import (
     sgd_workload,
 )
 from sampler.estimators.importance_sampling import ImportanceSampling
+from sampler.estimators.layerwise import block_of
+from sampler.scheme.tau_scale import DEFAULT_TAU, layer_scales
 
 CNN_MODELS = ("small-conv", "tiny-conv")
 
@@ -40,7 +43,11 @@ def cnn_workloads(model_name: str, settings, device: torch.device = CPU) -> tupl
             is_workload(f"is layerwise {layer}", estimator, problem, center, tau, step=index)
         )
     default = default_is(samples)
-    workloads += [is_workload("is defaults", default, problem, center, tau)]
+    default_tau = DEFAULT_TAU * per_layer(model, layer_scales("auto", model, 0), device)
+    for layer in model.layers:  # the default draws one layer per update, by size
+        step = drawn_at(model, layer)
+        name = f"is defaults {layer}"
+        workloads.append(is_workload(name, default, problem, center, default_tau, step=step))
     workloads.append(sgd_workload(problem, center))
     shares = {
         layer: (part.stop - part.start) / model.num_params for layer, part in model.layers.items()
@@ -53,16 +60,31 @@ def cnn_workloads(model_name: str, settings, device: torch.device = CPU) -> tupl
     return workloads, described
 
 
+def per_layer(model, scales: dict[str, float] | None, device) -> torch.Tensor:
+    """The ``[d]`` vector of the layers' factors (``None``: 1 everywhere)."""
+    vector = torch.ones(model.num_params, device=device)
+    for layer, part in model.layers.items():
+        vector[part] = 1.0 if scales is None else scales[layer]
+    return vector
+
+
+def drawn_at(model, layer: str, seed: int = 0) -> int:
+    """The first update at which ``layerwise-size`` (seed ``seed``) perturbs ``layer``."""
+    return next(s for s in range(100_000) if block_of(model, s, True, seed) == layer)
+
+
 def layerwise_rows(model: str, workloads, shares: dict[str, float]) -> list[dict]:
-    """The per-update seconds of ``layerwise`` (cyclic) and ``layerwise-size`` (by size), with
-    their floors, from the per-layer workloads."""
+    """The per-update seconds of ``layerwise`` (cyclic), ``layerwise-size`` (by size) and the
+    defaults (by size, at their tau and beta), with their floors, from the per-layer
+    workloads."""
     by_name = {w.name: w for w in workloads}
-    layers = [by_name[f"is layerwise {layer}"] for layer in shares]
     rows = []
-    for name, weights in (
-        ("is layerwise (cyclic, mean)", [1 / len(layers)] * len(layers)),
-        ("is layerwise-size (expected)", list(shares.values())),
+    for name, weights, prefix in (
+        ("is layerwise (cyclic, mean)", [1 / len(shares)] * len(shares), "is layerwise"),
+        ("is layerwise-size (expected)", list(shares.values()), "is layerwise"),
+        ("is defaults (expected)", list(shares.values()), "is defaults"),
     ):
+        layers = [by_name[f"{prefix} {layer}"] for layer in shares]
         seconds = sum(p * w.seconds() for p, w in zip(weights, layers))
         floors = {
             key: sum(p * w.floor(key) for p, w in zip(weights, layers)) for key in layers[0].floors

@@ -39,7 +39,7 @@ TARGETS = {  # (ratio name, workload) -> (bound, "<=" or ">="), on the reference
     ("noise + gradient", "sgld 1000 steps, 1 chain"): (1.2, "<="),
 }
 EFFICIENCY_TARGET = 0.9
-CNN_TARGET_SECONDS = ("small-conv", "is layerwise-size (expected)", 2.0)  # issue 21, one core
+CNN_TARGET_SECONDS = ("small-conv", "is defaults (expected)", 2.0)  # issue 21, one core
 
 
 MODELS = ("linear", "mlp")
@@ -290,7 +290,7 @@ def render(report) -> str:
     lines += ["", "seconds (median per update; floors measured beside each)"]
     for w in report["workloads"]:
         floors = ", ".join(f"{name} {value:.4f}" for name, value in w["floors"].items())
-        memory = "" if w["peak_mb"] is None else f", peak {w['peak_mb']:.0f} MB"
+        memory = "" if w.get("peak_mb") is None else f", peak {w['peak_mb']:.0f} MB"
         lines.append(f"  {w['model']:7} {w['workload']:32} {w['seconds']:9.4f} s  {floors}{memory}")
     for r in report["ranks"]:
         lines.append(

@@ -22,7 +22,9 @@ Proposals (``--proposal``, ``sampler.estimators.proposals``): ``literal`` as abo
 layer's noise through the products ``X E^T`` the loss sees (``sampler.estimators.marginal``: the
 literal update's law, about 25 times fewer numbers on the ``mlp``); ``auto`` (default) is
 ``marginal`` where the model has a dense first layer wider than the minibatch, else
-``antithetic``. Every scheme keeps the blocks, ranks, grid, two-pass search and variance above.
+``layerwise-size`` on a model with convolutions (``models.convolution``; measured, docs
+"Gradient-free training of CNNs"), else ``antithetic``. Every scheme keeps the blocks, ranks,
+grid, two-pass search and variance above.
 
 Automatic beta (``--beta auto:TARGET``) is found in the update's pass over the noise: on a grid
 of five betas (``--beta-search grid``, default) or by bisection after a first pass over the
@@ -49,11 +51,13 @@ from sampler.estimators.marginal import not_applicable
 from sampler.estimators.proposals import build_proposal, group_size
 from sampler.estimators.temperature import Temperature, as_temperature
 from sampler.estimators.tilted_sums import TiltedSums
+from sampler.models.convolution import has_convolution
 from sampler.mpi import Comm
 from sampler.problem import Problem
 from sampler.schedules import Schedule
 
 AUTO_FALLBACK = "antithetic"  # --proposal auto where the marginalised scheme does not apply
+AUTO_CONVOLUTIONS = "layerwise-size"  # --proposal auto on a model with convolutions (measured)
 
 
 class ISInfo(NamedTuple):
@@ -65,6 +69,7 @@ class ISInfo(NamedTuple):
     loss_evals: int
     grad_evals: int
     target_variance: torch.Tensor | None = None
+    perturbed: slice | None = None  # the coordinates a layer-wise update perturbs (None: all)
 
 
 class NoFiniteSampleError(RuntimeError):
@@ -101,12 +106,16 @@ class ImportanceSampling:
 
     def scheme(self, problem):
         """The proposal scheme of this update (``auto``: ``marginal`` where it applies, else
-        ``AUTO_FALLBACK``), one object per scheme kept with its buffers."""
+        ``AUTO_CONVOLUTIONS`` on a model with convolutions, else ``AUTO_FALLBACK``), one
+        object per scheme kept with its buffers."""
         name = self.proposal
         if name == "auto":
             model = getattr(problem, "model", None)
             applies = not_applicable(model, getattr(problem, "batch_size", 0)) is None
-            name = "marginal" if applies else AUTO_FALLBACK
+            if applies:
+                name = "marginal"
+            else:
+                name = AUTO_CONVOLUTIONS if has_convolution(model) else AUTO_FALLBACK
         if name not in self._proposals:
             self._proposals[name] = build_proposal(name)
         return self._proposals[name]
@@ -193,5 +202,6 @@ class ImportanceSampling:
             loss_evals=self.samples,
             grad_evals=0,
             target_variance=variance,
+            perturbed=getattr(proposal, "perturbed", None),
         )
         return target.to(device=center.device, dtype=center.dtype), new_state, info

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from sampler.estimators.base import EstimatorSpec
 from sampler.estimators.beta_search import BETA_SEARCHES
-from sampler.estimators.importance_sampling import AUTO_FALLBACK, ImportanceSampling
+from sampler.estimators.importance_sampling import (
+    AUTO_CONVOLUTIONS,
+    AUTO_FALLBACK,
+    ImportanceSampling,
+)
 from sampler.estimators.marginal import not_applicable
 from sampler.estimators.proposals import PROPOSALS
 from sampler.estimators.temperature import beta_option, is_auto, temperature
@@ -48,8 +52,10 @@ OPTIONS = {
         "through X E^T: linear, mlp, musso-mlp with --batch-size below the input size), layerwise "
         "(one layer per update, cyclically, the rest fixed: that layer's partial local entropy, "
         "the forward from its input activations), layerwise-size (the layer drawn in proportion "
-        "to its size), or auto "
-        f"(marginal where it applies, else {AUTO_FALLBACK})",
+        "to its size), layerwise-pairs (as layerwise-size, the block's proposals in antithetic "
+        "pairs x +- sqrt(tau) e), or auto "
+        f"(marginal where it applies, else {AUTO_CONVOLUTIONS} on a model with convolutions, "
+        f"else {AUTO_FALLBACK})",
         choices=PROPOSALS,
     ),
 }

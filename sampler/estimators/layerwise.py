@@ -62,6 +62,7 @@ class LayerWise:
 
     name = "layerwise"
     by_size = False
+    paired = False
 
     def __init__(self) -> None:
         self._points = Reused()
@@ -74,6 +75,7 @@ class LayerWise:
             raise ValueError("--proposal layerwise: needs a model with named layers")
         self.layer = block_of(model, key.step, self.by_size, key.seed)
         self.part = model.layers[self.layer]
+        self.perturbed = self.part  # what the outer step's annealing and beta_eff average over
         scale = torch.sqrt(torch.as_tensor(tau, dtype=center.dtype, device=center.device))
         self.scale = scale if scale.dim() == 0 else scale[self.part]
         self.center = center
@@ -83,7 +85,7 @@ class LayerWise:
         if split and self.layer in split and hasattr(problem, "layer_input"):
             self.activations = self.layer_input(problem, center)
         self.inner = None
-        shape = applies(model, self.layer, self.activations)
+        shape = None if self.paired else applies(model, self.layer, self.activations)
         if shape is not None:  # a dense block: its weight marginalised given a_l
             self.inner = self._dense
             self.inner.prepare_block(self.layer, self.part, shape, center, tau, self.activations)
@@ -114,7 +116,12 @@ class LayerWise:
             generator = streams.torch_generator(
                 key.seed, streams.IS_NOISE, key.step, block, center.device
             )
-            buffer[offset : offset + rows].normal_(generator=generator)
+            if not self.paired:
+                buffer[offset : offset + rows].normal_(generator=generator)
+                continue
+            half = (rows + 1) // 2  # rows 0..half-1: +e_i; rows half..rows-1: -e_0, -e_1, ...
+            plus = buffer[offset : offset + half].normal_(generator=generator)
+            torch.neg(plus[: rows - half], out=buffer[offset + half : offset + rows])
         points = buffer[:total].mul_(self.scale).add_(center[self.part])
         return Drawn(blocks, offsets, points)
 
@@ -155,3 +162,10 @@ class LayerWiseBySize(LayerWise):
 
     name = "layerwise-size"
     by_size = True
+
+
+class LayerWisePaired(LayerWiseBySize):
+    """``layerwise-pairs``: the layer drawn by size, its proposals in antithetic pairs."""
+
+    name = "layerwise-pairs"
+    paired = True

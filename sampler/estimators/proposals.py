@@ -33,11 +33,19 @@ from __future__ import annotations
 import torch
 
 from sampler.estimators.draws import Drawn, Reused, dense_input, offsets_of
-from sampler.estimators.layerwise import LayerWise, LayerWiseBySize
+from sampler.estimators.layerwise import LayerWise, LayerWiseBySize, LayerWisePaired
 from sampler.estimators.marginal import Marginal
 from sampler.models import streams
 
-PROPOSALS = ("auto", "literal", "antithetic", "marginal", "layerwise", "layerwise-size")
+PROPOSALS = (
+    "auto",
+    "literal",
+    "antithetic",
+    "marginal",
+    "layerwise",
+    "layerwise-size",
+    "layerwise-pairs",
+)
 
 
 class Literal:
@@ -206,4 +214,6 @@ def build_proposal(name: str):
         return LayerWise()
     if name == "layerwise-size":
         return LayerWiseBySize()
+    if name == "layerwise-pairs":
+        return LayerWisePaired()
     return Marginal()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sampler.reproduce import cnn
 from sampler.reproduce import experiments as paper
 from sampler.reproduce.experiment import Experiment, RunSpec
 from sampler.reproduce.frontier import frontier
@@ -25,6 +26,7 @@ EXPERIMENTS: dict[str, Callable[[Scale], Experiment]] = {
     "flatness": paper.flatness,
     "pnas-minima": pnas_minima,
     "frontier": frontier,
+    "cnn": cnn.cnn,
 }
 
 

@@ -31,6 +31,13 @@ contracts the error ``e = x - x*`` by ``c = beta a tau / (1 + beta a tau)`` per 
 where the constant step ``r = 1`` stays at ``SE^2 / (c (2 - c))``
 (``tests/scheme/test_annealing.py``).
 
+Layer-wise updates (``--proposal layerwise|layerwise-size``). An update that perturbs one block
+``B`` moves only ``B``, with the drift and the noise of that block; how often ``B`` is chosen
+scales both alike, so the weights of ``B`` settle near ``exp(-beta_eff f)`` with the block's own
+``beta_eff``. ``B_k`` is therefore the mean over the block's coordinates, not over all ``d`` (the
+zeros off the block would dilute it by ``|B| / d`` and keep the full step ``d / |B|`` times too
+long). The same holds for the recorded ``beta_eff`` (``sampler.scheme.mc_error``).
+
 The paper's algorithm (García Trillos, Kaplan, Sanz-Alonso, Algorithms 1 and 2: ``x <- m``) is
 ``--lr tau``.
 """
@@ -64,18 +71,26 @@ class AnnealedStep(Recorded):
     def recorded(self) -> str:
         return self.spec
 
-    def ratio(self, step: int, variance, tau, langevin_tau, beta) -> float:
+    def ratio(self, step: int, variance, tau, langevin_tau, beta, block=None) -> float:
         """``r_k = min(1, B_k / (R (k + 1)))``; 1 without a variance, a positive beta or a
-        Langevin reading of the step (Adam)."""
+        Langevin reading of the step (Adam). ``block``: the coordinates a layer-wise update
+        perturbed (``B_k`` is their mean; ``None``: all)."""
         if variance is None or beta is None or not beta > 0 or langevin_tau is None:
             return 1.0
         variance = variance.to(torch.float64)
         tau64 = torch.as_tensor(tau, dtype=torch.float64, device=variance.device)
         full = torch.as_tensor(langevin_tau, dtype=torch.float64, device=variance.device)
+        if block is not None:
+            variance, tau64, full = (on_block(v, block) for v in (variance, tau64, full))
         temperature = float((full * variance / (2 * beta * tau64 * tau64)).mean())
         if not (math.isfinite(temperature) and temperature > 0):
             return 1.0
         return min(1.0, 1.0 / (temperature * self.rate * (step + 1)))
+
+
+def on_block(values: torch.Tensor, block: slice) -> torch.Tensor:
+    """``values`` on a layer-wise update's coordinates (a scalar stays as it is)."""
+    return values if values.dim() == 0 else values[block]
 
 
 def parse_anneal(text: str) -> AnnealedStep | None:

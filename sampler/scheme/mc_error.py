@@ -14,6 +14,7 @@ Langevin noise of that size belongs to the inverse temperature ``2 h / noise``::
 
     beta_eff = 1 / mean_i (eta_i SE_i^2 / (2 beta tau_i^2))      (eta = tau: 2 beta tau / SE^2)
 
+(over the perturbed block's coordinates for a layer-wise update, ``sampler.scheme.annealing``)
 so that the outer iteration would leave the weights near ``exp(-beta_eff f)`` on the minibatch
 loss scale (``eta`` is ``eta / (1 - mu)`` with momentum ``mu``; none is given for Adam). For IS
 ``SE^2 ≈ tau / ESS`` in the directions the loss leaves flat, so ``beta_eff ≈ 2 beta ESS``; for
@@ -30,6 +31,7 @@ from collections.abc import Mapping
 import torch
 
 from sampler.models.naming import setting
+from sampler.scheme.annealing import on_block
 
 # A run is flagged when the median beta_eff of its last WINDOW updates is below THRESHOLD
 # (measured on MNIST, see the docs on temperature: runs at 40-60 stay near chance or lose accuracy,
@@ -50,6 +52,7 @@ def error_record(
     eta,
     beta: float | None,
     layers: Mapping[str, slice] | None,
+    block: slice | None = None,
 ) -> dict:
     """``mc_se``, ``step_rms`` (overall and ``_<layer>``) and ``beta_eff`` of one update;
     ``eta`` is the outer step (``None``: not a plain or momentum step, no ``beta_eff``)."""
@@ -67,6 +70,8 @@ def error_record(
     if eta is not None and beta is not None and beta > 0:
         tau64 = torch.as_tensor(tau, dtype=torch.float64, device=params.device)
         eta64 = torch.as_tensor(eta, dtype=torch.float64, device=params.device)
+        if block is not None:  # a layer-wise update: the temperature its block's noise sets
+            variance, tau64, eta64 = (on_block(v, block) for v in (variance, tau64, eta64))
         temperature = float((eta64 * variance / (2 * beta * tau64 * tau64)).mean())
         if math.isfinite(temperature) and temperature > 0:
             record["beta_eff"] = 1.0 / temperature

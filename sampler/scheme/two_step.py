@@ -33,7 +33,7 @@ from sampler.scheme.annealing import ANNEAL, AnnealedStep, parse_anneal
 from sampler.scheme.mc_error import error_record
 from sampler.scheme.optimizers import OPTIMIZERS, Sgd, make_optimizer
 from sampler.scheme.tau import TauSchedule, tau_check
-from sampler.scheme.tau_scale import TAU_SCALES, layer_scales
+from sampler.scheme.tau_scale import CONV_TAU, DEFAULT_TAU, TAU_SCALES, layer_scales
 
 LR_IS_TAU = "tau"  # the paper's outer step: eta_k = tau_k, i.e. x_{k+1} = m_k
 
@@ -50,7 +50,7 @@ def _lr_check(value: Any) -> str | Schedule | AnnealedStep:
 OPTIONS = {
     "tau": Option(
         "any",
-        "0.01",
+        f"{DEFAULT_TAU:g}",
         "variance tau of the tilted measure: a number, a schedule (scoping:T0,T1, reverse:T0,T1, "
         "exp:V0,R, ...) or per layer LAYER=SCHEDULE,... with * for the other layers",
         check=tau_check,
@@ -58,9 +58,11 @@ OPTIONS = {
     ),
     "tau_scale": Option(
         "str",
-        "absolute",
-        "what --tau measures per layer: absolute (the paper: tau itself) or init-variance "
-        "(tau times the variance of the layer's initial weights, each layer on its own scale)",
+        "auto",
+        "what --tau measures per layer: absolute (the paper: tau itself), init-variance "
+        "(tau times the variance of the layer's initial weights, each layer on its own scale) "
+        f"or auto (absolute, but on a model with convolutions init-variance with the default "
+        f"--tau {DEFAULT_TAU:g} meaning {CONV_TAU:g} times each layer's initial variance)",
         choices=TAU_SCALES,
     ),
     "loss_scale": Option(
@@ -124,9 +126,9 @@ def check_options(values: dict[str, Any], steps: int) -> None:
 def build_two_step(values: dict[str, Any], estimator: Estimator, seed: int, model=None):
     """The trainer of ``--estimator`` from the scheme's typed options; ``model`` binds a
     per-layer ``--tau`` (and ``--tau-scale``) to its layers."""
-    scale = values.get("tau_scale", "absolute")
+    scale = values.get("tau_scale", "auto")
     if model is None:
-        if scale != "absolute":
+        if scale not in ("absolute", "auto"):
             raise OptionError(f"{setting('tau_scale', scale)}: needs the model")
         tau = values["tau"]
     else:
@@ -164,11 +166,12 @@ class TwoStepTrainer:
         outer = state.get("outer", {})
         diagnostics = info._asdict()
         variance = diagnostics.pop("target_variance", None)
+        block = diagnostics.pop("perturbed", None)  # a layer-wise update's coordinates
         ratio = None
         if isinstance(self.lr, AnnealedStep):
             beta = diagnostics.get("beta")
             langevin = self.optimizer.langevin_step(tau)
-            ratio = self.lr.ratio(step, variance, tau, langevin, beta)
+            ratio = self.lr.ratio(step, variance, tau, langevin, beta, block)
             eta = tau if ratio == 1.0 else tau * ratio
         else:
             eta = tau if self.lr is None else self.lr(step)
@@ -194,6 +197,7 @@ class TwoStepTrainer:
                 self.optimizer.langevin_step(eta),
                 record.get("beta"),
                 layers,
+                block,
             )
         )
         return new_params, {"estimator": estimator_state, "outer": outer}, record

@@ -9,6 +9,7 @@ import math
 import pytest
 
 from sampler.bench import timed_runs
+from sampler.bench.command import render
 from sampler.cli.main import main
 from tests.helpers.mpi_launch import requires_mpi
 
@@ -76,12 +77,18 @@ def test_bench_times_the_cnn_workloads(capsys):
     report = json.loads(capsys.readouterr().out)
     rows = {w["workload"]: w for w in report["workloads"] if w["model"] == "tiny-conv"}
     layers = ("conv1", "conv2", "fc1")
-    assert {"is literal", "is defaults", "sgd step"} <= set(rows)
+    assert {"is literal", "is defaults (expected)", "sgd step"} <= set(rows)
     assert {f"is layerwise {layer}" for layer in layers} <= set(rows)
+    assert {f"is defaults {layer}" for layer in layers} <= set(rows)
+    assert report["models"]["tiny-conv"]["default_proposal"] == "layerwise-size"
     shares = report["models"]["tiny-conv"]["layer_shares"]
     expected = sum(shares[layer] * rows[f"is layerwise {layer}"]["seconds"] for layer in layers)
     by_size = rows["is layerwise-size (expected)"]
     assert by_size["seconds"] == pytest.approx(expected)
     assert set(by_size["floors"]) == {"noise", "forward"}
+    defaults = sum(shares[layer] * rows[f"is defaults {layer}"]["seconds"] for layer in layers)
+    assert rows["is defaults (expected)"]["seconds"] == pytest.approx(defaults)
     ratios = {(r["workload"], r["ratio"]) for r in report["ratios"]}
     assert ("is layerwise-size (expected)", "vs is literal") in ratios
+    assert ("is defaults (expected)", "noise + forward") in ratios
+    assert "is defaults (expected)" in render(report)  # the derived rows carry no peak_mb

@@ -127,7 +127,7 @@ def test_the_constant_step_settles_at_its_noise_floor_and_fails():
 class ErrorBlindStep(AnnealedStep):
     """A wrong variant: ``r_k = 1 / (k + 1)`` whatever the Monte Carlo error (2 A c < 1)."""
 
-    def ratio(self, step, variance, tau, langevin_tau, beta):
+    def ratio(self, step, variance, tau, langevin_tau, beta, block=None):
         return 1.0 / (step + 1)
 
 

@@ -1,0 +1,130 @@
+"""The ``cnn`` experiment of ``sampler reproduce`` (issue 21): gradient-free importance sampling at
+its defaults on the two CNNs of the zoo, beside SGD on the same nets.
+
+On a model with convolutions the ``is`` defaults are the layer-wise proposal drawn by size
+(``--proposal auto`` = ``layerwise-size``: one layer per update, the rest fixed, Musso's partial
+local entropy, "Partial local entropy and anisotropy in deep weight spaces", 2021, section 3),
+tau on each layer's scale (``--tau-scale auto``: ``CONV_TAU`` times the layer's initial
+variance), ``--beta auto:0.3`` and the annealed outer step (``--lr anneal``, averaged over the
+perturbed block); ``sampler.estimators.layerwise``, ``sampler.scheme.tau_scale``. SGD runs at its
+defaults. Every run: MNIST (the embedded training images, the test set of ``--data-dir``),
+minibatch 20, 1,000 samples per IS update.
+
+The section: test accuracy against updates and against wall-clock seconds (one figure each, mean
+over the seeds with a band of one sample sd), a table at the ``at`` updates with seconds per
+update, and a table at equal wall time: the accuracy each row reached within the seconds the
+fastest IS row took, and the seconds each row took to first reach 0.90.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sampler.compare import series
+from sampler.compare.groups import combine
+from sampler.compare.plots import Plot, render
+from sampler.reproduce import figures, tables
+from sampler.reproduce.experiment import Experiment, columns, steps
+from sampler.reproduce.scale import Scale
+
+MODELS = ("tiny-conv", "small-conv")
+FULL_STEPS = 200  # updates per run at full scale (the machine's budget; the note has 2,000)
+FULL_EVERY = 20
+QUICK_STEPS = 6
+QUICK_EVERY = 3
+REACH = 0.9  # the accuracy whose first reaching time the equal-time table gives
+MNIST = ("--data", "mnist", "--batch-size", "20")
+METHODS = {
+    "IS (defaults)": ("--estimator", "is"),
+    "SGD": ("--baseline", "sgd"),
+}
+
+
+def cnn(s: Scale) -> Experiment:
+    count, every = (QUICK_STEPS, QUICK_EVERY) if s.smoke_test else (FULL_STEPS, FULL_EVERY)
+    seeds = s.seeds[:1] if s.smoke_test else s.seeds
+    experiment = Experiment(
+        "cnn",
+        "Gradient-free training of CNNs: IS at its defaults beside SGD",
+        f"`tiny-conv` (5,142 parameters) and `small-conv` (431,080) on MNIST, {count} updates of "
+        "minibatch 20 from the seeded initialisation: `--estimator is` at its defaults (on a "
+        "model with convolutions one layer per update drawn by size, tau 10 times each "
+        "layer's initial variance, beta chosen for ESS = 0.3 J, J = 1,000, the annealed outer "
+        "step) and SGD at its defaults, against updates and against wall time. Runs of 2,000 "
+        'updates: Proposal schemes, "Gradient-free training of CNNs: the defaults".',
+        at=columns(count, 5, every),
+        render=render_cnn,
+    )
+    for model in MODELS:
+        for method, flags in METHODS.items():
+            label = f"{method}, {model}"
+            experiment.add(label, ("--model", model, *MNIST, *flags, *steps(count, every)), seeds)
+    return experiment
+
+
+def accuracy_by_seconds(rows: figures.Rows) -> Plot:
+    plot = Plot("cnn-seconds", "CNNs: test accuracy against wall time", "seconds", "accuracy")
+    for label, runs in rows.items():
+        if runs:
+            times = [series.at_steps(run, "time") for run in runs]
+            plot.add(label, combine([figures.accuracy(run) for run in runs], times))
+    return plot
+
+
+def accuracy_within(run, seconds: float) -> float | None:
+    """The last test accuracy measured within ``seconds`` of the run's training time."""
+    times = series.at_steps(run, "time")
+    within = [(step, value) for step, value in figures.accuracy(run).items() if times.get(step)]
+    within = [value for step, value in sorted(within) if times[step] <= seconds]
+    return within[-1] if within else None
+
+
+def seconds_to(run, accuracy: float) -> float | None:
+    """The training seconds at the first evaluation that reached ``accuracy``."""
+    times = series.at_steps(run, "time")
+    for step, value in sorted(figures.accuracy(run).items()):
+        if value >= accuracy and step in times:
+            return times[step]
+    return None
+
+
+def equal_time_table(rows: figures.Rows) -> str:
+    budgets = [
+        series.mean_sd([series.at_steps(run, "time").get(run.metrics[-1]["step"]) for run in runs])
+        for label, runs in rows.items()
+        if label.startswith("IS") and runs and all(run.metrics for run in runs)
+    ]
+    budget = min((mean for mean, _ in budgets if mean is not None), default=None)
+    if budget is None:
+        return ""
+    header = ["row", f"accuracy within {budget:.0f} s", f"seconds to {REACH:.2f}"]
+    body = []
+    for label, runs in rows.items():
+        reached = [seconds_to(run, REACH) for run in runs]
+        to_reach = tables.seconds(series.mean_sd(reached)[0]) if all(reached) else "not reached"
+        within = [accuracy_within(run, budget) for run in runs]
+        body.append([label, tables.number(within), to_reach])
+    return (
+        f"At equal wall time (the training seconds of the fastest IS row, {budget:.0f} s; "
+        "evaluations excluded):\n\n" + tables.table(header, body)
+    )
+
+
+def render_cnn(experiment: Experiment, rows: figures.Rows, out: Path, docs: Path) -> list[str]:
+    wanted = {spec.label: 0 for spec in experiment.runs}
+    for spec in experiment.runs:
+        wanted[spec.label] += 1
+    parts = [tables.accuracy_table(rows, wanted, experiment.at, "updates")]
+    equal = equal_time_table(rows)
+    if equal:
+        parts.append(equal)
+    limit = max(experiment.at) if experiment.at else None
+    updates = Plot("cnn", "CNNs: test accuracy against updates", "updates", "test accuracy")
+    for label, runs in rows.items():
+        updates.add(label, figures.curve(runs, figures.accuracy, limit))
+    for plot in (updates, accuracy_by_seconds(rows)):
+        if plot.series:
+            path = docs / f"{plot.name}.png"
+            render(plot, path)
+            parts.append(f"![{plot.title}]({path.name})")
+    return parts
