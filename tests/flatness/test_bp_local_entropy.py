@@ -97,11 +97,17 @@ def test_sampler_flatness_prints_the_curve(tmp_path, capsys):
     assert distances == sorted(distances) and all(p["normalised"] <= 1e-6 for p in report["points"])
 
 
-def test_other_models_are_refused_with_one_line(tmp_path, capsys):
+def _mlp_run(tmp_path):
+    """A two-update SGD run of an mlp: a model the committee probes refuse."""
     run = tmp_path / "run"
     data = ["--data", "gaussian-mixture", "--gm-dim", "4", "--gm-train", "40", "--gm-test", "20"]
     argv = ["train", *data, "--model", "mlp", "--baseline", "sgd", "--steps", 2, "--quiet"]
     assert main(list(map(str, [*argv, "--out", run]))) == 0
+    return run
+
+
+def test_other_models_are_refused_with_one_line(tmp_path, capsys):
+    run = _mlp_run(tmp_path)
     with pytest.raises(SystemExit):
         main(["flatness", str(run), "--probes", "bp-local-entropy"])
     assert "--probes bp-local-entropy: needs a run of --model committee" in capsys.readouterr().err
@@ -131,10 +137,7 @@ def test_skipped_when_the_reference_is_no_solution_and_normalised_units(tmp_path
 
 
 def test_normalise_units_refused_for_other_models(tmp_path, capsys):
-    run = tmp_path / "run"
-    data = ["--data", "gaussian-mixture", "--gm-dim", "4", "--gm-train", "40", "--gm-test", "20"]
-    argv = ["train", *data, "--model", "mlp", "--baseline", "sgd", "--steps", 2, "--quiet"]
-    assert main(list(map(str, [*argv, "--out", run]))) == 0
+    run = _mlp_run(tmp_path)
     with pytest.raises(SystemExit):
         main(["flatness", str(run), "--probes", "signal", "--normalise-units"])
     err = capsys.readouterr().err.strip().splitlines()[-1]
