@@ -52,6 +52,7 @@ from sampler.config.run_config import ConfigError, RunConfig
 from sampler.estimators.temperature import candidate_betas, is_auto
 from sampler.models import DATASETS
 from sampler.models.naming import setting
+from sampler.runs.device_usage import STATUS_FILE, proc_kib
 
 MAX_EVALUATIONS = 10**14
 METRICS_LINE_BYTES = 100
@@ -88,13 +89,7 @@ def _read_int(path: Path) -> int | None:
 
 def _process_size() -> int:
     """The process's virtual size (``VmSize`` in ``/proc/self/status``), 0 if unknown."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmSize:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
+    return (proc_kib(STATUS_FILE, "VmSize") or 0) * 1024
 
 
 def physical_memory() -> int:
@@ -108,12 +103,9 @@ def machine_memory() -> int:
     """Bytes of memory this process may use now: the smallest of ``MemAvailable``, the
     cgroup's limit less its usage, and physical memory."""
     known = [physical_memory()]
-    try:
-        for line in MEMINFO.read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                known.append(int(line.split()[1]) * 1024)
-    except (OSError, ValueError, IndexError):
-        pass
+    available = proc_kib(MEMINFO, "MemAvailable")
+    if available is not None:
+        known.append(available * 1024)
     address_space = resource.getrlimit(resource.RLIMIT_AS)[0]
     if address_space != resource.RLIM_INFINITY:  # ulimit -v: less what is mapped already
         known.append(max(address_space - _process_size(), 0))

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from sampler.compare import series
 from sampler.compare.groups import combine
-from sampler.compare.plots import Plot, render
+from sampler.compare.plots import Plot
 from sampler.reproduce import figures, tables
 from sampler.reproduce.experiment import Experiment, columns, steps
 from sampler.reproduce.scale import Scale
@@ -111,9 +111,7 @@ def equal_time_table(rows: figures.Rows) -> str:
 
 
 def render_cnn(experiment: Experiment, rows: figures.Rows, out: Path, docs: Path) -> list[str]:
-    wanted = {spec.label: 0 for spec in experiment.runs}
-    for spec in experiment.runs:
-        wanted[spec.label] += 1
+    wanted = experiment.runs_per_label()
     parts = [tables.accuracy_table(rows, wanted, experiment.at, "updates")]
     equal = equal_time_table(rows)
     if equal:
@@ -123,8 +121,7 @@ def render_cnn(experiment: Experiment, rows: figures.Rows, out: Path, docs: Path
     for label, runs in rows.items():
         updates.add(label, figures.curve(runs, figures.accuracy, limit))
     for plot in (updates, accuracy_by_seconds(rows)):
-        if plot.series:
-            path = docs / f"{plot.name}.png"
-            render(plot, path)
+        path = figures.save(plot, docs)
+        if path is not None:
             parts.append(f"![{plot.title}]({path.name})")
     return parts

@@ -240,7 +240,7 @@ def _run(args, scale, every, chosen, runs, timing_wanted, data_dir, out, docs, r
 
         phase("training", training)
         phase("flatness", lambda: failed.extend(_flatness(chosen, out, say)))
-    written = report.write(every, scale, out, docs, args, root, chosen)
+    written = report.write(every, scale, out, docs, args, root)
     say(f"wrote {written}")
     for failure in failed:
         say(f"failed: {failure}")

@@ -63,6 +63,13 @@ class Experiment:
     def add(self, label: str, flags: tuple[str, ...], seeds, ranks: int = 1) -> None:
         self.runs += [RunSpec(label, tuple(flags), seed, ranks) for seed in seeds]
 
+    def runs_per_label(self) -> dict[str, int]:
+        """How many runs (seeds) each row is made of, in the order of first use."""
+        counts: dict[str, int] = {}
+        for run in self.runs:
+            counts[run.label] = counts.get(run.label, 0) + 1
+        return counts
+
     def flatness_directory(self, out: Path, run: RunSpec) -> Path:
         """Where ``sampler flatness`` writes its report on ``run`` for this experiment: one
         folder per run and set of probe flags (two experiments may probe one run differently)."""

@@ -117,10 +117,14 @@ def draw(experiment, rows: Rows, flatness: dict[str, dict | None], docs: Path) -
     else:
         limit = max(experiment.at) if experiment.at else None
         plots = [_accuracy_plot(key, experiment.title, rows, experiment.x, limit)]
-    written = []
-    for plot in plots:
-        if plot.series:
-            path = docs / f"{plot.name}.png"
-            render(plot, path)
-            written.append(path)
-    return written
+    saved = [save(plot, docs) for plot in plots]
+    return [path for path in saved if path is not None]
+
+
+def save(plot: Plot, docs: Path) -> Path | None:
+    """``plot`` as ``docs/<name>.png`` when it has data (None when it has none)."""
+    if not plot.series:
+        return None
+    path = docs / f"{plot.name}.png"
+    render(plot, path)
+    return path

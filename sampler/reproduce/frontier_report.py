@@ -18,9 +18,8 @@ from pathlib import Path
 from sampler.compare import series
 from sampler.compare.groups import combine
 from sampler.compare.plots import Plot
-from sampler.compare.plots import render as draw
 from sampler.compare.runs import Run
-from sampler.reproduce import tables
+from sampler.reproduce import figures, tables
 
 GRAD_COST = 3.0  # sampler compare's --grad-cost default: forward + backward ~ 3 forward passes
 LEVELS = (0.85, 0.90)
@@ -96,7 +95,6 @@ def family(method: str) -> tuple[str, str]:
 
 def plots(rows: dict[str, list[Run]]) -> list[Plot]:
     """Per network: accuracy against forward-equivalents (log) and against wall time (log)."""
-    accuracy = lambda run: series.at_steps(run, "test_accuracy")  # noqa: E731
     views = (
         (
             "fwd",
@@ -119,7 +117,7 @@ def plots(rows: dict[str, list[Run]]) -> list[Plot]:
                 Plot(name, f"{model}: test accuracy", xlabel, "test accuracy", xscale="log"),
             )
             if runs:
-                curve = combine([accuracy(r) for r in runs], [position(r) for r in runs])
+                curve = combine([figures.accuracy(r) for r in runs], [position(r) for r in runs])
                 group, part = family(method)
                 plot.add(group, curve, part)
     return [p for p in result.values() if p.series]
@@ -127,12 +125,8 @@ def plots(rows: dict[str, list[Run]]) -> list[Plot]:
 
 def render(experiment, rows: dict[str, list[Run]], out: Path, docs: Path) -> list[str]:
     """The table, then the PNGs written into ``docs`` (``frontier-<network>-fwd|time.png``)."""
-    wanted: dict[str, int] = {}
-    for spec in experiment.runs:
-        wanted[spec.label] = wanted.get(spec.label, 0) + 1
-    parts = [table(rows, wanted)]
+    parts = [table(rows, experiment.runs_per_label())]
     for plot in plots(rows):
-        path = docs / f"{plot.name}.png"
-        draw(plot, path)
+        path = figures.save(plot, docs)
         parts.append(f"![{plot.title} against {plot.xlabel.split(' (')[0]}]({path.name})")
     return parts

@@ -27,6 +27,7 @@ from sampler.bench import timed_runs
 from sampler.config.run_config import RunConfig
 from sampler.models import DATASETS
 from sampler.reproduce.experiment import RunSpec
+from sampler.runs.atomic_file import write_text_atomic
 
 CHECKPOINT_EVERY = "25"  # at most 25 updates lost to a kill -9 (SIGINT/SIGTERM lose none)
 STOP_GRACE_SECONDS = 120  # a stopped run's last update and checkpoint; then it is killed
@@ -125,13 +126,7 @@ class Timings:
 
     def add(self, name: str, seconds: float) -> None:
         self.values[name] = self.values.get(name, 0.0) + seconds
-        _write_atomically(self.path, json.dumps(self.values, indent=1, sort_keys=True))
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
+        write_text_atomic(self.path, json.dumps(self.values, indent=1, sort_keys=True), role="")
 
 
 def _record(run: RunSpec, data_dir: str | None) -> dict:
@@ -168,7 +163,7 @@ def _prepare(run: RunSpec, out: Path, data_dir: str | None) -> tuple[str, list[s
         if record_path.is_file():
             record_path.rename(aside.with_name(aside.name + ".command.json"))
     directory.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomically(record_path, json.dumps(record))
+    write_text_atomic(record_path, json.dumps(record), role="")
     return "done", train_command(run, directory, data_dir)
 
 

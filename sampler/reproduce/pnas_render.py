@@ -25,7 +25,7 @@ from pathlib import Path
 
 from sampler.compare.groups import Curve, combine
 from sampler.compare.plots import Plot
-from sampler.compare.plots import render as draw
+from sampler.reproduce import figures
 from sampler.reproduce.tables import number, table
 
 DISTANCES = (0.01, 0.03, 0.1)
@@ -189,7 +189,7 @@ def render(experiment, rows: dict, out: Path, docs: Path) -> list[str]:
     parts = [summary_table(rows, found), ordering(found)]
     docs.mkdir(parents=True, exist_ok=True)
     for plot in plots(rows, found):
-        if plot.series:
-            draw(plot, docs / f"{plot.name}.png")
-            parts.append(f"![{plot.title}]({plot.name}.png)")
+        path = figures.save(plot, docs)
+        if path is not None:
+            parts.append(f"![{plot.title}]({path.name})")
     return parts

@@ -24,6 +24,7 @@ from sampler.reproduce import figures, tables
 from sampler.reproduce import page as results_page
 from sampler.reproduce.launch import CHECKPOINT_EVERY, reads_files
 from sampler.reproduce.timing import ROWS
+from sampler.runs.device_usage import proc_kib
 
 INTRO = """\
 Section 6 of N. García Trillos, Z. Kaplan and D. Sanz-Alonso, "Variational characterizations of
@@ -60,9 +61,7 @@ def hardware(jobs: int) -> str:
         ),
         platform.processor() or "unknown CPU",
     )
-    memory = next(
-        (line.split()[1] for line in _lines("/proc/meminfo") if line.startswith("MemTotal")), None
-    )
+    memory = proc_kib("/proc/meminfo", "MemTotal")
     parts = [
         f"{cpu}, {os.cpu_count()} logical CPUs"
         + (f", {int(memory) / 2**20:.0f} GiB memory" if memory else ""),
@@ -81,11 +80,9 @@ def _lines(path: str) -> list[str]:
 
 
 def _rows(experiment, out: Path) -> tuple[figures.Rows, dict[str, int]]:
-    rows: figures.Rows = {}
-    wanted: dict[str, int] = {}
+    wanted = experiment.runs_per_label()
+    rows: figures.Rows = {label: [] for label in wanted}
     for spec in experiment.runs:
-        wanted[spec.label] = wanted.get(spec.label, 0) + 1
-        rows.setdefault(spec.label, [])
         try:
             rows[spec.label].append(read_run(out / "runs" / spec.name))
         except NotARunError:
@@ -185,25 +182,23 @@ def _timing_section(timing: dict | None, phases: dict) -> str:
     )
 
 
-def write(
-    experiments, scale, out: Path, docs: Path, args, root: Path | None = None, chosen=None
-) -> Path:
+def write(experiments, scale, out: Path, docs: Path, args, root: Path | None = None) -> Path:
     """The page of every experiment, from what ``out`` holds (a run not there shows as —). With
-    ``--only`` (``chosen`` a part of ``experiments``), only the chosen sections are rewritten
-    and every other section of the page in ``docs`` is kept as it is."""
+    ``--only KEYS``, only those sections are rewritten and every other section of the page in
+    ``docs`` is kept as it is."""
     docs.mkdir(parents=True, exist_ok=True)
     timings = _read_json(out / "timings.json") or {}
     timing = _read_json(out / "timing.json")
     phases = _read_json(out / "phases.json") or {}
     commit = _command_output(["git", "rev-parse", "--short", "HEAD"], root) or "unknown"
     header = _header(scale, args, commit, phases)
-    only = set(getattr(args, "only", None) or ())
-    keys = [e.key for e in (chosen if chosen is not None else experiments)]
+    only = list(getattr(args, "only", None) or ())
     ordered = [
-        (e.title, None if only and e.key not in keys else _section(e, out, docs, args.data_dir,
-                                                                    timings, phases))
+        (e.title, _section(e, out, docs, args.data_dir, timings, phases))
+        if not only or e.key in only
+        else (e.title, None)
         for e in experiments
-    ]  # fmt: skip
+    ]
     # Table 6.2 after Table 6.1, as in the paper
     place = 1 if experiments and experiments[0].key == "table-6-1" else 0
     timing_text = _timing_section(timing, phases) if not only or "table-6-2" in only else None
@@ -213,8 +208,7 @@ def write(
         page.write_text("\n\n".join([header, *(text for _, text in ordered)]) + "\n")
         return page
     old = page.read_text() if page.is_file() else ""
-    written = [k for k in ["table-6-2", *keys] if k in only]
-    stamp = results_page.provenance(written, args.data_dir, args.quick, commit)
+    stamp = results_page.provenance(only, args.data_dir, args.quick, commit)
     page.write_text(results_page.merge(old, header, ordered, stamp))
     return page
 

@@ -24,16 +24,23 @@ def device_name(device: torch.device) -> str:
     return device.type
 
 
-def resident_peak_mb() -> float | None:
-    """This process's peak resident set in MiB (Linux's ``VmHWM``), else ``None``."""
+def proc_kib(path, field: str) -> int | None:
+    """The number of kB a Linux ``/proc`` file gives for ``field`` (``VmHWM`` of
+    ``/proc/self/status``, ``MemAvailable`` of ``/proc/meminfo``), else ``None``."""
     try:
-        with open(STATUS_FILE, encoding="ascii", errors="replace") as handle:
+        with open(path, encoding="ascii", errors="replace") as handle:
             for line in handle:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0  # kB
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+def resident_peak_mb() -> float | None:
+    """This process's peak resident set in MiB (Linux's ``VmHWM``), else ``None``."""
+    kib = proc_kib(STATUS_FILE, "VmHWM")
+    return None if kib is None else kib / 1024.0
 
 
 def peak_memory_mb(device: torch.device) -> float | None:

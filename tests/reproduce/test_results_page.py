@@ -64,7 +64,7 @@ def test_only_rewrites_its_section_with_its_render_and_a_stamp(tmp_path):
     first = Experiment("first", "First", "about first")
     second = Experiment("second", "Second", "about second", render=_render)
     second.add("a row", ("--steps", "3"), (0,))
-    written = report.write([first, second], Scale.quick(), out, docs, Args, None, [second])
+    written = report.write([first, second], Scale.quick(), out, docs, Args)
     header, sections = page.split(written.read_text())
     assert header == page.split(OLD)[0]
     assert sections["First"] == page.split(OLD)[1]["First"]
