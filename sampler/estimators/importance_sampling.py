@@ -87,6 +87,7 @@ class ImportanceSampling:
         beta_search: str = "grid",
         proposal: str = "literal",
         blocks_per_pass: int | None = None,
+        control_variate: str = "none",
     ) -> None:
         self.samples = samples
         self.temperature = as_temperature(beta)
@@ -94,6 +95,7 @@ class ImportanceSampling:
         self.beta_search = beta_search
         self.proposal = proposal
         self.blocks_per_pass = blocks_per_pass  # None: group_size (all that fit on a GPU)
+        self.control_variate = control_variate  # sampler.estimators.control_variate
         self._proposals: dict = {}
 
     def init(self, center: torch.Tensor) -> dict:
@@ -128,7 +130,8 @@ class ImportanceSampling:
 
     def _pass(self, key, betas, center, proposal, problem, comm, losses=None) -> TiltedSums:
         """One pass over this rank's blocks; ``losses`` (block -> [rows]) skips the forward."""
-        sums = TiltedSums(betas, proposal.dim, center.device)
+        reference = proposal.points_mean() if self.control_variate == "proposal-mean" else None
+        sums = TiltedSums(betas, proposal.dim, center.device, reference)
         proposal.start(sums)
         owned = self.blocks()[comm.rank :: comm.size]
         for group in self._groups(owned, proposal, center.device):

@@ -1,5 +1,6 @@
 """The ``is`` estimator's registry entry (``sampler.estimators.ESTIMATORS["is"]``): its options
-(``--samples``, ``--block-size``, ``--beta``, ``--beta-search``, ``--proposal``), the checks of
+(``--samples``, ``--block-size``, ``--beta``, ``--beta-search``, ``--proposal``,
+``--control-variate``), the checks of
 settings that only make sense together or with the built model, and how an
 ``ImportanceSampling`` (``sampler.estimators.importance_sampling``) is built from them.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from sampler.estimators.base import EstimatorSpec
 from sampler.estimators.beta_search import BETA_SEARCHES
+from sampler.estimators.control_variate import CONTROL_VARIATES
 from sampler.estimators.importance_sampling import (
     AUTO_CONVOLUTIONS,
     AUTO_FALLBACK,
@@ -22,6 +24,7 @@ from sampler.models.options import Option, OptionError, at_least
 DEFAULT_ESS_FRACTION = 0.3
 # auto: the measured comparison on MNIST (README, "Proposal schemes") showed no loss
 DEFAULT_PROPOSAL = "auto"
+DEFAULT_CONTROL_VARIATE = "proposal-mean"  # measured: docs/methods/control-variate.md
 
 OPTIONS = {
     "beta": beta_option(
@@ -58,6 +61,14 @@ OPTIONS = {
         f"else {AUTO_FALLBACK})",
         choices=PROPOSALS,
     ),
+    "control_variate": Option(
+        "str",
+        DEFAULT_CONTROL_VARIATE,
+        "none (the self-normalised estimate of Algorithm 4) or proposal-mean (minus the "
+        "proposals' own average's error from their known mean: the same expectation, the "
+        "noise that does not depend on the weights removed)",
+        choices=CONTROL_VARIATES,
+    ),
 }
 
 
@@ -83,6 +94,7 @@ def build(values) -> ImportanceSampling:
         values["block_size"],
         values["beta_search"],
         values["proposal"],
+        control_variate=values["control_variate"],
     )
 
 

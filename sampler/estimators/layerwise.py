@@ -95,6 +95,9 @@ class LayerWise:
         """The activations below the block, once per update."""
         return problem.layer_input(center, self.layer)
 
+    def points_mean(self) -> torch.Tensor:
+        return self.inner.points_mean() if self.inner is not None else self.center[self.part]
+
     def start(self, sums) -> None:
         """A new pass over the blocks: nothing beside the plain sums (a dense block's own)."""
         if self.inner is not None:

@@ -50,6 +50,7 @@ import math
 
 import torch
 
+from sampler.estimators.control_variate import ColumnCrossSums, weight_square_sum
 from sampler.estimators.draws import Drawn, Reused, dense_input, offsets_of
 from sampler.models import streams
 
@@ -71,25 +72,33 @@ def not_applicable(model, batch_size: int) -> str | None:
 class FirstLayerSums:
     """The first layer's compressed sums per beta (module docstring), rescaled with the rest."""
 
-    def __init__(self, grid: int, batch: int, width: int, device) -> None:
+    def __init__(self, grid: int, batch: int, width: int, device, plain: bool = False) -> None:
+        """``plain``: the last of the ``grid`` rows is the control variate's ``beta = 0``."""
         zeros = lambda *shape: torch.zeros(*shape, dtype=torch.float64, device=device)  # noqa: E731
         self.s, self.p = zeros(grid, batch, width), zeros(grid, batch, width)
         self.q = zeros(grid, width, batch, batch)
+        self.cross = ColumnCrossSums(grid - 1, batch, width, device) if plain else None
 
     def rescale(self, factor: torch.Tensor) -> None:
         self.s.mul_(factor[:, None, None])
         squared = factor * factor
         self.p.mul_(squared[:, None, None])
         self.q.mul_(squared[:, None, None, None])
+        if self.cross is not None:
+            self.cross.rescale(factor)
 
     def add(self, block: torch.Tensor, block_weight: torch.Tensor) -> None:
         """``block: [G, B, h]`` = ``sum_{j in b} w_gj G_j``, ``block_weight: [G]``."""
         self.s.add_(block)
         self.p.add_(block_weight[:, None, None] * block)
         self.q.add_(torch.einsum("gli,gmi->gilm", block, block))
+        if self.cross is not None:
+            self.cross.add(block, block_weight)
 
     def payload(self, index: int) -> torch.Tensor:
-        parts = (self.s[index], self.p[index], self.q[index])
+        parts = [self.s[index], self.p[index], self.q[index]]
+        if self.cross is not None:
+            parts += [self.s[-1], self.p[-1], self.q[-1], self.cross.payload(index)]
         return torch.cat([part.flatten() for part in parts])
 
 
@@ -134,9 +143,15 @@ class Marginal:
         self.batch, self.width = inputs.shape[0], layer.n_out
         self.dim = center.shape[0] - layer.weight.stop
 
+    def points_mean(self) -> torch.Tensor:
+        """The known mean of the points the plain sums add up: the centre after the first
+        layer's weight (that weight's own control variate is in ``finish``)."""
+        return self.rest_center
+
     def start(self, sums) -> None:
         grid = sums.betas.shape[0]
-        self.first = FirstLayerSums(grid, self.batch, self.width, sums.betas.device)
+        plain = sums.cross is not None
+        self.first = FirstLayerSums(grid, self.batch, self.width, sums.betas.device, plain)
         sums.attach(self.first)
 
     def numbers_per_sample(self) -> float:
@@ -189,27 +204,63 @@ class Marginal:
     def finish(self, key, estimate, center, tau, comm) -> tuple[torch.Tensor, torch.Tensor]:
         batch, width, n_in = self.batch, self.width, self.layer.n_in
         merged = estimate.attached[0]
-        size = batch * width
+        size, square = batch * width, width * batch * batch
         s = merged[:size].view(batch, width)
         p = merged[size : 2 * size].view(batch, width)
-        q = merged[2 * size :].view(width, batch, batch)
+        q = merged[2 * size : 2 * size + square].view(width, batch, batch)
         s1, s2, r, blocks = estimate.s1, estimate.s2, estimate.r, estimate.blocks
         basis = self.basis64.to(merged.device)
-        deviation = s.T @ basis / s1 + math.sqrt(s2) / s1 * self.residual(key, merged.device)
+        outer = lambda a, b: torch.einsum("li,mi->ilm", a, b)  # noqa: E731  per column i
+        # the blocks' summed outer deviations per column, in units of 1 / s1^2
+        sigma_i = q - (outer(s, p) + outer(p, s)) / s1 + outer(s, s) * (r / (s1 * s1))
+        squares = s2 / (s1 * s1)
+        if self.first.cross is None:
+            deviation = s.T @ basis / s1 + math.sqrt(s2) / s1 * self.residual(key, merged.device)
+        else:
+            sigma_i, mean, squares = self._controlled(merged, estimate, sigma_i, s / s1)
+            deviation = mean.T @ basis + math.sqrt(squares) * self.residual(key, merged.device)
         first = self.weight64.to(merged.device) + self.sigma * deviation
         target = torch.cat([first.flatten(), estimate.target])
         if blocks >= 2:
-            sigma_i = (
-                q
-                - (torch.einsum("li,mi->ilm", s, p) + torch.einsum("li,mi->ilm", p, s)) / s1
-                + torch.einsum("li,mi->ilm", s, s) * (r / (s1 * s1))
-            )
             upper = sigma_i[:, self.upper[0], self.upper[1]].to(self.pairs.dtype)  # [h, pairs]
             quadratic = (upper @ self.pairs).to(torch.float64).clamp_min_(0.0)  # [h, n]
             means = quadratic * (blocks / (blocks - 1)) / (s1 * s1)
-            residual = (1.0 - (basis * basis).sum(dim=0)).clamp_min_(0.0) * (s2 / (s1 * s1))
+            residual = (1.0 - (basis * basis).sum(dim=0)).clamp_min_(0.0) * squares
             first_variance = self.sigma**2 * (means + residual)
         else:
             first_variance = torch.full((width, n_in), math.nan, dtype=torch.float64)
         variance = torch.cat([first_variance.flatten().to(merged.device), estimate.variance])
         return target, variance
+
+    def _controlled(self, merged, estimate, sigma_i, mean):
+        """The control variate's first layer (``sampler.estimators.control_variate``): the
+        in-span mean ``S / s1 - S_0 / J``, the summed outer deviations with the plain row's and
+        the cross terms, and ``sum_j c_j^2`` for the residual."""
+        batch, width = self.batch, self.width
+        size, square = batch * width, width * batch * batch
+        start = 2 * size + square
+        s0 = merged[start : start + size].view(batch, width)
+        p0 = merged[start + size : start + 2 * size].view(batch, width)
+        q0 = merged[start + 2 * size : start + 2 * size + square].view(width, batch, batch)
+        start += 2 * size + square
+        x = merged[start : start + square].view(width, batch, batch)
+        n = merged[start + square : start + square + size].view(batch, width)
+        y = merged[start + square + size : start + square + 2 * size].view(batch, width)
+        s1, count = estimate.s1, estimate.count
+        outer = lambda a, b: torch.einsum("li,mi->ilm", a, b)  # noqa: E731
+        plain_mean = s0 / count
+        plain_sigma = (
+            q0
+            - (outer(s0, p0) + outer(p0, s0)) / count
+            + outer(s0, s0) * (estimate.plain_r / count**2)
+        )
+        cross = (
+            x - outer(n, plain_mean) - outer(mean, y) + outer(mean, plain_mean) * estimate.cross_v
+        )
+        sigma_i = (
+            sigma_i
+            + plain_sigma * (s1 * s1 / (count * count))
+            - (cross + cross.transpose(1, 2)) * (s1 / count)
+        )
+        squares = weight_square_sum(s1, estimate.s2, count)
+        return sigma_i, mean - plain_mean, squares

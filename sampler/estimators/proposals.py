@@ -59,6 +59,11 @@ class Literal:
     def prepare(self, key, center: torch.Tensor, tau, problem) -> None:
         self.scale = torch.sqrt(torch.as_tensor(tau, dtype=center.dtype, device=center.device))
         self.dim = center.shape[0]
+        self.mean = center
+
+    def points_mean(self) -> torch.Tensor:
+        """The known mean of the points the sums add up (the control variate's)."""
+        return self.mean
 
     def start(self, sums) -> None:
         """A new pass over the blocks: nothing beside the plain sums."""

@@ -43,6 +43,7 @@ from typing import Protocol
 
 import torch
 
+from sampler.estimators.control_variate import CrossSums, cross_term, spread
 from sampler.mpi import Comm
 
 
@@ -69,12 +70,24 @@ class TiltedEstimate:
     blocks: int = 0
     r: float = math.nan  # sum_b W_b^2 of the chosen beta
     attached: list[torch.Tensor] = field(default_factory=list)  # merged payloads, in order
+    count: float = math.nan  # with a control variate: the samples J (the plain row's s1)
+    plain_r: float = math.nan  # with a control variate: sum_b n_b^2
+    cross_v: float = math.nan  # with a control variate: sum_b W_b n_b of the chosen beta
 
 
 class TiltedSums:
-    def __init__(self, betas: list[float], dim: int, device) -> None:
-        self.betas = torch.tensor(betas, dtype=torch.float64, device=device)
-        grid = len(betas)
+    def __init__(
+        self, betas: list[float], dim: int, device, reference: torch.Tensor | None = None
+    ) -> None:
+        """``reference``: the known mean of the summed points, subtracted as a control variate
+        (``sampler.estimators.control_variate``; ``None``: the plain self-normalised estimate).
+        With it the sums keep one more row, ``beta = 0``, after the grid's."""
+        self.grid = len(betas)
+        self.reference = reference
+        rows = [*betas, 0.0] if reference is not None else list(betas)
+        self.betas = torch.tensor(rows, dtype=torch.float64, device=device)
+        grid = len(rows)
+        self.cross = None if reference is None else CrossSums(self.grid, (dim,), device)
         zeros = lambda *shape: torch.zeros(*shape, dtype=torch.float64, device=device)  # noqa: E731
         self.min_loss = torch.full((), math.inf, dtype=torch.float64, device=device)
         self.s1, self.s2, self.r = zeros(grid), zeros(grid), zeros(grid)
@@ -99,6 +112,8 @@ class TiltedSums:
         self.r.mul_(squared)
         self.q.mul_(squared[:, None])
         self.p.mul_(squared[:, None])
+        if self.cross is not None:
+            self.cross.rescale(factor)
         for sums in self.attached:
             sums.rescale(factor)
 
@@ -113,7 +128,10 @@ class TiltedSums:
         self._rescale(new_min)
         self.min_loss = new_min
         shifted = torch.where(finite, losses - new_min, math.inf)
-        return torch.exp(-self.betas[:, None] * shifted[None, :])  # [G, rows]
+        w = torch.exp(-self.betas[:, None] * shifted[None, :])  # [G, rows]
+        if self.cross is not None:
+            w[-1] = 1.0  # the plain row: every sample, a failed one too
+        return w
 
     def add(
         self,
@@ -135,6 +153,8 @@ class TiltedSums:
         self.a.add_(block_sum)
         self.q.addcmul_(block_sum, block_sum)
         self.p.add_(block_weight[:, None] * block_sum)
+        if self.cross is not None:
+            self.cross.add(block_sum, block_weight)
         return w
 
     def finish(self, comm: Comm, choose: Callable[[torch.Tensor, torch.Tensor, int], int]):
@@ -146,28 +166,50 @@ class TiltedSums:
         if math.isfinite(float(self.min_loss)):
             self._rescale(torch.tensor(global_min, dtype=torch.float64, device=self.s1.device))
         # else: nothing finite on this rank, its sums are zero whatever the shift
-        grid = self.betas.shape[0]
+        rows = self.betas.shape[0]
         blocks = torch.full((1,), float(self.blocks), dtype=torch.float64, device=self.s1.device)
         counts = torch.cat([self.failed.to(torch.float64).reshape(1), blocks])
-        scalars = torch.cat([self.s1, self.s2, self.r, counts])
-        scalars = comm.allreduce_sum(scalars).cpu()
-        s1, s2, r = scalars[:grid], scalars[grid : 2 * grid], scalars[2 * grid : 3 * grid]
+        cross_v = [] if self.cross is None else [self.cross.v]
+        scalars = comm.allreduce_sum(torch.cat([self.s1, self.s2, self.r, *cross_v, counts]))
+        scalars = scalars.cpu()
+        s1, s2, r = scalars[:rows], scalars[rows : 2 * rows], scalars[2 * rows : 3 * rows]
         failed, blocks = int(scalars[-2]), int(scalars[-1])
-        index = choose(s1, s2, failed)
+        index = choose(s1[: self.grid], s2[: self.grid], failed)
         dim = self.a.shape[1]
         payloads = [sums.payload(index) for sums in self.attached]
-        parts = [self.a[index], self.q[index], self.p[index], *payloads]
-        merged = comm.allreduce_sum(torch.cat(parts)).to(self.a.device)
+        parts = [self.a[index], self.q[index], self.p[index]]
+        if self.cross is not None:
+            parts += [self.a[-1], self.q[-1], self.p[-1], self.cross.payload(index)]
+        merged = comm.allreduce_sum(torch.cat(parts + payloads)).to(self.a.device)
         a, q, p = merged[:dim], merged[dim : 2 * dim], merged[2 * dim : 3 * dim]
-        attached, offset = [], 3 * dim
+        offset = sum(part.numel() for part in parts)
+        attached = []
         for payload in payloads:
             attached.append(merged[offset : offset + payload.numel()])
             offset += payload.numel()
         total, total_r = float(s1[index]), float(r[index])
         target = a / total
+        deviations = spread(q, p, total_r, target)  # times s1^2 (plain estimate)
+        plain = {}
+        if self.cross is not None:
+            count, plain_r = float(s1[-1]), float(r[-1])
+            cross_v = float(scalars[3 * rows + index])
+            a0, q0, p0 = (
+                merged[3 * dim : 4 * dim],
+                merged[4 * dim : 5 * dim],
+                merged[5 * dim : 6 * dim],
+            )
+            plain_mean = a0 / count
+            cross = cross_term(merged[6 * dim : 9 * dim], cross_v, target, plain_mean)
+            deviations = (
+                deviations
+                + spread(q0, p0, plain_r, plain_mean) * (total * total / (count * count))
+                - 2 * cross * (total / count)
+            )
+            target = target - plain_mean + self.reference.to(target)
+            plain = {"count": count, "plain_r": plain_r, "cross_v": cross_v}
         if blocks >= 2:
-            spread = (q - 2 * target * p + target * target * total_r).clamp_min_(0.0)
-            variance = spread * (blocks / (blocks - 1)) / (total * total)
+            variance = deviations.clamp_min_(0.0) * (blocks / (blocks - 1)) / (total * total)
         else:
             variance = torch.full_like(target, math.nan)
         return TiltedEstimate(
@@ -182,4 +224,5 @@ class TiltedSums:
             blocks=blocks,
             r=total_r,
             attached=attached,
+            **plain,
         )

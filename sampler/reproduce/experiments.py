@@ -10,8 +10,9 @@ its flags (a hash) and seed, so two experiments that need the same run share one
 The paper's Table 6.1 rows are run twice: with the readings of its text that reproduce each row
 (README, "The paper's settings": SGD at lr 0.03; IS at beta 1; SGLD with ``N(0, eps)`` read as
 a standard deviation, which needs tau = 1e-5; HR at beta 5 with the decreasing steps
-0.1 j^-0.7; every estimator with the paper's outer step ``--lr tau``, x <- m), and with the
-engine's defaults (each estimator's ``--beta auto`` and ``--lr anneal``).
+0.1 j^-0.7; every estimator with the paper's outer step ``--lr tau``, x <- m; IS with the plain
+self-normalised estimate, ``--control-variate none``), and with the engine's defaults (each
+estimator's ``--beta auto`` and ``--lr anneal``; IS's control variate).
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ LINEAR = ("--model", "linear", *MNIST)
 
 PAPER_READINGS = {  # Table 6.1 label -> flags (README, "The paper's settings")
     "SGD": ("--baseline", "sgd", "--lr", "0.03"),
-    "IS": ("--estimator", "is", "--beta", "1", "--tau", "0.01", "--lr", "tau"),
+    "IS": (
+        *("--estimator", "is", "--beta", "1", "--tau", "0.01", "--lr", "tau"),
+        *("--control-variate", "none"),
+    ),
     "SGLD": (
         "--estimator",
         "sgld",

@@ -119,9 +119,11 @@ def small_network(width: int = 3):
     return model, Problem(model, batch), model.init_params(1), tau
 
 
-def repeated_targets(scheme, name, repetitions, samples=32, block=8, beta=2.0):
+def repeated_targets(
+    scheme, name, repetitions, samples=32, block=8, beta=2.0, build=ImportanceSampling
+):
     model, problem, center, tau = small_network()
-    estimator = ImportanceSampling(samples, beta, block, proposal=name)
+    estimator = build(samples, beta, block, proposal=name)
     if scheme is not None:
         with_scheme(estimator, scheme)
     out = [

@@ -35,6 +35,13 @@ ESTIMATORS = {
     "is-marginal-auto": lambda: ImportanceSampling(
         50, Temperature(None, 0.3), 8, "grid", "marginal"
     ),
+    # the control variate's plain row and cross sums: merged like the weighted ones
+    "is-control-variate": lambda: ImportanceSampling(
+        50, Temperature(None, 0.3), 8, control_variate="proposal-mean"
+    ),
+    "is-marginal-control-variate": lambda: ImportanceSampling(
+        50, Temperature(None, 0.3), 8, "grid", "marginal", control_variate="proposal-mean"
+    ),
 }
 
 

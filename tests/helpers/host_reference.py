@@ -22,7 +22,8 @@ from sampler.mpi import Comm
 
 
 class HostTiltedSums:
-    def __init__(self, betas: list[float], dim: int, device) -> None:
+    def __init__(self, betas: list[float], dim: int, device, reference=None) -> None:
+        assert reference is None, "the host reference has no control variate"
         self.betas = torch.tensor(betas, dtype=torch.float64, device=device)
         grid = len(betas)
         zeros = lambda *shape: torch.zeros(*shape, dtype=torch.float64, device=device)  # noqa: E731
