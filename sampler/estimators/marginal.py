@@ -35,13 +35,14 @@ of the grid keeps its own sums and the one chosen uses ``sqrt(s2)`` of its own w
 
 Per block the first layer keeps, for each beta, ``S_b = sum_{j in b} w_j G_j [B, h]`` and the
 batch-means sums ``sum_b S_b``, ``sum_b W_b S_b`` and, column ``i`` by column, ``sum_b S_b[:, i]
-S_b[:, i]^T [h, B, B]`` (size independent of n and J). Variance of the target per first-layer
-coordinate ``(i, k)``, by ``Var m = Var E[m | G] + E Var(m | G)``: the first term is the batch
-means of ``sigma (S_b - S W_b / s1)^T Q^T``, i.e. ``n_b / (n_b - 1) sigma^2 q_k^T Sigma_i q_k /
-s1^2`` with ``q_k = Q^T[:, k]`` and ``Sigma_i = sum_b D_b[:, i] D_b[:, i]^T``; the second is the
-residual's variance given the weights, known exactly: ``sigma^2 (1 - |q_k|^2) s2 / s1^2``. The
-other coordinates (the first layer's bias and every later layer) are sampled literally and
-summed as in ``sampler.estimators.tilted_sums``.
+S_b[:, i]^T [h, B, B]`` (size independent of n and J; the last one formed only for the beta the
+update keeps and only over ``l <= m``: ``sampler.estimators.first_layer_sums``). Variance of
+the target per first-layer coordinate ``(i, k)``, by ``Var m = Var E[m | G] + E Var(m | G)``:
+the first term is the batch means of ``sigma (S_b - S W_b / s1)^T Q^T``, i.e. ``n_b / (n_b - 1)
+sigma^2 q_k^T Sigma_i q_k / s1^2`` with ``q_k = Q^T[:, k]`` and ``Sigma_i = sum_b D_b[:, i]
+D_b[:, i]^T``; the second is the residual's variance given the weights, known exactly:
+``sigma^2 (1 - |q_k|^2) s2 / s1^2``. The other coordinates (the first layer's bias and every
+later layer) are sampled literally and summed as in ``sampler.estimators.tilted_sums``.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ import math
 import torch
 
 from sampler.estimators.draws import Drawn, Reused, dense_input, offsets_of
+from sampler.estimators.first_layer_sums import FirstLayerSums
 from sampler.models import streams
 
 
@@ -66,31 +68,6 @@ def not_applicable(model, batch_size: int) -> str | None:
             f"--batch-size {batch_size}"
         )
     return None
-
-
-class FirstLayerSums:
-    """The first layer's compressed sums per beta (module docstring), rescaled with the rest."""
-
-    def __init__(self, grid: int, batch: int, width: int, device) -> None:
-        zeros = lambda *shape: torch.zeros(*shape, dtype=torch.float64, device=device)  # noqa: E731
-        self.s, self.p = zeros(grid, batch, width), zeros(grid, batch, width)
-        self.q = zeros(grid, width, batch, batch)
-
-    def rescale(self, factor: torch.Tensor) -> None:
-        self.s.mul_(factor[:, None, None])
-        squared = factor * factor
-        self.p.mul_(squared[:, None, None])
-        self.q.mul_(squared[:, None, None, None])
-
-    def add(self, block: torch.Tensor, block_weight: torch.Tensor) -> None:
-        """``block: [G, B, h]`` = ``sum_{j in b} w_gj G_j``, ``block_weight: [G]``."""
-        self.s.add_(block)
-        self.p.add_(block_weight[:, None, None] * block)
-        self.q.add_(torch.einsum("gli,gmi->gilm", block, block))
-
-    def payload(self, index: int) -> torch.Tensor:
-        parts = (self.s[index], self.p[index], self.q[index])
-        return torch.cat([part.flatten() for part in parts])
 
 
 class Marginal:
@@ -136,7 +113,7 @@ class Marginal:
 
     def start(self, sums) -> None:
         grid = sums.betas.shape[0]
-        self.first = FirstLayerSums(grid, self.batch, self.width, sums.betas.device)
+        self.first = FirstLayerSums(grid, self.batch, self.width, sums.betas.device, self.upper)
         sums.attach(self.first)
 
     def numbers_per_sample(self) -> float:
@@ -192,19 +169,17 @@ class Marginal:
         size = batch * width
         s = merged[:size].view(batch, width)
         p = merged[size : 2 * size].view(batch, width)
-        q = merged[2 * size :].view(width, batch, batch)
+        q = merged[2 * size :].view(width, -1)  # [h, pairs l <= m]
         s1, s2, r, blocks = estimate.s1, estimate.s2, estimate.r, estimate.blocks
         basis = self.basis64.to(merged.device)
         deviation = s.T @ basis / s1 + math.sqrt(s2) / s1 * self.residual(key, merged.device)
         first = self.weight64.to(merged.device) + self.sigma * deviation
         target = torch.cat([first.flatten(), estimate.target])
         if blocks >= 2:
-            sigma_i = (
-                q
-                - (torch.einsum("li,mi->ilm", s, p) + torch.einsum("li,mi->ilm", p, s)) / s1
-                + torch.einsum("li,mi->ilm", s, s) * (r / (s1 * s1))
-            )
-            upper = sigma_i[:, self.upper[0], self.upper[1]].to(self.pairs.dtype)  # [h, pairs]
+            low, high = self.upper.to(merged.device)
+            s_l, s_m, p_l, p_m = s.T[:, low], s.T[:, high], p.T[:, low], p.T[:, high]
+            sigma_i = q - (s_l * p_m + p_l * s_m) / s1 + s_l * s_m * (r / (s1 * s1))
+            upper = sigma_i.to(self.pairs.dtype)  # [h, pairs]
             quadratic = (upper @ self.pairs).to(torch.float64).clamp_min_(0.0)  # [h, n]
             means = quadratic * (blocks / (blocks - 1)) / (s1 * s1)
             residual = (1.0 - (basis * basis).sum(dim=0)).clamp_min_(0.0) * (s2 / (s1 * s1))
