@@ -5,18 +5,17 @@ Measured in one run, so that a shared, noisy machine loads every number alike: f
 sampling update with each proposal scheme (``literal``, ``antithetic``, ``marginal``, at a fixed
 beta), the literal one with ``--beta auto`` (grid) and the estimator's defaults, the naive
 Python loop, an SGLD update (1000 steps, one chain), ``rm`` and ``rm-stein`` (M = J = 30) and an
-SGD step, each beside its floors (``sampler.bench.workloads``); then 1 against R ranks under a
-real ``mpiexec`` and the peak memory of an update at two sample counts
-(``sampler.bench.timed_runs``). The first table is the ratios with the targets of issue 13 (on one
-core): literal IS at most 1.2x its noise draw plus forward passes, antithetic at most 0.65x
-literal, marginalised at most 0.08x literal, SGLD at most 1.2x its noise plus gradients, 2-rank
-efficiency at least 90%, peak memory independent of J. ``--models small-conv,tiny-conv`` adds
-the CNN workloads of issue 21 (``sampler.bench.cnn_workloads``: literal, layer-wise per layer
-and by size, the defaults, SGD; target: the layer-wise update by size at most 2 s on
-``small-conv``). ``--json`` prints everything as one JSON object instead. ``--device cuda``
-runs it all on a GPU (timers synchronised with the device, each workload's peak device memory;
-the ranks share the GPUs by local rank), and ``--sweep-samples`` adds the literal update at
-growing J (``sampler.bench.sample_sweep``).
+SGD step, each beside its floors (``sampler.bench.workloads``); beside the defaults, one rank's
+share of their update on R ranks (default R = 2, ``sampler.bench.rank_share``: the efficiency R
+ranks reach without communication, i.e. the work every rank repeats); then 1 against R ranks
+under a real ``mpiexec`` and the peak memory of an update at two sample counts
+(``sampler.bench.timed_runs``). The first table is the ratios with their targets
+(``sampler.bench.ratios``; the text report: ``sampler.bench.render``). ``--models
+small-conv,tiny-conv`` adds the CNN workloads of issue 21 (``sampler.bench.cnn_workloads``).
+``--json`` prints everything as one JSON object instead. ``--device cuda`` runs it all on a GPU
+(timers synchronised with the device, each workload's peak device memory; the ranks share the
+GPUs by local rank), and ``--sweep-samples`` adds the literal update at growing J
+(``sampler.bench.sample_sweep``).
 """
 
 from __future__ import annotations
@@ -29,18 +28,11 @@ import torch
 
 from sampler.bench import sample_sweep, timed_runs
 from sampler.bench.cnn_workloads import CNN_MODELS, cnn_workloads, layerwise_rows
+from sampler.bench.rank_share import share_row, share_workload
+from sampler.bench.ratios import cnn_ratios, ratios
+from sampler.bench.render import render
 from sampler.bench.workloads import measure, model_workloads
 from sampler.mpi.device import rank_device
-
-TARGETS = {  # (ratio name, workload) -> (bound, "<=" or ">="), on the reference model mlp
-    ("noise + forward", "is literal"): (1.2, "<="),
-    ("vs is literal", "is antithetic"): (0.65, "<="),
-    ("vs is literal", "is marginal"): (0.08, "<="),
-    ("noise + gradient", "sgld 1000 steps, 1 chain"): (1.2, "<="),
-}
-EFFICIENCY_TARGET = 0.9
-CNN_TARGET_SECONDS = ("small-conv", "is defaults (expected)", 2.0)  # issue 21, one core
-
 
 MODELS = ("linear", "mlp")
 
@@ -131,78 +123,6 @@ def add_parser(commands) -> None:
     parser.set_defaults(handler=run)
 
 
-def ratios(model: str, workloads, default_scheme: str) -> list[dict]:
-    """Each workload against its floors, each IS workload against the literal one, and the
-    defaults (``--beta auto`` on a grid) against their scheme at a fixed beta."""
-    by_name = {w.name: w for w in workloads}
-    literal = by_name["is literal"].seconds()
-    rows = []
-
-    def row(workload, kind, value):
-        target = TARGETS.get((kind, workload)) if model == "mlp" else None
-        met = None
-        if target is not None:
-            bound, sense = target
-            met = value <= bound if sense == "<=" else value >= bound
-        rows.append(
-            {
-                "model": model,
-                "workload": workload,
-                "ratio": kind,
-                "value": value,
-                "target": None if target is None else f"{target[1]} {target[0]}",
-                "met": met,
-            }
-        )
-
-    for workload in workloads:
-        seconds = workload.seconds()
-        if workload.floors:
-            row(workload.name, " + ".join(workload.floors), seconds / workload.floor_total())
-        if workload.name.startswith("is ") and workload.name != "is literal":
-            row(workload.name, "vs is literal", seconds / literal)
-    default, scheme = by_name["is defaults"], by_name[f"is {default_scheme}"]
-    row("is defaults", f"vs {scheme.name} (fixed beta)", default.seconds() / scheme.seconds())
-    return rows
-
-
-def cnn_ratios(model: str, workloads, derived: list[dict]) -> list[dict]:
-    """A CNN's workloads and the derived layer-wise rows against their floors and the literal
-    update; the seconds target of ``small-conv``'s layer-wise update by size."""
-    literal = next(w for w in workloads if w.name == "is literal").seconds()
-    entries = [
-        (w.name, w.seconds(), w.floor_total() if w.floors else None, " + ".join(w.floors))
-        for w in workloads
-    ]
-    entries += [
-        (r["workload"], r["seconds"], sum(r["floors"].values()), " + ".join(r["floors"]))
-        for r in derived
-    ]
-    rows = []
-    for name, seconds, floor, label in entries:
-        target = None
-        if (model, name) == CNN_TARGET_SECONDS[:2]:
-            target = f"<= {CNN_TARGET_SECONDS[2]} s: {seconds:.3f} s"
-        met = None if target is None else seconds <= CNN_TARGET_SECONDS[2]
-        if floor:
-            rows.append(_row(model, name, label, seconds / floor, target, met))
-            target = met = None
-        if name.startswith("is ") and name != "is literal":
-            rows.append(_row(model, name, "vs is literal", seconds / literal, target, met))
-    return rows
-
-
-def _row(model, workload, ratio, value, target, met) -> dict:
-    return {
-        "model": model,
-        "workload": workload,
-        "ratio": ratio,
-        "value": value,
-        "target": target,
-        "met": met,
-    }
-
-
 def run(args) -> int:
     torch.set_num_threads(1)
     device = args.device
@@ -212,6 +132,9 @@ def run(args) -> int:
     for model in args.models:
         cnn = model in CNN_MODELS
         workloads, described = (cnn_workloads if cnn else model_workloads)(model, args, device)
+        share = max(args.ranks, 2)  # one rank's share of the default update, in this process
+        if not cnn:
+            workloads.append(share_workload(model, args.samples, share, device))
         measure(workloads, args.rounds, device)
         report["models"][model] = described
         for w in workloads:
@@ -231,6 +154,7 @@ def run(args) -> int:
             report["ratios"] += cnn_ratios(model, workloads, derived)
         else:
             report["ratios"] += ratios(model, workloads, described["default_proposal"])
+            report["ratios"].append(share_row(model, workloads, share))
     report["ranks"] = []
     missing = timed_runs.mpi_missing() if args.ranks > 1 else "skipped (--ranks 0)"
     if missing is None:
@@ -253,50 +177,3 @@ def run(args) -> int:
     else:
         print(render(report))
     return 0
-
-
-def render(report) -> str:
-    load = ", ".join(f"{v:.2f}" for v in report["load_average"])
-    lines = [
-        f"sampler bench: one thread, medians of the rounds; load average {load} on "
-        f"{report['cpus']} CPUs, on {report['device']} (ratios are within this run)",
-        "",
-        "ratios",
-    ]
-    for r in report["ratios"]:
-        verdict = "" if r["met"] is None else ("  ok" if r["met"] else "  MISSED")
-        target = f"  (target {r['target']}){verdict}" if r["target"] else ""
-        lines.append(f"  {r['model']:7} {r['workload']:32} {r['value']:8.3f}x {r['ratio']}{target}")
-    for r in report["ranks"]:
-        verdict = "ok" if r["efficiency"] >= EFFICIENCY_TARGET else "MISSED"
-        name = f"{r['workload']}, 1 vs {r['ranks']} ranks"
-        lines.append(
-            f"  {r['model']:7} {name:32} "
-            f"{r['speedup']:8.3f}x speedup, efficiency {r['efficiency']:.0%} "
-            f"(target >= {EFFICIENCY_TARGET:.0%}) {verdict}"
-        )
-    if report["ranks_note"]:
-        lines.append(f"  ranks: {report['ranks_note']}")
-    memory = {}
-    for m in report["memory"]:
-        memory.setdefault(m["proposal"], []).append(m)
-    for proposal, rows in memory.items():
-        shown = ", ".join(f"J = {m['samples']:,}: {m['peak_mb']:.0f} MB" for m in rows)
-        ratio = rows[-1]["peak_mb"] / rows[0]["peak_mb"]
-        lines.append(
-            f"  linear  peak memory, is {proposal:10} {ratio:14.3f}x ({shown}; target: "
-            "independent of J)"
-        )
-    lines += ["", "seconds (median per update; floors measured beside each)"]
-    for w in report["workloads"]:
-        floors = ", ".join(f"{name} {value:.4f}" for name, value in w["floors"].items())
-        memory = "" if w.get("peak_mb") is None else f", peak {w['peak_mb']:.0f} MB"
-        lines.append(f"  {w['model']:7} {w['workload']:32} {w['seconds']:9.4f} s  {floors}{memory}")
-    for r in report["ranks"]:
-        lines.append(
-            f"  {r['model']:7} {r['workload'] + ' (sampler train)':32} {r['seconds_1']:9.4f} s "
-            f"on 1 rank, {r['seconds_r']:.4f} s on {r['ranks']}"
-        )
-    if report["sweep"]:
-        lines += sample_sweep.render(report["sweep"])
-    return "\n".join(lines)

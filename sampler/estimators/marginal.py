@@ -35,13 +35,14 @@ of the grid keeps its own sums and the one chosen uses ``sqrt(s2)`` of its own w
 
 Per block the first layer keeps, for each beta, ``S_b = sum_{j in b} w_j G_j [B, h]`` and the
 batch-means sums ``sum_b S_b``, ``sum_b W_b S_b`` and, column ``i`` by column, ``sum_b S_b[:, i]
-S_b[:, i]^T [h, B, B]`` (size independent of n and J). Variance of the target per first-layer
-coordinate ``(i, k)``, by ``Var m = Var E[m | G] + E Var(m | G)``: the first term is the batch
-means of ``sigma (S_b - S W_b / s1)^T Q^T``, i.e. ``n_b / (n_b - 1) sigma^2 q_k^T Sigma_i q_k /
-s1^2`` with ``q_k = Q^T[:, k]`` and ``Sigma_i = sum_b D_b[:, i] D_b[:, i]^T``; the second is the
-residual's variance given the weights, known exactly: ``sigma^2 (1 - |q_k|^2) s2 / s1^2``. The
-other coordinates (the first layer's bias and every later layer) are sampled literally and
-summed as in ``sampler.estimators.tilted_sums``.
+S_b[:, i]^T [h, B, B]`` (size independent of n and J; the last one formed only for the beta the
+update keeps and only over ``l <= m``: ``sampler.estimators.first_layer_sums``). Variance of
+the target per first-layer coordinate ``(i, k)``, by ``Var m = Var E[m | G] + E Var(m | G)``:
+the first term is the batch means of ``sigma (S_b - S W_b / s1)^T Q^T``, i.e. ``n_b / (n_b - 1)
+sigma^2 q_k^T Sigma_i q_k / s1^2`` with ``q_k = Q^T[:, k]`` and ``Sigma_i = sum_b D_b[:, i]
+D_b[:, i]^T``; the second is the residual's variance given the weights, known exactly:
+``sigma^2 (1 - |q_k|^2) s2 / s1^2``. The other coordinates (the first layer's bias and every
+later layer) are sampled literally and summed as in ``sampler.estimators.tilted_sums``.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ import torch
 
 from sampler.estimators.control_variate import ColumnCrossSums, weight_square_sum
 from sampler.estimators.draws import Drawn, Reused, dense_input, offsets_of
+from sampler.estimators.first_layer_sums import FirstLayerSums
 from sampler.models import streams
 
 
@@ -67,39 +69,6 @@ def not_applicable(model, batch_size: int) -> str | None:
             f"--batch-size {batch_size}"
         )
     return None
-
-
-class FirstLayerSums:
-    """The first layer's compressed sums per beta (module docstring), rescaled with the rest."""
-
-    def __init__(self, grid: int, batch: int, width: int, device, plain: bool = False) -> None:
-        """``plain``: the last of the ``grid`` rows is the control variate's ``beta = 0``."""
-        zeros = lambda *shape: torch.zeros(*shape, dtype=torch.float64, device=device)  # noqa: E731
-        self.s, self.p = zeros(grid, batch, width), zeros(grid, batch, width)
-        self.q = zeros(grid, width, batch, batch)
-        self.cross = ColumnCrossSums(grid - 1, batch, width, device) if plain else None
-
-    def rescale(self, factor: torch.Tensor) -> None:
-        self.s.mul_(factor[:, None, None])
-        squared = factor * factor
-        self.p.mul_(squared[:, None, None])
-        self.q.mul_(squared[:, None, None, None])
-        if self.cross is not None:
-            self.cross.rescale(factor)
-
-    def add(self, block: torch.Tensor, block_weight: torch.Tensor) -> None:
-        """``block: [G, B, h]`` = ``sum_{j in b} w_gj G_j``, ``block_weight: [G]``."""
-        self.s.add_(block)
-        self.p.add_(block_weight[:, None, None] * block)
-        self.q.add_(torch.einsum("gli,gmi->gilm", block, block))
-        if self.cross is not None:
-            self.cross.add(block, block_weight)
-
-    def payload(self, index: int) -> torch.Tensor:
-        parts = [self.s[index], self.p[index], self.q[index]]
-        if self.cross is not None:
-            parts += [self.s[-1], self.p[-1], self.q[-1], self.cross.payload(index)]
-        return torch.cat([part.flatten() for part in parts])
 
 
 class Marginal:
@@ -150,9 +119,12 @@ class Marginal:
 
     def start(self, sums) -> None:
         grid = sums.betas.shape[0]
-        plain = sums.cross is not None
-        self.first = FirstLayerSums(grid, self.batch, self.width, sums.betas.device, plain)
+        self.first = FirstLayerSums(grid, self.batch, self.width, sums.betas.device, self.upper)
         sums.attach(self.first)
+        self.cross = None
+        if sums.cross is not None:  # the control variate: the grid's last row is beta = 0
+            self.cross = ColumnCrossSums(grid - 1, self.first, self.upper.to(sums.betas.device))
+            sums.attach(self.cross)
 
     def numbers_per_sample(self) -> float:
         return float(self.batch * self.width + self.dim)
@@ -190,6 +162,8 @@ class Marginal:
             w32 = w.to(points.dtype)
             first = (w32 @ gauss).to(torch.float64).view(-1, self.batch, self.width)
             self.first.add(first, w.sum(dim=1))
+            if self.cross is not None:
+                self.cross.add(first, w.sum(dim=1))
             return (w32 @ points).to(torch.float64)
 
         return block_sum
@@ -204,25 +178,27 @@ class Marginal:
     def finish(self, key, estimate, center, tau, comm) -> tuple[torch.Tensor, torch.Tensor]:
         batch, width, n_in = self.batch, self.width, self.layer.n_in
         merged = estimate.attached[0]
-        size, square = batch * width, width * batch * batch
+        size = batch * width
         s = merged[:size].view(batch, width)
         p = merged[size : 2 * size].view(batch, width)
-        q = merged[2 * size : 2 * size + square].view(width, batch, batch)
+        q = merged[2 * size :].view(width, -1)  # [h, pairs l <= m]
         s1, s2, r, blocks = estimate.s1, estimate.s2, estimate.r, estimate.blocks
         basis = self.basis64.to(merged.device)
-        outer = lambda a, b: torch.einsum("li,mi->ilm", a, b)  # noqa: E731  per column i
-        # the blocks' summed outer deviations per column, in units of 1 / s1^2
-        sigma_i = q - (outer(s, p) + outer(p, s)) / s1 + outer(s, s) * (r / (s1 * s1))
+        low, high = self.upper.to(merged.device)
         squares = s2 / (s1 * s1)
-        if self.first.cross is None:
+        if self.cross is None:
             deviation = s.T @ basis / s1 + math.sqrt(s2) / s1 * self.residual(key, merged.device)
         else:
-            sigma_i, mean, squares = self._controlled(merged, estimate, sigma_i, s / s1)
+            mean, squares = self._controlled(estimate, s / s1)
             deviation = mean.T @ basis + math.sqrt(squares) * self.residual(key, merged.device)
         first = self.weight64.to(merged.device) + self.sigma * deviation
         target = torch.cat([first.flatten(), estimate.target])
         if blocks >= 2:
-            upper = sigma_i[:, self.upper[0], self.upper[1]].to(self.pairs.dtype)  # [h, pairs]
+            s_l, s_m, p_l, p_m = s.T[:, low], s.T[:, high], p.T[:, low], p.T[:, high]
+            sigma_i = q - (s_l * p_m + p_l * s_m) / s1 + s_l * s_m * (r / (s1 * s1))
+            if self.cross is not None:
+                sigma_i = sigma_i + self.controlled_spread
+            upper = sigma_i.to(self.pairs.dtype)  # [h, pairs]
             quadratic = (upper @ self.pairs).to(torch.float64).clamp_min_(0.0)  # [h, n]
             means = quadratic * (blocks / (blocks - 1)) / (s1 * s1)
             residual = (1.0 - (basis * basis).sum(dim=0)).clamp_min_(0.0) * squares
@@ -232,35 +208,28 @@ class Marginal:
         variance = torch.cat([first_variance.flatten().to(merged.device), estimate.variance])
         return target, variance
 
-    def _controlled(self, merged, estimate, sigma_i, mean):
+    def _controlled(self, estimate, mean):
         """The control variate's first layer (``sampler.estimators.control_variate``): the
-        in-span mean ``S / s1 - S_0 / J``, the summed outer deviations with the plain row's and
-        the cross terms, and ``sum_j c_j^2`` for the residual."""
+        in-span mean ``S / s1 - S_0 / J`` and ``sum_j c_j^2`` for the residual; keeps the plain
+        row's and the cross terms of the summed deviations over the pairs, in units of
+        ``1 / s1^2`` (``controlled_spread``)."""
         batch, width = self.batch, self.width
-        size, square = batch * width, width * batch * batch
-        start = 2 * size + square
-        s0 = merged[start : start + size].view(batch, width)
-        p0 = merged[start + size : start + 2 * size].view(batch, width)
-        q0 = merged[start + 2 * size : start + 2 * size + square].view(width, batch, batch)
-        start += 2 * size + square
-        x = merged[start : start + square].view(width, batch, batch)
-        n = merged[start + square : start + square + size].view(batch, width)
-        y = merged[start + square + size : start + square + 2 * size].view(batch, width)
-        s1, count = estimate.s1, estimate.count
-        outer = lambda a, b: torch.einsum("li,mi->ilm", a, b)  # noqa: E731
-        plain_mean = s0 / count
+        size, pairs = batch * width, self.upper.shape[1]
+        parts = estimate.attached[1].split([size, size, width * pairs, width * pairs, size, size])
+        s0, p0 = parts[0].view(batch, width), parts[1].view(batch, width)
+        q0, x = parts[2].view(width, pairs), parts[3].view(width, pairs)
+        n, y = parts[4].view(batch, width), parts[5].view(batch, width)
+        s1, count, v = estimate.s1, estimate.count, estimate.cross_v
+        low, high = self.upper.to(s0.device)
+        plain = s0 / count
+        at = lambda a: (a.T[:, low], a.T[:, high])  # noqa: E731  [h, pairs] rows l and m
+        (s0_l, s0_m), (p0_l, p0_m) = at(s0), at(p0)
+        (m_l, m_m), (z_l, z_m), (n_l, n_m), (y_l, y_m) = at(mean), at(plain), at(n), at(y)
         plain_sigma = (
             q0
-            - (outer(s0, p0) + outer(p0, s0)) / count
-            + outer(s0, s0) * (estimate.plain_r / count**2)
+            - (s0_l * p0_m + p0_l * s0_m) / count
+            + s0_l * s0_m * (estimate.plain_r / (count * count))
         )
-        cross = (
-            x - outer(n, plain_mean) - outer(mean, y) + outer(mean, plain_mean) * estimate.cross_v
-        )
-        sigma_i = (
-            sigma_i
-            + plain_sigma * (s1 * s1 / (count * count))
-            - (cross + cross.transpose(1, 2)) * (s1 / count)
-        )
-        squares = weight_square_sum(s1, estimate.s2, count)
-        return sigma_i, mean - plain_mean, squares
+        cross = x - (n_l * z_m + z_l * n_m) - (m_l * y_m + y_l * m_m) + (m_l * z_m + z_l * m_m) * v
+        self.controlled_spread = plain_sigma * (s1 * s1 / (count * count)) - cross * (s1 / count)
+        return mean - plain, weight_square_sum(s1, estimate.s2, count)

@@ -121,6 +121,14 @@ class TiltedSums:
         """One block's weights ``w [G, rows]`` float64 relative to the new ``f*`` (the earlier
         sums rescaled to it); ``losses: [rows]`` float64, a non-finite value fails its sample."""
         self.blocks += 1
+        on_host = losses.device.type == "cpu"
+        w = self._cpu_weights(losses) if on_host else self._device_weights(losses)
+        if self.cross is not None:
+            w[-1] = 1.0  # the plain row: every sample, a failed one too
+        return w
+
+    def _device_weights(self, losses: torch.Tensor) -> torch.Tensor:
+        """``weights`` without a host synchronisation (module docstring)."""
         finite = torch.isfinite(losses)
         self.failed += (~finite).sum()
         block_min = torch.where(finite, losses, math.inf).min()
@@ -128,10 +136,24 @@ class TiltedSums:
         self._rescale(new_min)
         self.min_loss = new_min
         shifted = torch.where(finite, losses - new_min, math.inf)
-        w = torch.exp(-self.betas[:, None] * shifted[None, :])  # [G, rows]
-        if self.cross is not None:
-            w[-1] = 1.0  # the plain row: every sample, a failed one too
-        return w
+        return torch.exp(-self.betas[:, None] * shifted[None, :])  # [G, rows]
+
+    def _cpu_weights(self, losses: torch.Tensor) -> torch.Tensor:
+        """``weights`` where asking costs nothing: the same numbers, without the masks when
+        every loss is finite and without the rescaling when ``f*`` did not drop."""
+        finite = torch.isfinite(losses)
+        every = bool(finite.all())
+        if not every:
+            self.failed += (~finite).sum()
+        block_min = (losses if every else torch.where(finite, losses, math.inf)).min()
+        new_min = torch.minimum(self.min_loss, block_min)
+        if float(new_min) < float(self.min_loss) and math.isfinite(float(self.min_loss)):
+            self._rescale(new_min)  # f* dropped (it skips a factor that rounds to 1 itself)
+        self.min_loss = new_min
+        shifted = losses - new_min
+        if not every:
+            shifted = torch.where(finite, shifted, math.inf)
+        return torch.exp(-self.betas[:, None] * shifted[None, :])  # [G, rows]
 
     def add(
         self,

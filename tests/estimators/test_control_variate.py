@@ -62,9 +62,9 @@ class NoCrossTerm(TiltedSums):
 class PlainResidual(Marginal):
     """Wrong: the first layer's residual scaled as the plain estimate's, ``sqrt(s2) / s1``."""
 
-    def _controlled(self, merged, estimate, sigma_i, mean):
-        sigma_i, mean, _ = super()._controlled(merged, estimate, sigma_i, mean)
-        return sigma_i, mean, estimate.s2 / estimate.s1**2
+    def _controlled(self, estimate, mean):
+        mean, _ = super()._controlled(estimate, mean)
+        return mean, estimate.s2 / estimate.s1**2
 
 
 def quadratic_targets(estimator, beta, repetitions=40):

@@ -1,0 +1,80 @@
+"""What one of R ranks computes in an importance-sampling update, timed in one process.
+
+The estimator's step runs with ``ShareComm``: a communicator that says "rank 0 of R" and whose
+collectives hand back the rank's own values (``sampler.mpi.comm``'s protocol), so the rank
+draws and weighs only its blocks (``b = 0, R, 2R, ...``) and then does everything an update
+does once per rank: the proposal's setup (the minibatch's QR, the products ``X W^T``), the
+finish of the merged sums (for the marginalised scheme the first layer's residual ``Z (I - Q
+Q^T)`` and its variance). The numbers it produces are not the update's (nothing is summed over
+ranks); its time is one rank's work. Timed beside the whole update on one rank, ``T_1 / (R
+T_share)`` is the efficiency R ranks would reach if communicating and waiting cost nothing: what
+keeps it below 1 is the work that every rank repeats (Amdahl's serial fraction). Unlike the
+1-against-R runs under ``mpiexec`` (``sampler.bench.timed_runs``) it needs no free core per
+rank, so a loaded machine measures it as well as an idle one. Only the grid's single pass
+(``--beta-search grid``, the default) is timed so: ``two-pass`` gathers the losses of every
+rank.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from sampler.bench.workloads import TAU, Workload, default_is, reference_problem
+from sampler.estimators import StepKey
+
+
+class ShareComm:
+    """Rank ``rank`` of ``size`` with every collective the identity (timing one rank's work)."""
+
+    def __init__(self, rank: int, size: int) -> None:
+        self.rank, self.size = rank, size
+        self.local_rank, self.local_size = rank, size
+
+    def allreduce_sum(self, values: torch.Tensor) -> torch.Tensor:
+        return values.to(torch.float64)
+
+    def allreduce_max(self, values: torch.Tensor) -> torch.Tensor:
+        return values.to(torch.float64)
+
+    def allgather(self, obj: Any) -> list[Any]:
+        raise NotImplementedError("ShareComm times the grid's single pass only")
+
+    def bcast(self, obj: Any, root: int = 0) -> Any:
+        return obj
+
+    def barrier(self) -> None:
+        pass
+
+    def abort(self, code: int = 1) -> None:
+        raise SystemExit(code)
+
+
+def share_workload(model_name: str, samples: int, ranks: int, device=None) -> Workload:
+    """``is defaults, 1 of R ranks``: rank 0's share of the default update (J = ``samples``)
+    on ``model_name``'s reference problem, the same as the ``is defaults`` workload's."""
+    device = device or torch.device("cpu")
+    model, problem = reference_problem(model_name, device)
+    center = model.init_params(0).to(device)
+    tau = torch.tensor(TAU, device=device)
+    estimator = default_is(samples)
+
+    def share(round_: int) -> None:
+        estimator.step(StepKey(0, round_), {}, center, tau, problem, ShareComm(0, ranks))
+
+    return Workload(f"is defaults, 1 of {ranks} ranks", share)
+
+
+def share_row(model: str, workloads: list[Workload], ranks: int) -> dict:
+    """``T_1 / (R T_share)`` of the ``is defaults`` workload and its share."""
+    by_name = {w.name: w for w in workloads}
+    one, part = by_name["is defaults"], by_name[f"is defaults, 1 of {ranks} ranks"]
+    return {
+        "model": model,
+        "workload": f"is defaults, work of 1 of {ranks} ranks",
+        "ratio": "efficiency without communication",
+        "value": one.seconds() / (ranks * part.seconds()),
+        "target": None,
+        "met": None,
+    }
