@@ -72,30 +72,32 @@ class CrossSums:
 
 class ColumnCrossSums(CrossSums):
     """The same for the marginalised first layer's ``S_b [B, h]`` (``sampler.estimators.
-    marginal``, ``sampler.estimators.first_layer_sums``), whose squares are kept per column ``i``
-    over the pairs ``l <= m``: here ``X_g[i, (l, m)] = sum_b (S_gb[l, i] S_0b[m, i] + S_0b[l, i]
-    S_gb[m, i])``, the symmetrised cross products (``[G, h, pairs]``), which is all the variance
-    reads. Its payload also carries the plain row's own sums (``first.payload`` of that row)."""
+    marginal``, ``sampler.estimators.first_layer_sums``), whose squares the variance reads per
+    column ``i`` over the pairs ``l <= m``: ``X_g[l, m, i] = sum_b S_gb[l, i] S_0b[m, i]`` is
+    kept whole (``[G, B, B, h]``, one contiguous multiply-add per block) and sent symmetrised,
+    ``X_g[l, m, i] + X_g[m, l, i]`` over the pairs (``[h, pairs]``), which is all the variance
+    reads. The payload also carries the plain row's own sums (``first.payload`` of that row)."""
 
     def __init__(self, grid: int, first, upper: torch.Tensor) -> None:
         _, batch, width = first.s.shape
         super().__init__(grid, (batch, width), first.s.device)
         self.first, self.upper = first, upper
-        pairs = upper.shape[1]
-        self.x = torch.zeros(grid, width, pairs, dtype=torch.float64, device=first.s.device)
+        self.x = torch.zeros(grid, batch, batch, width, dtype=torch.float64, device=first.s.device)
 
     def add(self, block_sum: torch.Tensor, block_weight: torch.Tensor) -> None:
         grid, plain, count = self.grid, block_sum[-1], block_weight[-1]
         weighted, weight = block_sum[:grid], block_weight[:grid]
-        low, high = self.upper
-        products = weighted[:, low, :] * plain[high, :] + plain[low, :] * weighted[:, high, :]
-        self.x.add_(products.transpose(-1, -2))
+        self.x.addcmul_(weighted[:, :, None, :], plain[None, None, :, :])
         self.n.add_(weighted, alpha=float(count))
         self.y.add_(weight[:, None, None] * plain)
         self.v.add_(weight * count)
 
     def payload(self, index: int) -> torch.Tensor:
-        return torch.cat([self.first.payload(self.grid), super().payload(index)])
+        low, high = self.upper
+        x = self.x[index]
+        pairs = (x[low, high, :] + x[high, low, :]).T  # [h, pairs]
+        plain = self.first.payload(self.grid)
+        return torch.cat([plain, pairs.flatten(), self.n[index].flatten(), self.y[index].flatten()])
 
 
 def cross_term(parts: torch.Tensor, v: float, target: torch.Tensor, plain_mean: torch.Tensor):

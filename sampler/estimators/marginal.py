@@ -217,12 +217,12 @@ class Marginal:
         size, pairs = batch * width, self.upper.shape[1]
         parts = estimate.attached[1].split([size, size, width * pairs, width * pairs, size, size])
         s0, p0 = parts[0].view(batch, width), parts[1].view(batch, width)
-        q0, x = parts[2].view(width, pairs), parts[3].view(width, pairs)
+        q0, x = parts[2].view(width, pairs).T, parts[3].view(width, pairs).T  # [pairs, h]
         n, y = parts[4].view(batch, width), parts[5].view(batch, width)
         s1, count, v = estimate.s1, estimate.count, estimate.cross_v
         low, high = self.upper.to(s0.device)
         plain = s0 / count
-        at = lambda a: (a.T[:, low], a.T[:, high])  # noqa: E731  [h, pairs] rows l and m
+        at = lambda a: (a[low], a[high])  # noqa: E731  [pairs, h]: rows l and m of each pair
         (s0_l, s0_m), (p0_l, p0_m) = at(s0), at(p0)
         (m_l, m_m), (z_l, z_m), (n_l, n_m), (y_l, y_m) = at(mean), at(plain), at(n), at(y)
         plain_sigma = (
@@ -231,5 +231,6 @@ class Marginal:
             + s0_l * s0_m * (estimate.plain_r / (count * count))
         )
         cross = x - (n_l * z_m + z_l * n_m) - (m_l * y_m + y_l * m_m) + (m_l * z_m + z_l * m_m) * v
-        self.controlled_spread = plain_sigma * (s1 * s1 / (count * count)) - cross * (s1 / count)
+        spread = plain_sigma * (s1 * s1 / (count * count)) - cross * (s1 / count)
+        self.controlled_spread = spread.T  # [h, pairs]
         return mean - plain, weight_square_sum(s1, estimate.s2, count)
