@@ -35,8 +35,8 @@ of the grid keeps its own sums and the one chosen uses ``sqrt(s2)`` of its own w
 
 Per block the first layer keeps, for each beta, ``S_b = sum_{j in b} w_j G_j [B, h]`` and the
 batch-means sums ``sum_b S_b``, ``sum_b W_b S_b`` and, column ``i`` by column, ``sum_b S_b[:, i]
-S_b[:, i]^T [h, B, B]`` (size independent of n and J; formed only for the beta the update
-keeps, the last one only over ``l <= m``: ``sampler.estimators.first_layer_sums``). Variance of
+S_b[:, i]^T [h, B, B]`` (size independent of n and J; the last one formed only for the beta the
+update keeps and only over ``l <= m``: ``sampler.estimators.first_layer_sums``). Variance of
 the target per first-layer coordinate ``(i, k)``, by ``Var m = Var E[m | G] + E Var(m | G)``:
 the first term is the batch means of ``sigma (S_b - S W_b / s1)^T Q^T``, i.e. ``n_b / (n_b - 1)
 sigma^2 q_k^T Sigma_i q_k / s1^2`` with ``q_k = Q^T[:, k]`` and ``Sigma_i = sum_b D_b[:, i]
