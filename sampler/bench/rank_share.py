@@ -52,7 +52,7 @@ class ShareComm:
 
 
 def share_workload(model_name: str, samples: int, ranks: int, device=None) -> Workload:
-    """``is defaults, 1 of R ranks``: rank 0's share of the default update (J = ``samples``)
+    """``share of R ranks, is defaults``: rank 0's share of the default update (J = ``samples``)
     on ``model_name``'s reference problem, the same as the ``is defaults`` workload's."""
     device = device or torch.device("cpu")
     model, problem = reference_problem(model_name, device)
@@ -63,16 +63,16 @@ def share_workload(model_name: str, samples: int, ranks: int, device=None) -> Wo
     def share(round_: int) -> None:
         estimator.step(StepKey(0, round_), {}, center, tau, problem, ShareComm(0, ranks))
 
-    return Workload(f"is defaults, 1 of {ranks} ranks", share)
+    return Workload(f"share of {ranks} ranks, is defaults", share)
 
 
 def share_row(model: str, workloads: list[Workload], ranks: int) -> dict:
     """``T_1 / (R T_share)`` of the ``is defaults`` workload and its share."""
     by_name = {w.name: w for w in workloads}
-    one, part = by_name["is defaults"], by_name[f"is defaults, 1 of {ranks} ranks"]
+    one, part = by_name["is defaults"], by_name[f"share of {ranks} ranks, is defaults"]
     return {
         "model": model,
-        "workload": f"is defaults, work of 1 of {ranks} ranks",
+        "workload": f"is defaults, 1 of {ranks} ranks' work",
         "ratio": "efficiency without communication",
         "value": one.seconds() / (ranks * part.seconds()),
         "target": None,

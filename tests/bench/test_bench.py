@@ -28,7 +28,7 @@ def test_bench_prints_the_ratios_first(capsys):
     for workload in ("is literal", "is antithetic", "is marginal", "is naive loop", "sgd step"):
         assert workload in named
     assert "noise + forward" in named and "vs is literal" in named
-    assert "is defaults, work of 1 of 2 ranks" in named  # --ranks 0: the share of 2 ranks
+    assert "is defaults, 1 of 2 ranks' work" in named  # --ranks 0: the share of 2 ranks
     assert any("ranks: skipped" in line for line in table)
     assert "seconds (median per update; floors measured beside each)" in lines
 
@@ -38,7 +38,7 @@ def test_bench_json_holds_every_workload_and_ratio(capsys):
     report = json.loads(capsys.readouterr().out)
     names = {w["workload"] for w in report["workloads"]}
     assert {"is literal", "is antithetic", "is marginal", "is defaults", "sgd step"} <= names
-    assert "is defaults, 1 of 2 ranks" in names
+    assert "share of 2 ranks, is defaults" in names
     shares = [r for r in report["ratios"] if r["ratio"] == "efficiency without communication"]
     assert len(shares) == 1 and 0.3 < shares[0]["value"] < 1.5
     assert any(name.startswith("sgld") for name in names)
