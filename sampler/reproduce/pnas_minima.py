@@ -2,8 +2,9 @@
 LAL (and of the engine's gradient-free IS and Replicated-SGD) on random patterns, Figs. 4 and 5
 of Baldassi, Pittorino and Zecchina, "Shaping the learning landscape in neural networks around
 wide flat minima" (PNAS 117(1), 2020): the normalised BP local entropy against the distance from
-each solution (Fig. 4; ``sampler.flatness.bp_local_entropy``, the paper's Eq. 8 and section "BP
-and fBP") and the top Hessian eigenvalues of the normalised network (Fig. 5), plus the training
+each solution (Fig. 4; real weights: ``sampler.flatness.continuous_bp``, the paper's Eq. 15 and
+section "The Existence of WFM"; ±1 weights: ``sampler.flatness.bp_local_entropy``, Eq. 8) and
+the top Hessian eigenvalues of the normalised network (Fig. 5), plus the training
 error under multiplicative weight noise (a width measure that needs no binary reference).
 
 Size: the paper's tree committee (K = 9, N = 999), each sample its own pattern set (data seed =
@@ -21,15 +22,18 @@ from sampler.reproduce.pnas_render import render
 from sampler.reproduce.scale import Scale
 
 UNITS, ALPHA = 9, 0.6
-COUPLINGS = "0.25,0.5,0.75,1,1.5,2,3,4"  # BP probe: lambda, one distance each
+COUPLINGS = "0.25,0.5,0.75,1,1.5,2,3,4"  # binary BP probe: lambda, one distance each
+DISTANCES = "0.005,0.01,0.02,0.03,0.05,0.07,0.1,0.15,0.2"  # continuous BP probe
 SIGMAS = "0.1,0.2,0.3,0.5,0.7"  # multiplicative weight noise of the local energy
 QUICK = ("fBP (binary)", "ceSGD-fast", "LAL")
 PROBES = (
     "--probes",
-    "bp-local-entropy,hessian,local-energy",
+    "bp-local-entropy,bp-local-entropy-continuous,hessian,local-energy",
     "--normalise-units",
     "--bp-couplings",
     COUPLINGS,
+    "--bp-distances",
+    DISTANCES,
     "--bp-max-reference-errors",
     "0",
     "--sigma",
@@ -73,12 +77,18 @@ def pnas_minima(s: Scale) -> Experiment:
         "method at its defaults until its stopping rule (the paper's five; the engine's IS and "
         "Replicated-SGD for a fixed number of updates). The paper's Fig. 4 is at alpha ~ 1; "
         f"alpha = {ALPHA} is the largest load at which our binary-weight fBP converges, and "
-        "all methods share the instances. Each final point is probed with the BP local "
-        "entropy around sign(w) (Fig. 4), the top Hessian eigenvalues of the normalised "
-        "network (every unit at norm 1; Fig. 5) and the training error under multiplicative "
-        "weight noise w + sigma z w. The BP curve is computed only where sign(w) is itself a "
-        "solution (`--bp-max-reference-errors 0`): around a binary point with errors it is not "
-        "the paper's curve, and BP there mostly does not converge. The stopping rules of "
+        "all methods share the instances. Each final point is probed with two BP local "
+        "entropies (Fig. 4): V1(d), the paper's quantity for real weights (the log-fraction "
+        "of the configurations with each unit on its sphere at distance d = (1 - q) / 2 from "
+        "w that are solutions; `--probes bp-local-entropy-continuous`), for every method, "
+        "and S(d) - H2(d), the same log-fraction among the ±1 configurations around sign(w) "
+        "(`bp-local-entropy`), where sign(w) is a solution (fBP only). The two share the "
+        "distance axis but count different sets: compare curves of one kind; fBP's solutions "
+        "(±1, rescaled to the spheres) get both. Also: the top Hessian eigenvalues of the "
+        "normalised network (every unit at norm 1; Fig. 5) and the training error under "
+        "multiplicative weight noise w + sigma z w. Each BP curve is computed only around a "
+        "solution (`--bp-max-reference-errors 0`: sign(w) for the binary one, w for the continuous "
+        "one), as the paper's. The stopping rules of "
         "LAL, eLAL and ceSGD check the patterns an epoch visits: with 599 patterns and "
         "minibatches of 100, an epoch of 5 updates leaves 99 out, so a run may stop with one "
         "or two of them wrong (the train errors column). Our fBP has binary weights (the "

@@ -14,13 +14,9 @@ import pytest
 import torch
 
 from sampler.baselines.belief_propagation import TINY, correct_given_unit, gaussian_tail
+from sampler.baselines.gaussian_bp import ContinuousCommitteeBP, sphere_log_volume
 from sampler.cli.main import main
-from sampler.flatness.continuous_bp import (
-    ContinuousCommitteeBP,
-    continuous_local_entropy_curve,
-    local_entropy_at,
-    sphere_log_volume,
-)
+from sampler.flatness.continuous_bp import continuous_local_entropy_curve, local_entropy_at
 
 # BP's log-volume is exact as N -> infinity; at finite N it is off by O(1) in log Vol, O(1/N)
 # per weight: the Monte Carlo comparison allows FINITE_SIZE / N beside 4 standard errors
