@@ -35,7 +35,7 @@ from sampler.reproduce.tables import number, table
 
 DISTANCES = (0.01, 0.03, 0.1)
 BINARY, CONTINUOUS = "bp_local_entropy", "bp_local_entropy_continuous"  # the two BP probes
-PAPER_ORDER = ("fBP (binary)", "eLAL", "ceSGD-slow", "ceSGD-fast", "LAL")
+PAPER_ORDER = ("fBP (continuous)", "eLAL", "ceSGD-slow", "ceSGD-fast", "LAL")  # the paper's fBP
 NOISE = (0.3, 0.7)  # the sigmas of the table's noise columns
 GRID = 24  # distances of the plotted curve
 
@@ -85,7 +85,7 @@ def _mean(values: list[float | None]) -> float | None:
 def summary_table(rows: dict, found: dict[str, list[dict]]) -> str:
     header = ["method", "samples", "updates", "train errors", "sign(w) errors"]
     header += [f"S(d) - H2(d) at d = {d:g}" for d in DISTANCES]
-    header += [f"V1(d) at d = {d:g}" for d in DISTANCES]
+    header += ["V1 curves"] + [f"V1(d) at d = {d:g}" for d in DISTANCES]
     header += ["lambda_max"] + [f"error rise at sigma = {s:g}" for s in NOISE]
     body = []
     for label, runs in rows.items():
@@ -98,6 +98,7 @@ def summary_table(rows: dict, found: dict[str, list[dict]]) -> str:
         cells = [label, str(len(reps)), number([s.get("steps") for s in summaries], 0)]
         cells += [_span(errors), _span(references)]
         cells += [number([curve_at(converged_curve(r), d) for r in reps]) for d in DISTANCES]
+        cells.append(str(sum(bool(converged_curve(r, CONTINUOUS)) for r in reps)))
         cells += [
             number([curve_at(converged_curve(r, CONTINUOUS), d) for r in reps]) for d in DISTANCES
         ]
@@ -123,10 +124,6 @@ def ordering(found: dict[str, list[dict]]) -> str:
             False,
         ),
         "lambda_max (lower: flatter)": (lambda_max, False),
-        f"binary BP S(d) - H2(d) at d = {DISTANCES[1]:g} (higher: wider)": (
-            lambda r: curve_at(converged_curve(r), DISTANCES[1]),
-            True,
-        ),
         **{
             f"continuous BP V1(d) at d = {d:g} (higher: wider)": (
                 lambda r, d=d: curve_at(converged_curve(r, CONTINUOUS), d),

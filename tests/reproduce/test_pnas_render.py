@@ -72,7 +72,7 @@ def test_render_table_ordering_and_plots(tmp_path):
     assert "| — |" not in fbp  # d = 0.1 lies between 0.05 and 0.2
     # the continuous V1 at d = 0.03: 2 (0.5 + 0.01 s - 0.03) over s = 0, 1
     assert "0.950 ± 0.014" in fbp
-    assert parts[1].count("(10 of 10 pairs in the paper's order)") == 6
+    assert parts[1].count("(10 of 10 pairs in the paper's order)") == 5
     assert "continuous BP V1(d) at d = 0.1 (higher: wider)" in parts[1]
     pictures = [p for p in parts if p.startswith("![")]
     assert len(pictures) == 3
