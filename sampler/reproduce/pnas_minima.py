@@ -25,6 +25,7 @@ from sampler.reproduce.scale import Scale
 UNITS, ALPHA = 9, 0.6
 COUPLINGS = "0.25,0.5,0.75,1,1.5,2,3,4"  # binary BP probe: lambda, one distance each
 DISTANCES = "0.005,0.01,0.02,0.03,0.05,0.07,0.1,0.15,0.2"  # continuous BP probe
+QUICK_PROBES = ("--bp-distances", "0.01,0.03,0.1", "--bp-iterations", "100")  # --quick: fewer
 SIGMAS = "0.1,0.2,0.3,0.5,0.7"  # multiplicative weight noise of the local energy
 QUICK = ("fBP (binary)", "ceSGD-fast", "LAL")
 PROBES = (
@@ -98,7 +99,7 @@ def pnas_minima(s: Scale) -> Experiment:
         "with binary weights (ours by default: solutions at corners of the hypercube, the only "
         "ones the binary probe applies to).",
         flatness=True,
-        flatness_flags=PROBES,
+        flatness_flags=PROBES + QUICK_PROBES if s.smoke_test else PROBES,
         render=render,
     )
     for label, flags in methods(s.smoke_test).items():
