@@ -116,7 +116,7 @@ class ContinuousCommitteeBP:
             mean = (b.unsqueeze(-1) * self.r + sum_a) / precision
             return b, (mean * mean + 1 / precision).sum(-1)
 
-        lo, hi = torch.log(low * 0 + 1e-12), torch.full_like(low, 60.0)
+        lo, hi = torch.full_like(low, math.log(1e-12)), torch.full_like(low, 60.0)
         for _ in range(steps):  # bisection on log(a - low): the norm decreases with a
             mid = (lo + hi) / 2
             _, norm = at(low + mid.exp())
