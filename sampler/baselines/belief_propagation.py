@@ -66,6 +66,21 @@ def field_law(xm: torch.Tensor) -> torch.Tensor:
     return law
 
 
+def correct_given_unit(p: torch.Tensor, y: torch.Tensor, k: int):
+    """``(A_+, A_-) [P, K]``: P(correct output | unit u positive / negative), the other units
+    positive with probabilities ``p [P, K]`` (labels ``y [P]``, ±1; K odd)."""
+    t = (k - 1) // 2
+    a_plus, a_minus = torch.empty_like(p), torch.empty_like(p)
+    for unit in range(k):
+        law = count_distribution(torch.cat([p[:, :unit], p[:, unit + 1 :]], -1))
+        cum = torch.cat([torch.zeros_like(law[:, :1]), law.cumsum(-1)], -1)  # P(c <= j - 1)
+        below, up_to = cum[:, t], cum[:, t + 1]  # P(c <= T - 1), P(c <= T)
+        positive = y > 0
+        a_plus[:, unit] = torch.where(positive, 1 - below, below)
+        a_minus[:, unit] = torch.where(positive, 1 - up_to, up_to)
+    return a_plus, a_minus
+
+
 class TreeCommitteeBP:
     """BP on the patterns ``xi [P, N]`` (±1) and labels ``y [P]`` (±1) of a tree committee of
     ``units`` odd-sized blocks; ``u [P, N]`` the messages, in ``dtype`` (float64; float32 is
@@ -124,16 +139,7 @@ class TreeCommitteeBP:
 
     def correct_given_unit(self, p: torch.Tensor):
         """``(A_+, A_-) [P, K]``: P(correct output | unit u positive / negative)."""
-        k, t = self.k, (self.k - 1) // 2
-        a_plus, a_minus = torch.empty_like(p), torch.empty_like(p)
-        for unit in range(k):
-            law = count_distribution(torch.cat([p[:, :unit], p[:, unit + 1 :]], -1))
-            cum = torch.cat([torch.zeros_like(law[:, :1]), law.cumsum(-1)], -1)  # P(c <= j - 1)
-            below, up_to = cum[:, t], cum[:, t + 1]  # P(c <= T - 1), P(c <= T)
-            positive = self.y > 0
-            a_plus[:, unit] = torch.where(positive, 1 - below, below)
-            a_minus[:, unit] = torch.where(positive, 1 - up_to, up_to)
-        return a_plus, a_minus
+        return correct_given_unit(p, self.y, self.k)
 
     def update(self, u: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         """The new factor messages ``[P, N]`` (undamped)."""

@@ -21,12 +21,14 @@ configuration) the trainer reports ``stop``; so it does, with the stages BP fail
 in, once the S stages are spent without a solution (the run ends with its errors counted). Messages
 that become non-finite stop the run with an error naming ``--damping``.
 
-Weights: binary (±1), as the public references, because the BP factor then only needs the means
-``m`` and variances ``1 - m^2`` of the weights (a closed form), solutions can be enumerated to
-test it exactly, and the local-entropy probe (``sampler flatness``) counts binary solutions at a
-Hamming distance. Continuous (spherical) weights, as the 2020 paper, need Gaussian variable
-messages and the spherical constraint: not built. The initial messages are small random fields
-(standard deviation 0.01) from the seed's own stream, so the symmetric point m = 0 is left.
+Weights: binary (±1) by default, as the public references, because the BP factor then only needs
+the means ``m`` and variances ``1 - m^2`` of the weights (a closed form), solutions can be
+enumerated to test it exactly, and the local-entropy probe (``sampler flatness``) counts binary
+solutions at a Hamming distance. ``--bp-weights continuous``: the 2020 paper's continuous
+(spherical) weights, Gaussian messages and a Gaussian focusing field
+(``sampler.baselines.continuous_focusing``); the parameters are then the marginal means. The
+initial messages are small random fields (standard deviation 0.01) from the seed's own stream, so
+the symmetric point m = 0 is left.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import torch
 
 from sampler.baselines.base import BaselineSpec, RunContext
 from sampler.baselines.belief_propagation import TreeCommitteeBP, converge
+from sampler.baselines.continuous_focusing import FocusedGaussianBP, initial_state, stage
 from sampler.models import Model, streams
 from sampler.models.committee import Committee
 from sampler.models.naming import setting
@@ -76,7 +79,11 @@ class FocusingBP:
         units = committee_units(run.model)
         y = 2.0 * run.train.targets.double() - 1.0
         xi = run.train.inputs.reshape(len(y), -1)
-        self.bp = TreeCommitteeBP(xi, y, units, dtype=torch.float32)
+        self.continuous = values["bp_weights"] == "continuous"
+        if self.continuous:
+            self.bp = FocusedGaussianBP(xi, y, units)
+        else:
+            self.bp = TreeCommitteeBP(xi, y, units, dtype=torch.float32)
         self.values, self.seed = values, run.seed
 
     def gamma(self, stage: int) -> float:
@@ -86,12 +93,19 @@ class FocusingBP:
 
     def init(self, params: torch.Tensor) -> dict:
         g = streams.torch_generator(self.seed, streams.BP_MESSAGES)
+        if self.continuous:
+            return initial_state(self.bp, g)
         shape = self.bp.xi.shape[0], self.bp.k * self.bp.n
         u = 0.01 * torch.randn(shape, generator=g, dtype=torch.float32)
         return {"messages": u.to(params.device), "unconverged": []}
 
     def step(self, step: int, params, state, problem: Problem, comm: Comm):
         v, gamma = self.values, self.gamma(step)
+        if self.continuous:
+            state, iterations, converged, means = stage(self.bp, state, gamma, v)
+            if not bool(torch.isfinite(means).all()):
+                raise self.diverged(step)
+            return self.finish(step, means.to(params.dtype), state, iterations, converged, problem)
 
         def fields(u: torch.Tensor) -> torch.Tensor:
             return focusing_field(u.sum(0), gamma, v["replicas"])
@@ -100,12 +114,21 @@ class FocusingBP:
             self.bp, state["messages"], fields, v["damping"], v["bp_tol"], v["bp_iterations"]
         )
         if not bool(torch.isfinite(u).all()):
-            raise ValueError(
-                f"{setting('baseline', 'fbp')}: the BP messages became non-finite at stage "
-                f"{step + 1}; raise {setting('damping')}"
-            )
+            raise self.diverged(step)
         m = self.bp.marginals(u, fields(u))
         w = torch.where(m >= 0, 1.0, -1.0).to(params.dtype)
+        state = {"messages": u, "unconverged": state["unconverged"]}
+        return self.finish(step, w, state, iterations, converged, problem)
+
+    def diverged(self, step: int) -> ValueError:
+        return ValueError(
+            f"{setting('baseline', 'fbp')}: the BP messages became non-finite at stage "
+            f"{step + 1}; raise {setting('damping')}"
+        )
+
+    def finish(self, step: int, w, state: dict, iterations: int, converged: bool, problem):
+        """The update's weights, state and record: stop at a solution or after the stages."""
+        v, gamma = self.values, self.gamma(step)
         errors = self.bp.errors(w)
         unconverged = state["unconverged"] + ([] if converged else [step + 1])
         record: dict[str, Any] = {"gamma": gamma, "bp_iterations": iterations}
@@ -121,7 +144,7 @@ class FocusingBP:
         # pass over the whole training set
         passes = iterations * -(-len(self.bp.y) // problem.batch_size)
         record.update(loss_evals=passes, grad_evals=0, examples_seen=len(self.bp.y))
-        return w, {"messages": u, "unconverged": unconverged}, record
+        return w, dict(state, unconverged=unconverged), record
 
 
 OPTIONS = {
@@ -144,6 +167,13 @@ OPTIONS = {
         "float", 1e-4, "a stage has converged when no tanh(message) moves more", check=at_least(0.0)
     ),
     "damping": Option("float", 0.5, "u <- d u_old + (1 - d) u_new", check=within(0.0, 1.0)),
+    "bp_weights": Option(
+        "str",
+        "binary",
+        "binary (±1, the 2016 paper's) or continuous (each unit on its sphere, Gaussian "
+        "messages, the 2020 paper's; bp-tol then bounds the marginal means' moves)",
+        choices=("binary", "continuous"),
+    ),
 }
 
 

@@ -45,14 +45,14 @@ def binary_entropy(d: float) -> float:
     return -d * math.log(d) - (1 - d) * math.log(1 - d)
 
 
-def probe_units(model) -> int:
+def probe_units(model, probe: str = "bp-local-entropy") -> int:
     """The units of a tree committee (1 for the perceptron); ``ValueError`` naming the probe."""
     if isinstance(model, Committee) and model.tree:
         return model.hidden
     if isinstance(model, Perceptron):
         return 1
     raise ValueError(
-        "--probes bp-local-entropy: needs a run of --model committee (tree-like) or perceptron, "
+        f"--probes {probe}: needs a run of --model committee (tree-like) or perceptron, "
         f"got {type(model).__name__}"
     )
 

@@ -8,7 +8,9 @@ last checkpoint), rebuilds its model and data, and measures on ``--examples`` tr
 the per-layer signal ``s_I`` (``layer_signal``); with ``--normalise-units`` every sign unit of a
 committee or perceptron is first rescaled to norm 1 (Baldassi et al., PNAS 2020, Fig. 5's
 "normalised network"); asked for, the BP local entropy of the tree
-committee / perceptron over ``--bp-couplings`` on the whole training set (``bp_local_entropy``).
+committee / perceptron over ``--bp-couplings`` on the whole training set (``bp_local_entropy``:
+binary solutions around sign(w)) and over ``--bp-distances`` (``continuous_bp``: solutions with
+real weights, each unit on its sphere, around w).
 Writes ``flatness.json`` and ``flatness.png``
 to the run directory (or ``--out``), where ``sampler compare`` finds them.
 """
@@ -28,7 +30,8 @@ from sampler.runs.output_folder import out_folder_error
 from sampler.setup.run_point import load_point
 
 PROBES = ("local-energy", "local-entropy", "hessian", "signal")
-EXTRA_PROBES = ("bp-local-entropy",)  # only when asked: tree committees and perceptrons
+EXTRA_PROBES = ("bp-local-entropy", "bp-local-entropy-continuous")  # only when asked: tree
+# committees and perceptrons (binary solutions around sign(w); real ones around w)
 REPORT, FIGURE = "flatness.json", "flatness.png"
 
 
@@ -71,6 +74,15 @@ def _at_least(flag: str, low: int):
         return value
 
     return parse
+
+
+def _distances(text: str) -> list[float]:
+    values = _numbers("--bp-distances")(text)
+    if not all(v < 0.5 for v in values):
+        raise argparse.ArgumentTypeError(
+            f"--bp-distances: must be a comma-separated list of numbers in (0, 0.5), got {text!r}"
+        )
+    return values
 
 
 def _probes(text: str) -> list[str]:
@@ -145,6 +157,14 @@ def add_parser(commands) -> None:
         "(default: 0.25,0.5,1,1.5,2,3,4)",
     )
     add(
+        "--bp-distances",
+        type=_distances,
+        default=[0.005, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2],
+        help="distances d = (1 - q) / 2 of the continuous BP local-entropy probe "
+        "(bp-local-entropy-continuous), each in (0, 0.5) (default: "
+        "0.005,0.01,0.02,0.03,0.05,0.07,0.1,0.15,0.2)",
+    )
+    add(
         "--bp-iterations",
         type=_at_least("--bp-iterations", 1),
         default=500,
@@ -154,8 +174,9 @@ def add_parser(commands) -> None:
         "--bp-max-reference-errors",
         type=_at_least("--bp-max-reference-errors", 0),
         default=None,
-        help="skip the BP local-entropy curve when sign(w) has more training errors than this "
-        "(its reference is then no solution; the errors are still reported; default: never skip)",
+        help="skip a BP local-entropy curve when its reference (sign(w) for bp-local-entropy, w "
+        "for bp-local-entropy-continuous) has more training errors than this (it is then no "
+        "solution; the errors are still reported; default: never skip)",
     )
     add(
         "--normalise-units",
@@ -185,11 +206,12 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 "--normalise-units: needs a run of --model committee or perceptron, got "
                 + type(model).__name__
             )
-    if "bp-local-entropy" in args.probes:
-        try:
-            probe_units(model)
-        except ValueError as error:
-            parser.error(str(error))
+    for name in ("bp-local-entropy", "bp-local-entropy-continuous"):
+        if name in args.probes:
+            try:
+                probe_units(model, name)
+            except ValueError as error:
+                parser.error(str(error))
     if "hessian" in args.probes and not has_hessian(model):
         parser.error("--probes hessian: " + HESSIAN_UNAVAILABLE.format(type(model).__name__))
     if "hessian" in args.probes and args.eigenvalues >= model.num_params:
@@ -228,6 +250,17 @@ def summary_line(report: dict) -> str:
             "BP local entropy "
             + ", ".join(
                 f"d={p['distance']:.3f}: {p['normalised']:.4f}"
+                + ("" if p["converged"] else " (not converged)")
+                for p in curve
+            )
+        )
+    if "bp_local_entropy_continuous" in report:
+        curve = report["bp_local_entropy_continuous"]["points"]
+        parts.append(
+            "continuous BP local entropy "
+            + ", ".join(
+                f"d={p['distance']:g}: "
+                + ("n/a" if p["normalised"] is None else f"{p['normalised']:.4f}")
                 + ("" if p["converged"] else " (not converged)")
                 for p in curve
             )

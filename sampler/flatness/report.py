@@ -7,8 +7,8 @@ examples (``sampler.flatness.probe_set``): ``E_train(w)`` and the training error
 energy of both over the sigma grid (``local_energy``; the error of K perturbed networks is a
 loop of ``predict``, the loss one batched evaluation), ``F_tau`` and its ESS over the tau grid
 (``local_entropy``), the top Hessian eigenvalues (``hessian``), ``s_I`` (``layer_signal``) and,
-asked for, the BP local entropy on the whole training set (``bp_local_entropy``), with the
-seconds each probe took.
+asked for, the BP local entropy on the whole training set (``bp_local_entropy``, binary;
+``continuous_bp``, real weights on each unit's sphere), with the seconds each probe took.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import time
 import torch
 
 from sampler.flatness.bp_local_entropy import bp_local_entropy_curve
+from sampler.flatness.continuous_bp import continuous_local_entropy_curve
 from sampler.flatness.hessian import top_eigenvalues
 from sampler.flatness.layer_signal import layer_signal
 from sampler.flatness.local_energy import local_energy
@@ -100,6 +101,16 @@ def probe(args: argparse.Namespace, config, model, dataset, params, step) -> dic
                 dataset.train_y,
                 params,
                 args.bp_couplings,
+                args.bp_iterations,
+                args.bp_max_reference_errors,
+            )
+        elif name == "bp-local-entropy-continuous":
+            report["bp_local_entropy_continuous"] = continuous_local_entropy_curve(
+                model,
+                dataset.train_x,
+                dataset.train_y,
+                params,
+                args.bp_distances,
                 args.bp_iterations,
                 args.bp_max_reference_errors,
             )

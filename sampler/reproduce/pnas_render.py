@@ -2,9 +2,14 @@
 Figs. 4 and 5 of Baldassi, Pittorino and Zecchina (PNAS 117(1), 2020) from the runs' final
 points and their ``sampler flatness`` reports.
 
-* Fig. 4: the normalised BP local entropy ``S(d) - H2(d)`` (``sampler.flatness.
-  bp_local_entropy``; 0 where every configuration at distance d from the reference is a
-  solution, more negative = narrower) against the distance d from ``sign(w)``. Each run's curve
+* Fig. 4: the normalised BP local entropy against the distance d from each solution, two
+  quantities: ``V1(d)`` (``sampler.flatness.continuous_bp``, the paper's quantity for real
+  weights: the log-fraction of the real-weight configurations, each unit on its sphere, at
+  distance d from ``w`` that are solutions; every method) and ``S(d) - H2(d)``
+  (``sampler.flatness.bp_local_entropy``: the same log-fraction among the ±1 configurations
+  around ``sign(w)``; only where ``sign(w)`` is a solution, i.e. fBP). Both are 0 where every
+  configuration at distance d is a solution, more negative = narrower; they share the axis
+  ``d = (1 - q) / 2`` but count different sets, so only curves of one kind compare. Each run's curve
   is read at the distances of ``DISTANCES`` by linear interpolation between its two converged
   points around d (a distance outside the converged range is left empty), then mean ± sd over
   the samples; the plot does the same on a grid of d.
@@ -29,7 +34,8 @@ from sampler.reproduce import figures
 from sampler.reproduce.tables import number, table
 
 DISTANCES = (0.01, 0.03, 0.1)
-PAPER_ORDER = ("fBP (binary)", "eLAL", "ceSGD-slow", "ceSGD-fast", "LAL")
+BINARY, CONTINUOUS = "bp_local_entropy", "bp_local_entropy_continuous"  # the two BP probes
+PAPER_ORDER = ("fBP (continuous)", "eLAL", "ceSGD-slow", "ceSGD-fast", "LAL")  # the paper's fBP
 NOISE = (0.3, 0.7)  # the sigmas of the table's noise columns
 GRID = 24  # distances of the plotted curve
 
@@ -47,9 +53,9 @@ def reports(experiment, out: Path) -> dict[str, list[dict]]:
     return found
 
 
-def converged_curve(report: dict) -> list[tuple[float, float]]:
-    """(d, normalised local entropy) of the converged BP points, by distance."""
-    points = report.get("bp_local_entropy", {}).get("points", [])
+def converged_curve(report: dict, key: str = BINARY) -> list[tuple[float, float]]:
+    """(d, normalised local entropy) of the converged BP points of probe ``key``, by distance."""
+    points = report.get(key, {}).get("points", [])
     return sorted((p["distance"], p["normalised"]) for p in points if p["converged"])
 
 
@@ -79,6 +85,7 @@ def _mean(values: list[float | None]) -> float | None:
 def summary_table(rows: dict, found: dict[str, list[dict]]) -> str:
     header = ["method", "samples", "updates", "train errors", "sign(w) errors"]
     header += [f"S(d) - H2(d) at d = {d:g}" for d in DISTANCES]
+    header += ["V1 curves"] + [f"V1(d) at d = {d:g}" for d in DISTANCES]
     header += ["lambda_max"] + [f"error rise at sigma = {s:g}" for s in NOISE]
     body = []
     for label, runs in rows.items():
@@ -91,6 +98,10 @@ def summary_table(rows: dict, found: dict[str, list[dict]]) -> str:
         cells = [label, str(len(reps)), number([s.get("steps") for s in summaries], 0)]
         cells += [_span(errors), _span(references)]
         cells += [number([curve_at(converged_curve(r), d) for r in reps]) for d in DISTANCES]
+        cells.append(str(sum(bool(converged_curve(r, CONTINUOUS)) for r in reps)))
+        cells += [
+            number([curve_at(converged_curve(r, CONTINUOUS), d) for r in reps]) for d in DISTANCES
+        ]
         cells.append(number([lambda_max(r) for r in reps]))
         cells += [number([noise_error(r, s) for r in reps]) for s in NOISE]
         body.append(cells)
@@ -113,10 +124,13 @@ def ordering(found: dict[str, list[dict]]) -> str:
             False,
         ),
         "lambda_max (lower: flatter)": (lambda_max, False),
-        f"BP normalised local entropy at d = {DISTANCES[1]:g} (higher: wider)": (
-            lambda r: curve_at(converged_curve(r), DISTANCES[1]),
-            True,
-        ),
+        **{
+            f"continuous BP V1(d) at d = {d:g} (higher: wider)": (
+                lambda r, d=d: curve_at(converged_curve(r, CONTINUOUS), d),
+                True,
+            )
+            for d in DISTANCES
+        },
     }
     lines = []
     for name, (value, higher) in measures.items():
@@ -124,7 +138,7 @@ def ordering(found: dict[str, list[dict]]) -> str:
         known = [m for m in PAPER_ORDER if means[m] is not None]
         if len(known) < 2:
             only = ", ".join(known) or "none"
-            lines.append(f"* {name}: only {only} (the others' sign(w) is no solution)")
+            lines.append(f"* {name}: only {only} (the others' reference is no solution)")
             continue
         ranked = sorted(known, key=lambda m: -means[m] if higher else means[m])
         pairs = [(a, b) for i, a in enumerate(known) for b in known[i + 1 :]]
@@ -136,8 +150,8 @@ def ordering(found: dict[str, list[dict]]) -> str:
     return "\n".join([head, "", *lines]) if lines else head + " no reports yet."
 
 
-def _bp_curve(reps: list[dict]) -> Curve | None:
-    curves = [c for c in map(converged_curve, reps) if len(c) >= 2]
+def _bp_curve(reps: list[dict], key: str = BINARY) -> Curve | None:
+    curves = [c for c in (converged_curve(r, key) for r in reps) if len(c) >= 2]
     if not curves:
         return None
     low, high = max(c[0][0] for c in curves), min(c[-1][0] for c in curves)
@@ -151,9 +165,9 @@ def _bp_curve(reps: list[dict]) -> Curve | None:
 def plots(rows: dict, found: dict[str, list[dict]]) -> list[Plot]:
     fig4 = Plot(
         "pnas-minima-fig4",
-        "Fig. 4: normalised BP local entropy around sign(w)",
+        "Fig. 4: normalised BP local entropy around each solution",
         "distance d",
-        "S(d) - H2(d)",
+        "normalised local entropy (V1 continuous; S - H2 binary)",
     )
     fig5 = Plot(
         "pnas-minima-fig5",
@@ -171,8 +185,9 @@ def plots(rows: dict, found: dict[str, list[dict]]) -> list[Plot]:
         reps = found.get(label, [])
         if not reps:
             continue
-        wrong = max(r.get("bp_local_entropy", {}).get("reference_errors", 0) for r in reps)
-        fig4.add(label + (f" (sign(w): up to {wrong} errors)" if wrong else ""), _bp_curve(reps))
+        fig4.add(label, _bp_curve(reps, CONTINUOUS))
+        if any(converged_curve(r) for r in reps):
+            fig4.add(label + ": +-1 solutions (binary BP)", _bp_curve(reps))
         ranks = [dict(enumerate(r.get("hessian", {}).get("eigenvalues", []), 1)) for r in reps]
         fig5.add(label, combine(ranks))
         sigmas = [

@@ -9,6 +9,7 @@ import json
 import pytest
 import torch
 
+from sampler.baselines.continuous_focusing import focusing_field as gaussian_focusing
 from sampler.baselines.focusing_bp import focusing_field
 from sampler.cli.main import main
 
@@ -18,6 +19,20 @@ def test_the_focusing_field_limits():
     assert torch.equal(focusing_field(c, 0.8, 1), torch.zeros_like(c))  # one replica: none
     assert torch.allclose(focusing_field(c, 18.0, 4), 3 * c, atol=1e-6)  # tanh(gamma) = 1
     assert torch.allclose(focusing_field(c, 1e-4, 4), torch.zeros_like(c), atol=1e-6)
+
+
+def test_the_gaussian_focusing_field_limits():
+    g = torch.Generator().manual_seed(0)
+    sum_a, sum_b = torch.randn(3, 5, generator=g), torch.rand(3, 5, generator=g)
+    a = torch.tensor([0.5, 1.0, 2.0])
+    f_a, f_b = gaussian_focusing(sum_a, sum_b, a, 0.8, 1)  # one replica: none
+    assert torch.equal(f_a, torch.zeros_like(f_a)) and torch.equal(f_b, torch.zeros_like(f_b))
+    # gamma -> infinity: y - 1 copies of the replica's own field (patterns and sphere)
+    f_a, f_b = gaussian_focusing(sum_a, sum_b, a, 1e9, 4)
+    assert torch.allclose(f_a, 3 * sum_a, rtol=1e-6)
+    assert torch.allclose(f_b, 3 * (a.unsqueeze(-1) + sum_b), rtol=1e-6)
+    f_a, f_b = gaussian_focusing(sum_a, sum_b, a, 1e-6, 4)  # gamma -> 0: none
+    assert f_a.abs().max() < 1e-5 and f_b.abs().max() < 1e-5
 
 
 def train(tmp_path, model, n, alpha, *flags):
@@ -42,6 +57,20 @@ def test_a_solution_below_capacity(tmp_path, model, n):
     assert set(params.abs().tolist()) == {1.0}  # binary weights
 
 
+@pytest.mark.parametrize(
+    "model, n",
+    [(["--model", "committee", "--model-opt", "hidden=3"], 75), (["--model", "perceptron"], 61)],
+)
+def test_continuous_weights_find_a_real_solution(tmp_path, model, n):
+    summary, metrics = train(tmp_path, model, n, 0.8, "--steps", 30, "--bp-weights", "continuous")
+    assert summary["final_test_errors"] == 0 and "solution" in metrics[-1]["stop"]
+    params = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["params"]
+    assert len(set(params.abs().tolist())) > n // 2  # real weights, not ±1
+    units = params.reshape(3 if "committee" in model else 1, -1)
+    norms = (units * units).sum(-1) / units.shape[1]
+    assert bool((norms < 1.0).all() and (norms > 0.1).all())  # <w^2> = 1: means inside
+
+
 def test_no_solution_is_a_clear_stop(tmp_path):
     """Far above capacity (alpha = 3, two stages): the run ends, saying so."""
     model = ["--model", "committee", "--model-opt", "hidden=3"]
@@ -60,6 +89,7 @@ def test_no_solution_is_a_clear_stop(tmp_path):
         (["--model", "perceptron", "--gamma-start", "2", "--gamma-end", "1"], "--gamma-end"),
         (["--model", "perceptron", "--damping", "1"], "--damping"),
         (["--model", "perceptron", "--stages", "0"], "--stages"),
+        (["--model", "perceptron", "--bp-weights", "ternary"], "--bp-weights"),
     ],
 )
 def test_bad_settings_are_refused_with_one_line(tmp_path, capsys, flags, named):

@@ -106,11 +106,12 @@ def _mlp_run(tmp_path):
     return run
 
 
-def test_other_models_are_refused_with_one_line(tmp_path, capsys):
+@pytest.mark.parametrize("probe", ["bp-local-entropy", "bp-local-entropy-continuous"])
+def test_other_models_are_refused_with_one_line(tmp_path, capsys, probe):
     run = _mlp_run(tmp_path)
     with pytest.raises(SystemExit):
-        main(["flatness", str(run), "--probes", "bp-local-entropy"])
-    assert "--probes bp-local-entropy: needs a run of --model committee" in capsys.readouterr().err
+        main(["flatness", str(run), "--probes", probe])
+    assert f"--probes {probe}: needs a run of --model committee" in capsys.readouterr().err
 
 
 def test_skipped_when_the_reference_is_no_solution_and_normalised_units(tmp_path, capsys):

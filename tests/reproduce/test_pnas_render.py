@@ -20,13 +20,20 @@ from sampler.reproduce.scale import Scale
 
 def report(shift: float, top: float, noise: float) -> dict:
     """A flatness report: S - H2 = shift - d on converged points at d = 0.0, 0.02, 0.05, 0.2 and
-    a wrong (non-converged) one at 0.04."""
+    a wrong (non-converged) one at 0.04; the continuous V1 = 2 (shift - d) at the table's
+    distances and 0.2, and a non-converged point (no value) at 0.05."""
     points = [
         {"distance": d, "normalised": shift - d, "converged": True} for d in (0.0, 0.02, 0.05, 0.2)
     ]
     points.append({"distance": 0.04, "normalised": 5.0, "converged": False})
+    continuous = [
+        {"distance": d, "normalised": 2 * (shift - d), "converged": True}
+        for d in (0.01, 0.03, 0.1, 0.2)
+    ]
+    continuous.append({"distance": 0.05, "normalised": None, "converged": False})
     return {
         "bp_local_entropy": {"points": points, "reference_errors": 0},
+        "bp_local_entropy_continuous": {"points": continuous, "reference_errors": 0},
         "hessian": {"eigenvalues": [top, top / 2, top / 4]},
         "local_energy": {
             "error": [{"sigma": s, "local_energy": noise * s} for s in (0.1, 0.3, 0.7)]
@@ -63,7 +70,10 @@ def test_render_table_ordering_and_plots(tmp_path):
     assert "0.475 ± 0.007" in fbp and "| 50 ± 0 |" in fbp
     assert "0.200 ± 0.000" in fbp  # lambda_max = 1/5
     assert "| — |" not in fbp  # d = 0.1 lies between 0.05 and 0.2
-    assert parts[1].count("(10 of 10 pairs in the paper's order)") == 3
+    # the continuous V1 at d = 0.03: 2 (0.5 + 0.01 s - 0.03) over s = 0, 1
+    assert "0.950 ± 0.014" in fbp
+    assert parts[1].count("(10 of 10 pairs in the paper's order)") == 5
+    assert "continuous BP V1(d) at d = 0.1 (higher: wider)" in parts[1]
     pictures = [p for p in parts if p.startswith("![")]
     assert len(pictures) == 3
     for name in ("pnas-minima-fig4", "pnas-minima-fig5", "pnas-minima-noise"):
