@@ -35,6 +35,7 @@ from __future__ import annotations
 import torch
 
 CONTROL_VARIATES = ("none", "proposal-mean")
+KEPT_BYTES = 8 * 2**20  # the first layer's kept block sums before they are folded
 
 
 class CrossSums:
@@ -73,28 +74,61 @@ class CrossSums:
 class ColumnCrossSums(CrossSums):
     """The same for the marginalised first layer's ``S_b [B, h]`` (``sampler.estimators.
     marginal``, ``sampler.estimators.first_layer_sums``), whose squares the variance reads per
-    column ``i`` over the pairs ``l <= m``: ``X_g[l, m, i] = sum_b S_gb[l, i] S_0b[m, i]`` is
-    kept whole (``[G, B, B, h]``, one contiguous multiply-add per block) and sent symmetrised,
-    ``X_g[l, m, i] + X_g[m, l, i]`` over the pairs (``[h, pairs]``), which is all the variance
-    reads. The payload also carries the plain row's own sums (``first.payload`` of that row)."""
+    column ``i`` over the pairs ``l <= m``: ``X_g[l, m, i] = sum_b S_gb[l, i] S_0b[m, i]``
+    (``[B, B, h]`` per beta) is sent symmetrised, ``X_g[l, m, i] + X_g[m, l, i]`` over the pairs
+    (``[h, pairs]``), which is all the variance reads. Only the chosen beta's is ever read, so,
+    as ``first_layer_sums`` does for the squares, the blocks' sums and the rescaling factors are
+    kept in order and ``X`` of that beta is formed at the end; past ``KEPT_BYTES`` of kept
+    blocks they are folded into ``X`` of every beta (memory flat in J). The payload also carries
+    the plain row's own sums (``first.payload`` of that row)."""
 
     def __init__(self, grid: int, first, upper: torch.Tensor) -> None:
         _, batch, width = first.s.shape
         super().__init__(grid, (batch, width), first.s.device)
         self.first, self.upper = first, upper
-        self.x = torch.zeros(grid, batch, batch, width, dtype=torch.float64, device=first.s.device)
+        self.x = None  # [G, B, B, h] once kept blocks were folded
+        self.events: list[tuple[str, torch.Tensor]] = []  # ("scale", factor) or ("block", S)
+        self.kept_bytes = 0
 
     def add(self, block_sum: torch.Tensor, block_weight: torch.Tensor) -> None:
         grid, plain, count = self.grid, block_sum[-1], block_weight[-1]
         weighted, weight = block_sum[:grid], block_weight[:grid]
-        self.x.addcmul_(weighted[:, :, None, :], plain[None, None, :, :])
+        self.events.append(("block", block_sum))
+        self.kept_bytes += block_sum.numel() * block_sum.element_size()
+        if self.kept_bytes > KEPT_BYTES:
+            self.x = self._replay(slice(None))
+            self.events, self.kept_bytes = [], 0
         self.n.add_(weighted, alpha=float(count))
         self.y.add_(weight[:, None, None] * plain)
         self.v.add_(weight * count)
 
+    def rescale(self, factor: torch.Tensor) -> None:
+        grid = factor[: self.grid]
+        for sums in (self.n, self.y):
+            sums.mul_(grid.view(-1, *[1] * (sums.dim() - 1)))
+        self.v.mul_(grid)
+        self.events.append(("scale", grid))
+
+    def _replay(self, which) -> torch.Tensor:
+        """``X`` of the betas ``which`` (a slice or an index) over the kept events."""
+        _, batch, width = self.n.shape
+        start = self.x[which].clone() if self.x is not None else None
+        if start is None:
+            shape = (batch, batch, width)
+            shape = (self.grid, *shape) if isinstance(which, slice) else shape
+            start = torch.zeros(shape, dtype=torch.float64, device=self.n.device)
+        for kind, value in self.events:
+            if kind == "scale":
+                factor = value[which]
+                start.mul_(factor[:, None, None, None] if isinstance(which, slice) else factor)
+            else:
+                weighted = value[: self.grid][which]
+                start.addcmul_(weighted[..., :, None, :], value[-1][None, :, :])
+        return start
+
     def payload(self, index: int) -> torch.Tensor:
         low, high = self.upper
-        x = self.x[index]
+        x = self._replay(index)
         pairs = (x[low, high, :] + x[high, low, :]).T  # [h, pairs]
         plain = self.first.payload(self.grid)
         return torch.cat([plain, pairs.flatten(), self.n[index].flatten(), self.y[index].flatten()])

@@ -129,3 +129,17 @@ def test_marginal_has_the_law_of_the_literal_update():
 def test_marginal_error_matches_the_spread():
     targets, variances = controlled_targets(None, "marginal", 200, samples=200, block=20, beta=1.0)
     assert agrees(list(targets), variances), ratio_and_tolerance(list(targets), variances)
+
+
+def test_folding_the_kept_blocks_changes_nothing(monkeypatch):
+    """The first layer's cross sums are formed for the chosen beta at the end, from the kept
+    blocks; folding them into every beta's sums as they come (a tiny ``KEPT_BYTES``) gives the
+    same update."""
+    kept, kept_variances = controlled_targets(None, "marginal", 3, samples=64, block=8, beta=1.0)
+    monkeypatch.setattr("sampler.estimators.control_variate.KEPT_BYTES", 1)
+    folded, folded_variances = controlled_targets(
+        None, "marginal", 3, samples=64, block=8, beta=1.0
+    )
+    assert torch.equal(kept, folded)
+    for a, b in zip(kept_variances, folded_variances):  # the cross sums enter the variance
+        assert torch.allclose(a, b, rtol=1e-12, atol=0), (a - b).abs().max()
