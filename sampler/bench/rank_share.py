@@ -23,32 +23,18 @@ import torch
 
 from sampler.bench.workloads import TAU, Workload, default_is, reference_problem
 from sampler.estimators import StepKey
+from sampler.mpi import SerialComm
 
 
-class ShareComm:
+class ShareComm(SerialComm):
     """Rank ``rank`` of ``size`` with every collective the identity (timing one rank's work)."""
 
     def __init__(self, rank: int, size: int) -> None:
         self.rank, self.size = rank, size
         self.local_rank, self.local_size = rank, size
 
-    def allreduce_sum(self, values: torch.Tensor) -> torch.Tensor:
-        return values.to(torch.float64)
-
-    def allreduce_max(self, values: torch.Tensor) -> torch.Tensor:
-        return values.to(torch.float64)
-
     def allgather(self, obj: Any) -> list[Any]:
         raise NotImplementedError("ShareComm times the grid's single pass only")
-
-    def bcast(self, obj: Any, root: int = 0) -> Any:
-        return obj
-
-    def barrier(self) -> None:
-        pass
-
-    def abort(self, code: int = 1) -> None:
-        raise SystemExit(code)
 
 
 def share_workload(model_name: str, samples: int, ranks: int, device=None) -> Workload:

@@ -238,33 +238,28 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
+def curve_text(points: list[dict], distance: str) -> str:
+    """``d=...: value`` per point of a BP local-entropy curve, flagging unconverged points."""
+    return ", ".join(
+        f"d={format(p['distance'], distance)}: "
+        + ("n/a" if p["normalised"] is None else f"{p['normalised']:.4f}")
+        + ("" if p["converged"] else " (not converged)")
+        for p in points
+    )
+
+
 def summary_line(report: dict) -> str:
     parts = [f"update {report['step']}: train loss {report['train_loss']:.4f}"]
     for point in report.get("local_energy", {}).get("loss", []):
         parts.append(f"dE(sigma={point['sigma']:g}) {point['local_energy']:.4f}")
     if "hessian" in report:
         parts.append(f"lambda_max {report['hessian']['eigenvalues'][0]:.4g}")
-    if "bp_local_entropy" in report:
-        curve = report["bp_local_entropy"]["points"]
-        parts.append(
-            "BP local entropy "
-            + ", ".join(
-                f"d={p['distance']:.3f}: {p['normalised']:.4f}"
-                + ("" if p["converged"] else " (not converged)")
-                for p in curve
-            )
-        )
-    if "bp_local_entropy_continuous" in report:
-        curve = report["bp_local_entropy_continuous"]["points"]
-        parts.append(
-            "continuous BP local entropy "
-            + ", ".join(
-                f"d={p['distance']:g}: "
-                + ("n/a" if p["normalised"] is None else f"{p['normalised']:.4f}")
-                + ("" if p["converged"] else " (not converged)")
-                for p in curve
-            )
-        )
+    for key, label, distance in (
+        ("bp_local_entropy", "BP local entropy", ".3f"),
+        ("bp_local_entropy_continuous", "continuous BP local entropy", "g"),
+    ):
+        if key in report:
+            parts.append(f"{label} " + curve_text(report[key]["points"], distance))
     if "signal" in report:
         parts.append(
             "s_I " + ", ".join(f"{name} {value:.3g}" for name, value in report["signal"].items())
