@@ -1,6 +1,7 @@
 """Whether a model has convolutions: the engine picks other defaults for such models (a layer-wise
-proposal and tau on each layer's own scale, ``sampler.estimators.importance_sampling`` and
-``sampler.scheme.tau_scale``; measured in the docs, "Gradient-free training of CNNs").
+proposal, tau on each layer's own scale and a lower ESS target of ``--beta auto``,
+``sampler.estimators.importance_sampling`` and ``sampler.scheme.tau_scale``; measured in the
+docs, "Gradient-free training of CNNs").
 
 A model has convolutions when it is a ``torch.nn`` module (``models.torch_module``) holding an
 ``nn.Conv1d``, ``nn.Conv2d`` or ``nn.Conv3d`` anywhere (the zoo's ``small-conv``, ``tiny-conv``,

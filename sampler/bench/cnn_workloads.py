@@ -4,7 +4,7 @@ For a convolutional network of the zoo on the embedded MNIST (minibatch 20, tau 
 seeded initialisation): the literal IS update (J given, fixed beta) beside its noise + forward
 floor; the layer-wise update of every layer (``--proposal layerwise``, each beside its own noise
 + forward floor: the block's numbers, the forward from its input activations); the estimator's
-defaults (on a CNN ``layerwise-size`` at ``--tau-scale auto`` and ``--beta auto:0.3``), one
+defaults (on a CNN ``layerwise-size`` at ``--tau-scale auto`` and ``--beta auto``: ESS 0.1 J), one
 update per layer; and an SGD step. Derived rows: ``layerwise`` (cyclic) costs the mean over the
 layers per update, ``layerwise-size`` and the defaults the mean weighted by each layer's share
 of the parameters (the probability it is drawn), each with the same average of its floors.

@@ -26,7 +26,9 @@ literal update's law, about 25 times fewer numbers on the ``mlp``); ``auto`` (de
 "Gradient-free training of CNNs"), else ``antithetic``. Every scheme keeps the blocks, ranks,
 grid, two-pass search and variance above.
 
-Automatic beta (``--beta auto:TARGET``) is found in the update's pass over the noise: on a grid
+Automatic beta (``--beta auto:TARGET``; a bare ``auto``, the default, targets ``ESS_FRACTION``
+of J, and ``CONV_ESS_FRACTION`` on a model with convolutions: measured, docs "Gradient-free
+training of CNNs") is found in the update's pass over the noise: on a grid
 of five betas (``--beta-search grid``, default) or by bisection after a first pass over the
 losses (``two-pass``); ``sampler.estimators.beta_search``. The options, their checks and the
 registry entry are in ``sampler.estimators.importance_sampling_spec``.
@@ -58,6 +60,8 @@ from sampler.schedules import Schedule
 
 AUTO_FALLBACK = "antithetic"  # --proposal auto where the marginalised scheme does not apply
 AUTO_CONVOLUTIONS = "layerwise-size"  # --proposal auto on a model with convolutions (measured)
+ESS_FRACTION = 0.3  # --beta auto: the ESS target as a fraction of J
+CONV_ESS_FRACTION = 0.1  # --beta auto on a model with convolutions (measured)
 
 
 class ISInfo(NamedTuple):
@@ -122,6 +126,18 @@ class ImportanceSampling:
             self._proposals[name] = build_proposal(name)
         return self._proposals[name]
 
+    def ess_target(self, problem) -> float | None:
+        """The ESS fraction ``--beta auto`` aims at: its TARGET where one is given, else
+        ``CONV_ESS_FRACTION`` on a model with convolutions and ``ESS_FRACTION`` elsewhere;
+        ``None`` for a fixed beta."""
+        temp = self.temperature
+        if not temp.auto:
+            return None
+        if temp.auto_target is not None:
+            return temp.auto_target
+        model = getattr(problem, "model", None)
+        return CONV_ESS_FRACTION if has_convolution(model) else ESS_FRACTION
+
     def _groups(self, owned, proposal, device):
         size = self.blocks_per_pass or group_size(
             device, self.block_size * proposal.bytes_per_sample(), len(owned)
@@ -169,16 +185,16 @@ class ImportanceSampling:
         temp = self.temperature
         factor = temp.factor(problem)
         losses = None
+        target_fraction = self.ess_target(problem)
         if not temp.auto:
             betas = [temp.fixed(key.step, problem)]
         elif self.beta_search == "grid":
             betas = grid_betas(state.get("beta", factor), factor)
         else:
             beta, losses = self._two_pass_beta(
-                key, center, proposal, problem, comm, factor, temp.auto_target
+                key, center, proposal, problem, comm, factor, target_fraction
             )
             betas = [beta]
-        target_fraction = temp.auto_target if temp.auto else None
         choose = closest_to_target(self.samples, len(betas), target_fraction)
         sums = self._pass(key, betas, center, proposal, problem, comm, losses)
         estimate = sums.finish(comm, choose)

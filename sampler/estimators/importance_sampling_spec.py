@@ -13,6 +13,8 @@ from sampler.estimators.control_variate import CONTROL_VARIATES
 from sampler.estimators.importance_sampling import (
     AUTO_CONVOLUTIONS,
     AUTO_FALLBACK,
+    CONV_ESS_FRACTION,
+    ESS_FRACTION,
     ImportanceSampling,
 )
 from sampler.estimators.marginal import not_applicable
@@ -21,16 +23,16 @@ from sampler.estimators.temperature import beta_option, is_auto, temperature
 from sampler.models.naming import setting
 from sampler.models.options import Option, OptionError, at_least
 
-DEFAULT_ESS_FRACTION = 0.3
 # auto: the measured comparison on MNIST (README, "Proposal schemes") showed no loss
 DEFAULT_PROPOSAL = "auto"
 DEFAULT_CONTROL_VARIATE = "proposal-mean"  # measured: docs/methods/control-variate.md
 
 OPTIONS = {
     "beta": beta_option(
-        f"auto:{DEFAULT_ESS_FRACTION}",
-        "auto[:TARGET], chosen every update so that the ESS is TARGET * J (TARGET in (0, 1))",
-        default_target=DEFAULT_ESS_FRACTION,
+        "auto",
+        "auto[:TARGET], chosen every update so that the ESS is TARGET * J (TARGET in (0, 1); "
+        f"auto: {ESS_FRACTION:g}, on a model with convolutions {CONV_ESS_FRACTION:g})",
+        default_target=None,
         bounds=(0.0, 1.0),
     ),
     "samples": Option("int", 1000, "samples J per update", check=at_least(1)),

@@ -70,7 +70,10 @@ def test_estimator_or_baseline_is_one_rule_for_flags_and_arguments(given):
 
 def test_beta_auto_is_typed_with_its_target():
     default = resolve_settings(make_config({})).options["beta"]
-    assert isinstance(default, AutoBeta) and default.target == 0.3 and default == "auto:0.3"
+    # the bare auto: the estimator's own target, per model (importance_sampling.ess_target)
+    assert isinstance(default, AutoBeta) and default.target is None and default == "auto"
+    given = resolve_settings(make_config({"beta": "auto:0.3"})).options["beta"]
+    assert given.target == 0.3 and given == "auto:0.3"
     sgld = resolve_settings(make_config({"estimator": "sgld", "beta": "auto:500"}))
     assert sgld.options["beta"].target == 500.0
     assert settings_record(sgld)["method_options"]["beta"] == "auto:500"

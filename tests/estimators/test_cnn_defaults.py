@@ -5,6 +5,9 @@
 * ``--proposal auto`` is ``layerwise-size`` on a CNN and stays ``marginal`` / ``antithetic``
   elsewhere; ``--tau-scale auto`` is ``init-variance`` with the default tau meaning ``CONV_TAU``
   times each layer's initial variance on a CNN, and absolute (no scales) elsewhere.
+* ``--beta auto`` (the default) aims at the ESS fraction ``CONV_ESS_FRACTION`` of J on a CNN
+  and ``ESS_FRACTION`` elsewhere; a given ``auto:TARGET`` wins on either, and the update's
+  chosen beta has its ESS nearest that target.
 * ``--lr anneal`` averages a layer-wise update's Monte Carlo error over the perturbed block:
   ``B_k`` equals the one of the block's coordinates on their own, and the diluted mean over all
   coordinates (zeros off the block) would keep the full step longer.
@@ -20,8 +23,13 @@ import math
 import torch
 
 from sampler.estimators import StepKey
-from sampler.estimators.importance_sampling import ImportanceSampling
+from sampler.estimators.importance_sampling import (
+    CONV_ESS_FRACTION,
+    ESS_FRACTION,
+    ImportanceSampling,
+)
 from sampler.estimators.layerwise import LayerWisePaired, block_of
+from sampler.estimators.temperature import Temperature
 from sampler.models import model_spec
 from sampler.models.convolution import has_convolution
 from sampler.mpi import SerialComm
@@ -52,6 +60,31 @@ def test_auto_proposal_is_layerwise_on_a_cnn_only():
     assert estimator.scheme(Problem(mlp, images(4))).name == "marginal"
     wide = images(800, (1, 28, 28))  # the minibatch as wide as the input: no marginal
     assert estimator.scheme(Problem(mlp, wide)).name == "antithetic"
+
+
+def test_auto_beta_targets_a_lower_ess_on_a_cnn_unless_a_target_is_given():
+    cnn, mlp = Problem(built("tiny-conv"), images(4)), Problem(built("mlp"), images(4))
+    bare = ImportanceSampling(16, Temperature(None, None), 8, proposal="auto")
+    assert bare.ess_target(cnn) == CONV_ESS_FRACTION and bare.ess_target(mlp) == ESS_FRACTION
+    assert CONV_ESS_FRACTION != ESS_FRACTION
+    given = ImportanceSampling(16, Temperature(None, 0.5), 8, proposal="auto")
+    assert given.ess_target(cnn) == 0.5 and given.ess_target(mlp) == 0.5
+    assert ImportanceSampling(16, 1.0, 8).ess_target(cnn) is None  # a fixed beta
+
+
+def test_auto_beta_on_a_cnn_picks_the_grid_beta_nearest_its_target():
+    problem = Problem(built("tiny-conv"), images(4))
+    center = problem.model.init_params(0)
+    tau = torch.full_like(center, 0.1)
+    for target, expected in ((None, CONV_ESS_FRACTION), (ESS_FRACTION, ESS_FRACTION)):
+        estimator = ImportanceSampling(400, Temperature(None, target), 100, proposal="auto")
+        state, logs = {}, []
+        for step in range(10):  # the grid walks beta towards the target, then stays near it
+            _, state, info = estimator.step(StepKey(0, step), state, center, tau, problem, COMM)
+            logs.append(math.log(info.ess / 400))
+        settled = sum(logs[5:]) / 5  # the mean log ESS fraction of the last five updates
+        other = ESS_FRACTION if expected == CONV_ESS_FRACTION else CONV_ESS_FRACTION
+        assert abs(settled - math.log(expected)) < abs(settled - math.log(other)), logs
 
 
 def test_auto_tau_scale_is_init_variance_in_units_of_the_default_tau_on_a_cnn():

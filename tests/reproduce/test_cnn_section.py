@@ -25,11 +25,16 @@ def test_the_section_runs_is_and_sgd_on_both_cnns_quick_smaller():
     full, quick = cnn(Scale.full()), cnn(Scale.quick())
     labels = {run.label for run in full.runs}
     assert labels == {
-        f"{m}, {n}" for m in ("IS (defaults)", "SGD") for n in ("tiny-conv", "small-conv")
+        f"{m}, {n}"
+        for m in ("IS (defaults)", "IS (--beta auto:0.3)", "SGD")
+        for n in ("tiny-conv", "small-conv")
     }
     assert {run.seed for run in full.runs} == {0, 1} and {run.seed for run in quick.runs} == {0}
     is_flags = next(r.flags for r in full.runs if r.label == "IS (defaults), small-conv")
     assert "--proposal" not in is_flags and "--tau" not in is_flags  # the defaults
+    assert "--beta" not in is_flags
+    earlier = next(r.flags for r in full.runs if r.label == "IS (--beta auto:0.3), small-conv")
+    assert earlier[earlier.index("--beta") + 1] == "auto:0.3"
 
 
 def test_render_writes_both_plots_and_the_equal_time_table(tmp_path):
