@@ -185,19 +185,18 @@ class Marginal:
         s1, s2, r, blocks = estimate.s1, estimate.s2, estimate.r, estimate.blocks
         basis = self.basis64.to(merged.device)
         low, high = self.upper.to(merged.device)
-        squares = s2 / (s1 * s1)
+        squares, controlled = s2 / (s1 * s1), None
         if self.cross is None:
             deviation = s.T @ basis / s1 + math.sqrt(s2) / s1 * self.residual(key, merged.device)
         else:
-            mean, squares = self._controlled(estimate, s / s1)
+            mean, squares, controlled = self._controlled(estimate, s / s1)
             deviation = mean.T @ basis + math.sqrt(squares) * self.residual(key, merged.device)
         first = self.weight64.to(merged.device) + self.sigma * deviation
         target = torch.cat([first.flatten(), estimate.target])
         if blocks >= 2:
-            s_l, s_m, p_l, p_m = s.T[:, low], s.T[:, high], p.T[:, low], p.T[:, high]
-            sigma_i = q - (s_l * p_m + p_l * s_m) / s1 + s_l * s_m * (r / (s1 * s1))
-            if self.cross is not None:
-                sigma_i = sigma_i + self.controlled_spread
+            sigma_i = pair_spread(s, p, q, r, s1, low, high)
+            if controlled is not None:
+                sigma_i = sigma_i + controlled
             upper = sigma_i.to(self.pairs.dtype)  # [h, pairs]
             quadratic = (upper @ self.pairs).to(torch.float64).clamp_min_(0.0)  # [h, n]
             means = quadratic * (blocks / (blocks - 1)) / (s1 * s1)
@@ -210,27 +209,29 @@ class Marginal:
 
     def _controlled(self, estimate, mean):
         """The control variate's first layer (``sampler.estimators.control_variate``): the
-        in-span mean ``S / s1 - S_0 / J`` and ``sum_j c_j^2`` for the residual; keeps the plain
-        row's and the cross terms of the summed deviations over the pairs, in units of
-        ``1 / s1^2`` (``controlled_spread``)."""
+        in-span mean ``S / s1 - S_0 / J``, ``sum_j c_j^2`` for the residual, and the plain row's
+        and the cross terms of the summed deviations over the pairs ``[h, pairs]``, in units of
+        ``1 / s1^2``."""
         batch, width = self.batch, self.width
         size, pairs = batch * width, self.upper.shape[1]
         parts = estimate.attached[1].split([size, size, width * pairs, width * pairs, size, size])
         s0, p0 = parts[0].view(batch, width), parts[1].view(batch, width)
-        q0, x = parts[2].view(width, pairs).T, parts[3].view(width, pairs).T  # [pairs, h]
+        q0, x = parts[2].view(width, pairs), parts[3].view(width, pairs)  # [h, pairs]
         n, y = parts[4].view(batch, width), parts[5].view(batch, width)
         s1, count, v = estimate.s1, estimate.count, estimate.cross_v
         low, high = self.upper.to(s0.device)
         plain = s0 / count
-        at = lambda a: (a[low], a[high])  # noqa: E731  [pairs, h]: rows l and m of each pair
-        (s0_l, s0_m), (p0_l, p0_m) = at(s0), at(p0)
+        plain_sigma = pair_spread(s0, p0, q0, estimate.plain_r, count, low, high)
+        at = lambda a: (a.T[:, low], a.T[:, high])  # noqa: E731  [h, pairs]: rows l and m
         (m_l, m_m), (z_l, z_m), (n_l, n_m), (y_l, y_m) = at(mean), at(plain), at(n), at(y)
-        plain_sigma = (
-            q0
-            - (s0_l * p0_m + p0_l * s0_m) / count
-            + s0_l * s0_m * (estimate.plain_r / (count * count))
-        )
         cross = x - (n_l * z_m + z_l * n_m) - (m_l * y_m + y_l * m_m) + (m_l * z_m + z_l * m_m) * v
         spread = plain_sigma * (s1 * s1 / (count * count)) - cross * (s1 / count)
-        self.controlled_spread = spread.T  # [h, pairs]
-        return mean - plain, weight_square_sum(s1, estimate.s2, count)
+        return mean - plain, weight_square_sum(s1, estimate.s2, count), spread
+
+
+def pair_spread(s, p, q, r: float, total: float, low, high) -> torch.Tensor:
+    """``Q - (S P^T + P S^T) / s1 + S S^T R / s1^2`` per column over the pairs ``l <= m``
+    (``[h, pairs]``): the blocks' summed outer deviations of one row of sums, times ``s1^2``;
+    ``s, p [B, h]``, ``q [h, pairs]``."""
+    s_l, s_m, p_l, p_m = s.T[:, low], s.T[:, high], p.T[:, low], p.T[:, high]
+    return q - (s_l * p_m + p_l * s_m) / total + s_l * s_m * (r / (total * total))

@@ -63,8 +63,8 @@ class PlainResidual(Marginal):
     """Wrong: the first layer's residual scaled as the plain estimate's, ``sqrt(s2) / s1``."""
 
     def _controlled(self, estimate, mean):
-        mean, _ = super()._controlled(estimate, mean)
-        return mean, estimate.s2 / estimate.s1**2
+        mean, _, spread = super()._controlled(estimate, mean)
+        return mean, estimate.s2 / estimate.s1**2, spread
 
 
 def quadratic_targets(estimator, beta, repetitions=40):
