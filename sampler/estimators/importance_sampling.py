@@ -26,9 +26,15 @@ literal update's law, about 25 times fewer numbers on the ``mlp``); ``auto`` (de
 "Gradient-free training of CNNs"), else ``antithetic``. Every scheme keeps the blocks, ranks,
 grid, two-pass search and variance above.
 
-Automatic beta (``--beta auto:TARGET``; a bare ``auto``, the default, targets ``ESS_FRACTION``
-of J, and ``CONV_ESS_FRACTION`` on a model with convolutions: measured, docs "Gradient-free
-training of CNNs") is found in the update's pass over the noise: on a grid
+Automatic beta (``--beta auto:TARGET``: an ESS of ``TARGET * J`` for TARGET in (0, 1), of
+TARGET samples for TARGET >= 1) is found in the update's pass over the noise. A bare ``auto``, the
+default, targets an ESS of ``min(ESS_FRACTION * J, ESS_SAMPLES)``, and of
+``min(CONV_ESS_FRACTION * J, CONV_ESS_SAMPLES)`` on a model with convolutions (measured, docs
+"Gradient-free training of CNNs"): up to ``J = 1000`` a fraction of J, beyond it a fixed number
+of effective samples, so that the target's Monte Carlo error (about ``tau / ESS``) stays where
+it was and the extra samples buy a larger beta, a sharper tilt towards low loss, instead of a
+less noisy estimate at the same beta (measured, docs "Convergence": at the same ESS fraction,
+J = 10^4 was no more accurate than 10^3). It is found on a grid
 of five betas (``--beta-search grid``, default) or by bisection after a first pass over the
 losses (``two-pass``); ``sampler.estimators.beta_search``. The options, their checks and the
 registry entry are in ``sampler.estimators.importance_sampling_spec``.
@@ -62,6 +68,8 @@ AUTO_FALLBACK = "antithetic"  # --proposal auto where the marginalised scheme do
 AUTO_CONVOLUTIONS = "layerwise-size"  # --proposal auto on a model with convolutions (measured)
 ESS_FRACTION = 0.3  # --beta auto: the ESS target as a fraction of J
 CONV_ESS_FRACTION = 0.1  # --beta auto on a model with convolutions (measured)
+ESS_SAMPLES = 300  # --beta auto: at most this ESS (J > 1000: a larger beta, the same noise)
+CONV_ESS_SAMPLES = 100  # the same on a model with convolutions
 
 
 class ISInfo(NamedTuple):
@@ -127,16 +135,18 @@ class ImportanceSampling:
         return self._proposals[name]
 
     def ess_target(self, problem) -> float | None:
-        """The ESS fraction ``--beta auto`` aims at: its TARGET where one is given, else
-        ``CONV_ESS_FRACTION`` on a model with convolutions and ``ESS_FRACTION`` elsewhere;
-        ``None`` for a fixed beta."""
+        """The ESS, as a fraction of J, that ``--beta auto`` aims at: its TARGET where one is
+        given (a count when TARGET >= 1), else ``min(ESS_FRACTION, ESS_SAMPLES / J)`` (the
+        ``CONV_`` pair on a model with convolutions); ``None`` for a fixed beta."""
         temp = self.temperature
         if not temp.auto:
             return None
-        if temp.auto_target is not None:
-            return temp.auto_target
-        model = getattr(problem, "model", None)
-        return CONV_ESS_FRACTION if has_convolution(model) else ESS_FRACTION
+        target = temp.auto_target
+        if target is not None:
+            return target if target < 1 else target / self.samples
+        if has_convolution(getattr(problem, "model", None)):
+            return min(CONV_ESS_FRACTION, CONV_ESS_SAMPLES / self.samples)
+        return min(ESS_FRACTION, ESS_SAMPLES / self.samples)
 
     def _groups(self, owned, proposal, device):
         size = self.blocks_per_pass or group_size(

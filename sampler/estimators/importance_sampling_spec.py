@@ -7,6 +7,8 @@ settings that only make sense together or with the built model, and how an
 
 from __future__ import annotations
 
+import math
+
 from sampler.estimators.base import EstimatorSpec
 from sampler.estimators.beta_search import BETA_SEARCHES
 from sampler.estimators.control_variate import CONTROL_VARIATES
@@ -14,7 +16,9 @@ from sampler.estimators.importance_sampling import (
     AUTO_CONVOLUTIONS,
     AUTO_FALLBACK,
     CONV_ESS_FRACTION,
+    CONV_ESS_SAMPLES,
     ESS_FRACTION,
+    ESS_SAMPLES,
     ImportanceSampling,
 )
 from sampler.estimators.marginal import not_applicable
@@ -30,10 +34,12 @@ DEFAULT_CONTROL_VARIATE = "proposal-mean"  # measured: docs/methods/control-vari
 OPTIONS = {
     "beta": beta_option(
         "auto",
-        "auto[:TARGET], chosen every update so that the ESS is TARGET * J (TARGET in (0, 1); "
-        f"auto: {ESS_FRACTION:g}, on a model with convolutions {CONV_ESS_FRACTION:g})",
+        "auto[:TARGET], chosen every update so that the ESS is TARGET * J (TARGET in (0, 1)) "
+        "or TARGET samples (TARGET >= 1, below --samples); auto: the smaller of "
+        f"{ESS_FRACTION:g} J and {ESS_SAMPLES}, on a model with convolutions of "
+        f"{CONV_ESS_FRACTION:g} J and {CONV_ESS_SAMPLES}",
         default_target=None,
-        bounds=(0.0, 1.0),
+        bounds=(0.0, math.inf),
     ),
     "samples": Option("int", 1000, "samples J per update", check=at_least(1)),
     "block_size": Option(
@@ -75,6 +81,13 @@ OPTIONS = {
 
 
 def check(values, steps: int) -> None:
+    beta = values["beta"]
+    target = getattr(beta, "target", None)  # an AutoBeta's TARGET (None: a schedule or bare)
+    if target is not None and target >= 1 and not target < values["samples"]:
+        raise OptionError(
+            f"{setting('beta', beta.text)}: an ESS of TARGET >= 1 samples needs TARGET below "
+            f"{setting('samples', values['samples'])} (or a fraction of J in (0, 1))"
+        )
     if values["beta_search"] != OPTIONS["beta_search"].default and not is_auto(values["beta"]):
         raise OptionError(
             f"{setting('beta_search')}: has no effect without {setting('beta', 'auto[:TARGET]')}"

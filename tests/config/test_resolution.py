@@ -79,5 +79,6 @@ def test_beta_auto_is_typed_with_its_target():
     assert settings_record(sgld)["method_options"]["beta"] == "auto:500"
     with pytest.raises(ConfigError, match="auto of rm and rm-stein takes no TARGET"):
         resolve_settings(make_config({"estimator": "rm", "beta": "auto:0.5"}))
-    with pytest.raises(ConfigError, match=r"auto:TARGET needs TARGET in \(0, 1\)"):
-        resolve_settings(make_config({"beta": "auto:2"}))
+    assert resolve_settings(make_config({"beta": "auto:200"})).options["beta"].target == 200
+    with pytest.raises(ConfigError, match=r"auto:TARGET needs TARGET in \(0, inf\)"):
+        resolve_settings(make_config({"beta": "auto:-2"}))

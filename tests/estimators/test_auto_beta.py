@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from sampler.estimators import StepKey
-from sampler.estimators.importance_sampling import ImportanceSampling
+from sampler.estimators.importance_sampling import ESS_FRACTION, ESS_SAMPLES, ImportanceSampling
 from sampler.estimators.robbins_monro import RobbinsMonro
 from sampler.estimators.sgld import SGLD
 from sampler.estimators.temperature import GRID_RATIO, Temperature, summed_loss_temperature
@@ -71,6 +71,26 @@ def test_two_pass_search_hits_the_ess_target_exactly():
     values = torch.tensor(betas)
     standard_error = float(values.std()) / math.sqrt(len(betas))
     assert abs(float(values.mean()) - exact_beta(0.5)) < 4.5 * standard_error
+
+
+def test_bare_auto_holds_the_ess_at_its_cap_beyond_a_thousand_samples():
+    """``--beta auto``: an ESS of ``min(0.3 J, 300)``, so beyond J = 1000 more samples buy a
+    larger beta (on a linear loss ``ESS / J = exp(-beta^2 tau |a|^2)``: the closed form) at the
+    same number of effective samples, not a smaller error at the same beta."""
+    center = torch.zeros(4, dtype=torch.float64)
+    for samples, fraction in ((400, ESS_FRACTION), (4000, ESS_SAMPLES / 4000)):
+        estimator = ImportanceSampling(samples, auto(None), 200, beta_search="two-pass")
+        assert estimator.ess_target(LinearProblem()) == fraction
+        betas = []
+        for seed in range(20):
+            key = StepKey(seed, 0)
+            _, _, info = estimator.step(key, {}, center, TAU, LinearProblem(), COMM)
+            assert info.ess == pytest.approx(fraction * samples, rel=1e-6)
+            betas.append(info.beta)
+        values = torch.tensor(betas)
+        standard_error = float(values.std()) / math.sqrt(len(betas))
+        assert abs(float(values.mean()) - exact_beta(fraction)) < 4.5 * standard_error
+    assert exact_beta(ESS_SAMPLES / 4000) > 1.4 * exact_beta(ESS_FRACTION)  # a sharper tilt
 
 
 def test_the_grid_estimate_is_the_plain_estimate_at_the_chosen_beta():

@@ -69,6 +69,8 @@ def test_auto_beta_targets_a_lower_ess_on_a_cnn_unless_a_target_is_given():
     assert CONV_ESS_FRACTION != ESS_FRACTION
     given = ImportanceSampling(16, Temperature(None, 0.5), 8, proposal="auto")
     assert given.ess_target(cnn) == 0.5 and given.ess_target(mlp) == 0.5
+    counted = ImportanceSampling(16, Temperature(None, 4.0), 8, proposal="auto")
+    assert counted.ess_target(cnn) == 0.25 and counted.ess_target(mlp) == 0.25  # 4 of 16
     assert ImportanceSampling(16, 1.0, 8).ess_target(cnn) is None  # a fixed beta
 
 

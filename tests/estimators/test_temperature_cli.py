@@ -82,7 +82,8 @@ def test_a_run_dominated_by_monte_carlo_error_is_flagged(tmp_path, capsys):
 @pytest.mark.parametrize(
     "flags, message",
     [
-        (["--beta", "auto:1.5"], "--beta: auto:TARGET needs TARGET in (0, 1)"),
+        (["--beta", "auto:0"], "--beta: auto:TARGET needs TARGET in (0, inf)"),
+        (["--beta", "auto:1000"], "auto:1000: an ESS of TARGET >= 1 samples needs TARGET below"),
         (["--beta", "auto:x"], "--beta: auto:TARGET needs a number TARGET"),
         (["--beta", "auto:-3", "--estimator", "sgld"], "--beta: auto:TARGET needs TARGET in (0,"),
         (["--beta", 1, "--beta-search", "two-pass"], "--beta-search: has no effect without"),
