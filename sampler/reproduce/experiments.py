@@ -159,18 +159,21 @@ def many_samples(s: Scale) -> Experiment:
         "many-samples",
         "Beyond the paper: IS with 10^4 and 10^5 samples over ranks",
         f"IS with its defaults on the `mlp`, J samples split over {s.many_ranks} MPI ranks "
-        "(the same run on any rank count), against Table 6.1's J = 1000 run on one rank.",
-        at=columns(s.many_steps, 3, s.eval_every),
+        "(the same run on any rank count), against Table 6.1's J = 1000 run on one rank. "
+        "The default `--beta auto` aims at an ESS of min(0.3 J, 300): beyond J = 1000 the "
+        "extra samples buy a larger beta at the same Monte Carlo noise (tau / ESS). The row "
+        "`auto:0.3` holds the ESS at 0.3 J instead (the rule before): the same beta as at "
+        "J = 1000 with less noise.",
+        at=columns(s.many_steps, 5, s.eval_every),
     )
     b1.add("IS, J = 1000", (*MLP, *DEFAULTS["IS"], *steps(s.table_steps, s.eval_every)), s.seeds)
     for j, count in enumerate(s.many_samples):
         seeds = s.seeds if j == 0 else s.seeds[:1]
-        b1.add(
-            f"IS, J = {count:,}",
-            (*MLP, *DEFAULTS["IS"], "--samples", str(count), *many),
-            seeds,
-            ranks=s.many_ranks,
-        )
+        flags = (*MLP, *DEFAULTS["IS"], "--samples", str(count), *many)
+        b1.add(f"IS, J = {count:,}", flags, seeds, ranks=s.many_ranks)
+        if j == 0:
+            fraction = (*flags, "--beta", "auto:0.3")
+            b1.add(f"IS, J = {count:,}, auto:0.3", fraction, s.seeds[:1], ranks=s.many_ranks)
     return b1
 
 

@@ -2,7 +2,8 @@
 
 Full: two seeds of every experiment (three for the cheap equal-gradient baselines), the paper's
 500 updates for Table 6.1 and Figs. 6.1 and 6.3, 300 for the warm start and the tau sweeps,
-J = 10^4 and 10^5 IS samples over two ranks for 150 updates (10^5: seed 0 alone). Quick: one
+J = 10^4 and 10^5 IS samples over two ranks for 500 updates (10^5 and the ESS-fraction row at
+10^4: seed 0 alone). Quick: one
 seed and a few dozen updates of the same experiments, a smoke test of the whole pipeline.
 """
 
@@ -43,7 +44,7 @@ class Scale:
             sweep_steps=300,
             taus=(0.001, 0.003, 0.01, 0.03, 0.1),
             many_samples=(10_000, 100_000),
-            many_steps=150,
+            many_steps=500,
             many_ranks=2,
             gradient_budget=3000,
             baseline_seeds=(0, 1, 2),
