@@ -39,6 +39,18 @@ of five betas (``--beta-search grid``, default) or by bisection after a first pa
 losses (``two-pass``); ``sampler.estimators.beta_search``. The options, their checks and the
 registry entry are in ``sampler.estimators.importance_sampling_spec``.
 
+Late temperature (a bare ``auto`` with the control variate). Once ``--lr anneal`` cuts the outer
+step (``sampler.scheme.annealing``: the target's Monte Carlo error dominates it), the ESS target
+is ``LATE_ESS_FRACTION`` of J from the next update on: a smaller beta in place of further cuts.
+A step cut by ``r`` scales the drift by ``r`` and the error's variance by ``r^2``; a beta lowered
+by ``c`` scales the drift by about ``c`` (``m - x ≈ -beta tau grad f``) and, with the control
+variate, the variance by ``c^2`` or less (the controlled error vanishes with beta; the weights'
+spread adds to it beyond first order), so the smaller beta buys at least as low a temperature for
+the drift it gives up. Without the control variate the error stays near ``tau / ESS >= tau / J``
+as beta falls and the cut is the better tool; the rule leaves that setting, a given TARGET and
+models with convolutions (not measured) alone (``tests/estimators/test_late_temperature.py``;
+measured on MNIST: docs/methods/control-variate.md).
+
 Diagnostics: ``ess = (sum w)^2 / sum w^2``, the largest normalised weight, the ``beta`` used,
 ``free_energy = -log((1/J) sum_j exp(-beta f(x_j)))`` (the IS estimate of ``F_tau(x)``) and the
 batch-means variance of ``m`` per coordinate (``target_variance``; needs two blocks or more).
@@ -70,6 +82,8 @@ ESS_FRACTION = 0.3  # --beta auto: the ESS target as a fraction of J
 CONV_ESS_FRACTION = 0.1  # --beta auto on a model with convolutions (measured)
 ESS_SAMPLES = 300  # --beta auto: at most this ESS (J > 1000: a larger beta, the same noise)
 CONV_ESS_SAMPLES = 100  # the same on a model with convolutions
+LATE_ESS_FRACTION = 0.6  # bare auto with the control variate once --lr anneal cuts (measured)
+ANNEALING = "annealing"  # the state's flag: --lr anneal has cut the outer step
 
 
 class ISInfo(NamedTuple):
@@ -134,10 +148,11 @@ class ImportanceSampling:
             self._proposals[name] = build_proposal(name)
         return self._proposals[name]
 
-    def ess_target(self, problem) -> float | None:
+    def ess_target(self, problem, state=None) -> float | None:
         """The ESS, as a fraction of J, that ``--beta auto`` aims at: its TARGET where one is
         given (a count when TARGET >= 1), else ``min(ESS_FRACTION, ESS_SAMPLES / J)`` (the
-        ``CONV_`` pair on a model with convolutions); ``None`` for a fixed beta."""
+        ``CONV_`` pair on a model with convolutions), and ``LATE_ESS_FRACTION`` once the
+        ``state`` says the anneal has cut the step; ``None`` for a fixed beta."""
         temp = self.temperature
         if not temp.auto:
             return None
@@ -146,7 +161,18 @@ class ImportanceSampling:
             return target if target < 1 else target / self.samples
         if has_convolution(getattr(problem, "model", None)):
             return min(CONV_ESS_FRACTION, CONV_ESS_SAMPLES / self.samples)
+        if state and state.get(ANNEALING):
+            return LATE_ESS_FRACTION
         return min(ESS_FRACTION, ESS_SAMPLES / self.samples)
+
+    def noise_dominates(self, state: dict) -> dict:
+        """The state after ``--lr anneal`` cut the outer step (the target's Monte Carlo error
+        dominates it): a bare ``auto`` with the control variate aims at ``LATE_ESS_FRACTION``
+        from the next update on, a smaller beta in place of further cuts (module docstring,
+        "Late temperature"); any other setting keeps its state."""
+        temp = self.temperature
+        lowers = temp.auto and temp.auto_target is None and self.control_variate != "none"
+        return {**state, ANNEALING: True} if lowers else state
 
     def _groups(self, owned, proposal, device):
         size = self.blocks_per_pass or group_size(
@@ -195,7 +221,7 @@ class ImportanceSampling:
         temp = self.temperature
         factor = temp.factor(problem)
         losses = None
-        target_fraction = self.ess_target(problem)
+        target_fraction = self.ess_target(problem, state)
         if not temp.auto:
             betas = [temp.fixed(key.step, problem)]
         elif self.beta_search == "grid":
@@ -214,7 +240,7 @@ class ImportanceSampling:
                 "non-finite loss; lower --tau or check the model and data"
             )
         target, variance = proposal.finish(key, estimate, center, tau, comm)
-        new_state = {"beta": estimate.beta} if temp.auto else state
+        new_state = {**state, "beta": estimate.beta} if temp.auto else state
         ess = estimate.s1 * estimate.s1 / estimate.s2
         if ess < len(self.blocks()):
             # fewer effective samples than blocks: a block's sums are dominated by one sample

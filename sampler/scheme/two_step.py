@@ -173,6 +173,9 @@ class TwoStepTrainer:
             langevin = self.optimizer.langevin_step(tau)
             ratio = self.lr.ratio(step, variance, tau, langevin, beta, block)
             eta = tau if ratio == 1.0 else tau * ratio
+            told = getattr(self.estimator, "noise_dominates", None)
+            if ratio < 1.0 and told is not None:  # e.g. is: a smaller beta from now on
+                estimator_state = told(estimator_state)
         else:
             eta = tau if self.lr is None else self.lr(step)
         if isinstance(self.optimizer, Sgd) and (self.lr is None or ratio == 1.0):
