@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from sampler.reproduce import cnn
 from sampler.reproduce import experiments as paper
+from sampler.reproduce.convergence import convergence
 from sampler.reproduce.experiment import Experiment, RunSpec
 from sampler.reproduce.frontier import frontier
 from sampler.reproduce.pnas_minima import pnas_minima
@@ -21,6 +22,7 @@ EXPERIMENTS: dict[str, Callable[[Scale], Experiment]] = {
     "fig-6-4": paper.fig_6_4,
     "fig-6-5": paper.fig_6_5,
     "many-samples": paper.many_samples,
+    "convergence": convergence,
     "temperature": paper.temperature,
     "equal-gradients": paper.equal_gradients,
     "flatness": paper.flatness,
