@@ -9,7 +9,9 @@ With ``sgd`` and ``--lr tau`` (``eta_k = tau_k``) ``x_{k+1} = m_k``: the paper's
 majorization-minimization scheme (``F_tau(x_k)`` non-increasing for an exact target, Thm 3.2).
 The default ``--lr anneal`` takes that full step while the target's Monte Carlo error is small
 and cuts it back once the error dominates (``sampler.scheme.annealing``), so that a long run
-converges instead of settling at its noise floor.
+converges instead of settling at its noise floor. An estimator with a ``noise_dominates(state)``
+method is told of every cut through its state (``is``: a smaller beta from then on,
+``sampler.estimators.importance_sampling``, "Late temperature").
 
 ``OPTIONS`` are the scheme's own settings, shared by every estimator
 (``sampler.config.method_options``); each estimator declares its own ``--beta`` (its default and
