@@ -41,7 +41,8 @@ registry entry are in ``sampler.estimators.importance_sampling_spec``.
 
 Late temperature (a bare ``auto`` with the control variate). Once ``--lr anneal`` cuts the outer
 step (``sampler.scheme.annealing``: the target's Monte Carlo error dominates it), the ESS target
-is ``LATE_ESS_FRACTION`` of J from the next update on: a smaller beta in place of further cuts.
+is ``min(LATE_ESS_FRACTION J, LATE_ESS_SAMPLES)`` from the next update on (twice the ESS before,
+up to J = 1000 and beyond it): a smaller beta in place of further cuts.
 A step cut by ``r`` scales the drift by ``r`` and the error's variance by ``r^2``; a beta lowered
 by ``c`` scales the drift by about ``c`` (``m - x ≈ -beta tau grad f``) and, with the control
 variate, the variance by ``c^2`` or less (the controlled error vanishes with beta; the weights'
@@ -83,6 +84,7 @@ CONV_ESS_FRACTION = 0.1  # --beta auto on a model with convolutions (measured)
 ESS_SAMPLES = 300  # --beta auto: at most this ESS (J > 1000: a larger beta, the same noise)
 CONV_ESS_SAMPLES = 100  # the same on a model with convolutions
 LATE_ESS_FRACTION = 0.6  # bare auto with the control variate once --lr anneal cuts (measured)
+LATE_ESS_SAMPLES = 600  # ... at most this ESS (twice ESS_SAMPLES: the same rule beyond J = 1000)
 ANNEALING = "annealing"  # the state's flag: --lr anneal has cut the outer step
 
 
@@ -151,8 +153,9 @@ class ImportanceSampling:
     def ess_target(self, problem, state=None) -> float | None:
         """The ESS, as a fraction of J, that ``--beta auto`` aims at: its TARGET where one is
         given (a count when TARGET >= 1), else ``min(ESS_FRACTION, ESS_SAMPLES / J)`` (the
-        ``CONV_`` pair on a model with convolutions), and ``LATE_ESS_FRACTION`` once the
-        ``state`` says the anneal has cut the step; ``None`` for a fixed beta."""
+        ``CONV_`` pair on a model with convolutions), and ``min(LATE_ESS_FRACTION,
+        LATE_ESS_SAMPLES / J)`` once the ``state`` says the anneal has cut the step; ``None``
+        for a fixed beta."""
         temp = self.temperature
         if not temp.auto:
             return None
@@ -162,14 +165,14 @@ class ImportanceSampling:
         if has_convolution(getattr(problem, "model", None)):
             return min(CONV_ESS_FRACTION, CONV_ESS_SAMPLES / self.samples)
         if state and state.get(ANNEALING):
-            return LATE_ESS_FRACTION
+            return min(LATE_ESS_FRACTION, LATE_ESS_SAMPLES / self.samples)
         return min(ESS_FRACTION, ESS_SAMPLES / self.samples)
 
     def noise_dominates(self, state: dict) -> dict:
         """The state after ``--lr anneal`` cut the outer step (the target's Monte Carlo error
-        dominates it): a bare ``auto`` with the control variate aims at ``LATE_ESS_FRACTION``
-        from the next update on, a smaller beta in place of further cuts (module docstring,
-        "Late temperature"); any other setting keeps its state."""
+        dominates it): a bare ``auto`` with the control variate aims at the late ESS
+        (``ess_target``) from the next update on, a smaller beta in place of further cuts
+        (module docstring, "Late temperature"); any other setting keeps its state."""
         temp = self.temperature
         lowers = temp.auto and temp.auto_target is None and self.control_variate != "none"
         return {**state, ANNEALING: True} if lowers else state

@@ -21,7 +21,9 @@ from sampler.estimators import StepKey
 from sampler.estimators.importance_sampling import (
     ANNEALING,
     ESS_FRACTION,
+    ESS_SAMPLES,
     LATE_ESS_FRACTION,
+    LATE_ESS_SAMPLES,
     ImportanceSampling,
 )
 from sampler.estimators.temperature import GRID_RATIO, Temperature
@@ -124,3 +126,16 @@ def test_resume_keeps_the_late_target(tmp_path):
     for name in ("whole", "part"):
         state = read_run(tmp_path / name)[3]["state"]
         assert state["estimator"][ANNEALING] is True, state
+
+
+def test_beyond_a_thousand_samples_the_late_target_is_a_count_too():
+    """Twice the early ESS at any J: ``min(0.6 J, 600)`` after the cut, ``min(0.3 J, 300)``
+    before it (more samples buy a larger beta in both phases)."""
+    quadratic = problem()
+    for samples in (1000, 4000):
+        estimator = ImportanceSampling(samples, Temperature(None, None), 100)
+        early = estimator.ess_target(quadratic, {}) * samples
+        late = estimator.ess_target(quadratic, {ANNEALING: True}) * samples
+        assert math.isclose(early, min(ESS_FRACTION * samples, ESS_SAMPLES))
+        assert math.isclose(late, min(LATE_ESS_FRACTION * samples, LATE_ESS_SAMPLES))
+        assert math.isclose(late, 2 * early)
