@@ -33,8 +33,9 @@ default, targets an ESS of ``min(ESS_FRACTION * J, ESS_SAMPLES)``, and of
 "Gradient-free training of CNNs"): up to ``J = 1000`` a fraction of J, beyond it a fixed number
 of effective samples, so that the target's Monte Carlo error (about ``tau / ESS``) stays where
 it was and the extra samples buy a larger beta, a sharper tilt towards low loss, instead of a
-less noisy estimate at the same beta (measured, docs "Convergence": at the same ESS fraction,
-J = 10^4 was no more accurate than 10^3). It is found on a grid
+less noisy estimate at the same beta (measured, docs/methods/control-variate.md, "More
+samples, a larger beta": at the same ESS fraction J = 10^4 was no more accurate than 10^3).
+It is found on a grid
 of five betas (``--beta-search grid``, default) or by bisection after a first pass over the
 losses (``two-pass``); ``sampler.estimators.beta_search``. The options, their checks and the
 registry entry are in ``sampler.estimators.importance_sampling_spec``.
