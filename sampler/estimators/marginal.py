@@ -186,25 +186,33 @@ class Marginal:
         basis = self.basis64.to(merged.device)
         low, high = self.upper.to(merged.device)
         squares, controlled = s2 / (s1 * s1), None
+        # the same operations as ``W + sigma (mean^T Q^T + sqrt(squares) Z (I - Q Q^T))``, in
+        # place and into the flat outputs (no concatenation of the first layer's h n numbers)
+        outside = self.residual(key, merged.device)  # Z (I - Q Q^T)
         if self.cross is None:
-            deviation = s.T @ basis / s1 + math.sqrt(s2) / s1 * self.residual(key, merged.device)
+            deviation = (s.T @ basis).div_(s1).add_(outside.mul_(math.sqrt(s2) / s1))
         else:
             mean, squares, controlled = self._controlled(estimate, s / s1)
-            deviation = mean.T @ basis + math.sqrt(squares) * self.residual(key, merged.device)
-        first = self.weight64.to(merged.device) + self.sigma * deviation
-        target = torch.cat([first.flatten(), estimate.target])
+            deviation = (mean.T @ basis).add_(outside.mul_(math.sqrt(squares)))
+        cells = width * n_in
+        target = merged.new_empty(cells + estimate.target.numel())
+        weight = self.weight64.to(merged.device)
+        torch.add(weight, deviation.mul_(self.sigma), out=target[:cells].view(width, n_in))
+        target[cells:] = estimate.target
+        variance = merged.new_empty(cells + estimate.variance.numel())
+        first_variance = variance[:cells].view(width, n_in)
         if blocks >= 2:
             sigma_i = pair_spread(s, p, q, r, s1, low, high)
             if controlled is not None:
                 sigma_i = sigma_i + controlled
             upper = sigma_i.to(self.pairs.dtype).contiguous()  # [h, pairs], row-major
             quadratic = (upper @ self.pairs).to(torch.float64).clamp_min_(0.0)  # [h, n]
-            means = quadratic * (blocks / (blocks - 1)) / (s1 * s1)
+            means = quadratic.mul_(blocks / (blocks - 1)).div_(s1 * s1)
             residual = (1.0 - (basis * basis).sum(dim=0)).clamp_min_(0.0) * squares
-            first_variance = self.sigma**2 * (means + residual)
+            torch.mul(means.add_(residual), self.sigma**2, out=first_variance)
         else:
-            first_variance = torch.full((width, n_in), math.nan, dtype=torch.float64)
-        variance = torch.cat([first_variance.flatten().to(merged.device), estimate.variance])
+            first_variance.fill_(math.nan)
+        variance[cells:] = estimate.variance
         return target, variance
 
     def _controlled(self, estimate, mean):
