@@ -8,6 +8,7 @@ import torch
 
 from sampler.estimators import first_layer_sums
 from sampler.estimators.first_layer_sums import FirstLayerSums
+from sampler.estimators.marginal import pair_spread
 
 GRID, BATCH, WIDTH = 5, 4, 6
 
@@ -77,3 +78,17 @@ def test_linear_sums_are_kept_for_every_beta():
     for kind, value in events:
         s = s * value[:, None, None] if kind == "scale" else s + value
     assert torch.allclose(sums.s, s, rtol=1e-12, atol=0)
+
+
+def test_pair_spread_over_rows_is_the_column_formula_bit_for_bit():
+    """``pair_spread`` gathers rows of ``S`` and ``P`` (``[pairs, h]``) instead of columns of
+    their transposes: every element goes through the same operations, so the same numbers."""
+    batch, width = 20, 200
+    generator = torch.Generator().manual_seed(0)
+    s, p = (torch.randn(batch, width, dtype=torch.float64, generator=generator) for _ in "sp")
+    low, high = torch.triu_indices(batch, batch)
+    q = torch.randn(width, low.numel(), dtype=torch.float64, generator=generator)
+    r, total = 3.7, 11.3
+    s_l, s_m, p_l, p_m = s.T[:, low], s.T[:, high], p.T[:, low], p.T[:, high]
+    columns = q - (s_l * p_m + p_l * s_m) / total + s_l * s_m * (r / (total * total))
+    assert torch.equal(pair_spread(s, p, q, r, total, low, high), columns)
