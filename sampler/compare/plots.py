@@ -43,8 +43,9 @@ class Plot:
             )
 
 
-def _accuracy(groups: Sequence[Group], grad_cost: float) -> list[Plot]:
-    """Test accuracy against updates, wall-clock seconds and forward-equivalents."""
+def accuracy_views(groups: Sequence[Group], grad_cost: float) -> list[Plot]:
+    """Test accuracy against updates, wall-clock seconds and forward-equivalents (also the
+    views of ``sampler reproduce``'s convergence section)."""
     accuracy = lambda run: series.at_steps(run, "test_accuracy")  # noqa: E731
     views = [
         Plot("accuracy_vs_updates", "test accuracy", "updates", "test accuracy"),
@@ -123,7 +124,7 @@ def _signal(groups: Sequence[Group]) -> Plot:
 
 def _training(groups: Sequence[Group], grad_cost: float) -> list[Plot]:
     return [
-        *_accuracy(groups, grad_cost),
+        *accuracy_views(groups, grad_cost),
         _training_loss(groups),
         *_importance_sampling(groups),
         _signal(groups),

@@ -23,8 +23,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from sampler.compare import series
-from sampler.compare.groups import combine
-from sampler.compare.plots import Plot
+from sampler.compare.groups import Group
+from sampler.compare.plots import Plot, accuracy_views
 from sampler.reproduce import figures, tables
 from sampler.reproduce.experiment import Experiment, columns, steps
 from sampler.reproduce.scale import Scale
@@ -77,37 +77,24 @@ def forwards_spent(runs) -> str:
     return f"{mean:.3g}" if mean is not None else ""
 
 
+# the section's names and titles for the views of ``sampler compare`` (its plots' order)
+VIEWS = (
+    ("convergence", "Test accuracy against updates"),
+    ("convergence-seconds", "Test accuracy against wall time"),
+    (
+        "convergence-forwards",
+        f"Test accuracy against forward-equivalents (a gradient = {GRAD_COST:g})",
+    ),
+)
+
+
 def views(rows: figures.Rows) -> list[Plot]:
-    """Test accuracy against updates, wall-clock seconds and forward-equivalents."""
-    plots = [
-        Plot("convergence", "Test accuracy against updates", "updates", "test accuracy"),
-        Plot(
-            "convergence-seconds",
-            "Test accuracy against wall time",
-            "seconds (evaluations included)",
-            "test accuracy",
-            xscale="log",
-        ),
-        Plot(
-            "convergence-forwards",
-            f"Test accuracy against forward-equivalents (a gradient = {GRAD_COST:g})",
-            "forward-equivalents",
-            "test accuracy",
-            xscale="log",
-        ),
-    ]
-    places = [
-        None,
-        lambda run: series.at_steps(run, "time"),
-        lambda run: series.forward_equivalents(run, GRAD_COST),
-    ]
-    for label, runs in rows.items():
-        if not runs:
-            continue
-        accuracy = [figures.accuracy(run) for run in runs]
-        for plot, place in zip(plots, places):
-            positions = None if place is None else [place(run) for run in runs]
-            plot.add(label, combine(accuracy, positions))
+    """Test accuracy against updates, wall-clock seconds and forward-equivalents: the views of
+    ``sampler compare`` (``accuracy_views``), one group per row, under the section's names."""
+    groups = [Group(runs, label, "") for label, runs in rows.items() if runs]
+    plots = accuracy_views(groups, GRAD_COST)
+    for plot, (name, title) in zip(plots, VIEWS, strict=True):
+        plot.name, plot.title = name, title
     return plots
 
 
