@@ -13,6 +13,17 @@ minibatch gradient::
 the chain states live in the estimator state and are checkpointed. ``tau`` may be a ``[d]``
 vector (per-layer tau), coordinatewise.
 
+The gradient form (``--sgld-average gradient``). Under the chain's stationary law the step's
+mean is zero, ``E[beta grad f(X) + (X - x) / tau] = 0`` (exactly, for any constant eps: the
+noise has mean zero), so ``E[X] = x - tau beta E[grad f(X)]``, the Gaussian integration by parts
+of ``q``. The chain may therefore average ``x - tau beta grad f(x^j)`` in place of ``x^{j+1}``:
+the same mean, and summed over the steps the two averages differ by
+``2 tau (x^0 - x^L + sum_j sqrt(eps_j) xi_j) / sum_j eps_j``, the injected noise. That noise is
+the whole error of the position average in the directions the minibatch leaves flat (variance
+``4 tau^2 / sum_j eps_j`` per coordinate, 5.8e-4 at the defaults, tau = 0.01); the gradient
+form has none there, and where the loss curves (``P = beta a``) its error is ``(tau P)^2``
+times that of the position, smaller while ``tau beta a < 1``.
+
 Parallel: chain ``c`` draws its noise from the counter-based stream ``(seed, SGLD_NOISE, step,
 c)`` and runs on rank ``c mod R``. One float64 sum reduction combines the chain averages and the
 chains' last states (each rank fills its own rows, zeros elsewhere, so the sum is exact), after
@@ -36,6 +47,7 @@ import torch
 from sampler.estimators.base import EstimatorSpec, StepKey
 from sampler.estimators.batch_means import BatchMeans
 from sampler.estimators.temperature import (
+    AutoBeta,
     Temperature,
     as_temperature,
     beta_option,
@@ -49,6 +61,22 @@ from sampler.models.options import Option, OptionError, at_least
 from sampler.mpi import Comm
 from sampler.problem import Problem
 from sampler.schedules import Schedule, check_range, schedule_check
+
+POSITION, GRADIENT = "position", "gradient"  # --sgld-average
+AVERAGES = (POSITION, GRADIENT)
+
+
+def gradient_form(center, grad, tau, beta: float, out: torch.Tensor) -> torch.Tensor:
+    """``center - tau beta grad`` into ``out``: the sample whose chain average is
+    ``--sgld-average gradient`` (module docstring)."""
+    return torch.addcmul(center, grad, tau, value=-beta, out=out)
+
+
+NO_TARGET = (
+    f"{setting('beta')}: auto of {setting('sgld_average', GRADIENT)} takes no TARGET (it is the "
+    f"minibatch's summed loss, beta = batch size on the mean); give {setting('beta')} auto, a "
+    f"number, or {setting('sgld_average', POSITION)} to target beta_eff"
+)
 
 
 class SGLDInfo(NamedTuple):
@@ -67,22 +95,23 @@ class ChainDivergedError(RuntimeError):
 
 
 class ChainBuffers:
-    """The noise and ``(x - center) / tau`` of the owned chains, ``[c, d]`` each, kept between
-    steps and updates (a fresh ``[c, d]`` tensor per step costs a page-faulting allocation)."""
+    """The noise, ``x - center`` and the gradient-form sample of the owned chains, ``[c, d]``
+    each, kept between steps and updates (a fresh ``[c, d]`` tensor per step costs a
+    page-faulting allocation)."""
 
     def __init__(self) -> None:
-        self.pair: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.kept: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 
-    def get(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        pair = self.pair
-        kept = pair is not None and (pair[0].shape, pair[0].dtype, pair[0].device) == (
+    def get(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        kept = self.kept
+        same = kept is not None and (kept[0].shape, kept[0].dtype, kept[0].device) == (
             like.shape,
             like.dtype,
             like.device,
         )
-        if not kept:
-            pair = self.pair = (torch.empty_like(like), torch.empty_like(like))
-        return pair
+        if not same:
+            kept = self.kept = tuple(torch.empty_like(like) for _ in range(3))
+        return kept
 
 
 class SGLD:
@@ -94,11 +123,19 @@ class SGLD:
         steps: int,
         eps: Schedule,
         beta: float | Schedule | Temperature = 1.0,
+        average: str = POSITION,
     ) -> None:
+        if average not in AVERAGES:
+            raise ValueError(f"average must be one of {AVERAGES}, not {average!r}")
+        self.average = average
         self.chains = chains
         self.steps = steps
         self.eps = eps
         self.temperature = as_temperature(beta)
+        if average == GRADIENT and self.temperature.auto:
+            if self.temperature.auto_target is not None:
+                raise OptionError(NO_TARGET)
+            self.temperature = Temperature(None, None, "sum")
         self._buffers = ChainBuffers()
 
     def init(self, center: torch.Tensor) -> dict:
@@ -125,19 +162,22 @@ class SGLD:
         ]
         x = start.clone()
         tau = torch.as_tensor(tau, dtype=x.dtype, device=x.device)
-        noise, pull = self._buffers.get(x)  # reused: no allocation inside the chain loop
+        noise, pull, drift_form = self._buffers.get(x)  # reused: no allocation in the loop
         batches = BatchMeans(x.shape, self.steps, x.device)
         losses = torch.zeros(len(owned))
         for j in range(self.steps):
             eps = self.eps(j)
             losses, grad = problem.loss_and_grad(x)
+            if self.average == GRADIENT:  # from grad f(x^j), before x moves
+                batches.add(j, gradient_form(center, grad, tau, beta, drift_form), eps)
             for row, generator in enumerate(generators):
                 noise[row].normal_(generator=generator)
             # x -= (eps / 2) ((x - center) / tau + beta grad); x += sqrt(eps) xi: four passes
             torch.sub(x, center, out=pull)
             x.addcdiv_(pull, tau, value=-0.5 * eps)
             x.add_(grad, alpha=-0.5 * eps * beta).add_(noise, alpha=math.sqrt(eps))
-            batches.add(j, x, eps)
+            if self.average == POSITION:
+                batches.add(j, x, eps)
         averages, variances = batches.finish()
         return averages, x, losses, variances
 
@@ -166,7 +206,7 @@ class SGLD:
                 "raise --tau"
             )
         new_state = {"chains": new_chains}
-        if self.temperature.auto:
+        if self.temperature.auto and self.average == POSITION:
             target_beta_eff = self.temperature.auto_target or getattr(problem, "train_size", None)
             if not target_beta_eff:
                 raise OptionError(
@@ -197,9 +237,10 @@ class SGLD:
 OPTIONS = {
     "beta": beta_option(
         "auto",
-        "auto[:TARGET], chosen every update so that the Monte Carlo noise of the target leaves "
-        "the weights at the inverse temperature TARGET (beta_eff; default: the training set's "
-        "size, the Bayes posterior's temperature)",
+        "auto[:TARGET]: with --sgld-average gradient the minibatch's summed loss (beta = "
+        "batch size on the mean, no TARGET); with position chosen every update so that the Monte "
+        "Carlo noise of the target leaves the weights at the inverse temperature TARGET "
+        "(beta_eff; default: the training set's size, the Bayes posterior's temperature)",
     ),
     "chains": Option(
         "int",
@@ -207,7 +248,12 @@ OPTIONS = {
         "independent Langevin chains C, averaged (chain c on rank c mod ranks)",
         check=at_least(1),
     ),
-    "sgld_steps": Option("int", 1000, "Langevin steps L per update", check=at_least(1)),
+    "sgld_steps": Option(
+        "int",
+        100,
+        "Langevin steps L per update (the paper: 1000, for the position average's noise)",
+        check=at_least(1),
+    ),
     "sgld_eps": Option(
         "any",
         "harmonic:1,1000",
@@ -216,10 +262,21 @@ OPTIONS = {
         check=schedule_check("--sgld-eps"),
         label="schedule",
     ),
+    "sgld_average": Option(
+        "str",
+        GRADIENT,
+        "what a chain averages: position (the paper: sum_j eps_j x^{j+1} / sum_j eps_j) or "
+        "gradient (x - tau beta sum_j eps_j grad f(x^j) / sum_j eps_j: the same mean by the "
+        "chain's stationarity, without the injected noise)",
+        choices=AVERAGES,
+    ),
 }
 
 
 def check(values, steps: int) -> None:
+    beta = values["beta"]
+    if values["sgld_average"] == GRADIENT and isinstance(beta, AutoBeta) and beta.target:
+        raise OptionError(NO_TARGET)
     try:
         check_range(values["sgld_eps"], "--sgld-eps", values["sgld_steps"])
     except ValueError as error:
@@ -232,6 +289,7 @@ def build(values) -> SGLD:
         values["sgld_steps"],
         values["sgld_eps"],
         temperature(values),
+        values["sgld_average"],
     )
 
 

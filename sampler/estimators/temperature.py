@@ -16,15 +16,19 @@ estimator every update:
   ``2 (E_{2 beta}[f] - E_beta[f]) <= 0``), so ``ESS(beta) = TARGET * J`` has one root;
   ``beta_search`` (``grid`` or ``two-pass``) says how it is found in the update's pass over the
   noise (``sampler.estimators.beta_search``).
-* ``sgld``: ``beta`` such that the Monte Carlo noise of the target leaves the weights at the
-  effective inverse temperature ``TARGET`` (``sampler.scheme.mc_error``): ``beta_eff = 2 beta tau /
-  SE^2 = 2 beta n_eff`` under ``x <- m``, where the chain's effective samples per update
-  ``n_eff = tau / SE^2`` hardly depend on beta (the proposal's ``1/tau`` dominates the chain's
-  curvature), so the next update takes ``beta TARGET / beta_eff`` from this one's standard
-  error (at most 4x up or down per update). Without a TARGET it is the training set's size
-  ``N``: the outer iteration then leaves the weights near ``exp(-N f)``, the Bayes posterior
-  of the training set under a flat prior, so the Monte Carlo noise spreads them no wider
-  than the data's own uncertainty.
+* ``sgld`` with ``--sgld-average gradient`` (the default): as ``rm`` below, the minibatch's
+  summed loss (beta = B on the mean, no TARGET). The gradient average has no Monte Carlo noise
+  in the directions the minibatch leaves flat, so its ``beta_eff`` is far above any target
+  (about 1e7 at beta = 20 on the MNIST ``mlp``) and falls as beta rises: it cannot set beta.
+* ``sgld`` with ``--sgld-average position``: ``beta`` such that the Monte Carlo noise of the
+  target leaves the weights at the effective inverse temperature ``TARGET``
+  (``sampler.scheme.mc_error``): ``beta_eff = 2 beta tau / SE^2 = 2 beta n_eff`` under ``x <-
+  m``, where the chain's effective samples per update ``n_eff = tau / SE^2`` hardly depend on
+  beta (the proposal's ``1/tau`` dominates the chain's curvature), so the next update takes
+  ``beta TARGET / beta_eff`` from this one's standard error (at most 4x up or down per update).
+  Without a TARGET it is the training set's size ``N``: the outer iteration then leaves the
+  weights near ``exp(-N f)``, the Bayes posterior of the training set under a flat prior, so the
+  Monte Carlo noise spreads them no wider than the data's own uncertainty.
 * ``rm``, ``rm-stein``: their Monte Carlo noise is too small to set beta (``beta_eff`` about 2e9
   at beta = 1 on the MNIST ``mlp``); ``auto`` is the minibatch's summed loss (beta = B on the
   mean): ``tau beta`` is then the step of an implicit gradient step on the minibatch's

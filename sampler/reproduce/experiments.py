@@ -39,6 +39,7 @@ PAPER_READINGS = {  # Table 6.1 label -> flags (README, "The paper's settings")
         "0.00001",
         "--sgld-eps",
         "harmonic:0.001,1000",
+        *("--sgld-steps", "1000", "--sgld-average", "position"),
         "--lr",
         "tau",
     ),
@@ -104,14 +105,15 @@ def fig_6_3(s: Scale) -> Experiment:
         "fig-6-3",
         "Fig. 6.3: 10, 100 and 1000 samples per update",
         "IS with J = 10, 100, 1000 samples and SGLD with L = 10, 100, 1000 Langevin steps per "
-        "update, defaults otherwise (the 1000 runs are Table 6.1's defaults rows).",
+        "update, defaults otherwise (J = 1000 and L = 100 are the defaults: those runs are "
+        "Table 6.1's defaults rows).",
         at=columns(s.table_steps, 5, s.eval_every),
     )
     for count in (10, 100, 1000):
         extra = () if count == 1000 else ("--samples", str(count))
         f63.add(f"IS, J = {count}", (*MLP, *DEFAULTS["IS"], *extra, *table), s.seeds)
     for count in (10, 100, 1000):
-        extra = () if count == 1000 else ("--sgld-steps", str(count))
+        extra = () if count == 100 else ("--sgld-steps", str(count))
         f63.add(f"SGLD, L = {count}", (*MLP, *DEFAULTS["SGLD"], *extra, *table), s.seeds)
     return f63
 

@@ -14,6 +14,8 @@ import os
 
 from sampler.bench import timed_runs
 
+PAPER_CHAIN = ("--sgld-steps", "1000", "--sgld-average", "position")  # Algorithm 3 as written
+
 ROWS = (  # (paper row, label, flags, ranks)
     ("SGD", "SGD (one gradient)", ("--baseline", "sgd", "--lr", "0.03"), 1),
     (
@@ -37,13 +39,19 @@ ROWS = (  # (paper row, label, flags, ranks)
     ),
     ("IS", "IS defaults (marginal, --beta auto grid)", ("--estimator", "is"), 1),
     ("IS", "IS defaults, 2 ranks", ("--estimator", "is"), 2),
-    ("SGLD", "SGLD (Algorithm 3, L = 1000, 1 chain)", ("--estimator", "sgld", "--beta", "20"), 1),
+    (
+        "SGLD",
+        "SGLD (Algorithm 3, L = 1000, 1 chain)",
+        ("--estimator", "sgld", "--beta", "20", *PAPER_CHAIN),
+        1,
+    ),
     (
         "SGLD",
         "SGLD, 2 chains on 2 ranks",
-        ("--estimator", "sgld", "--beta", "20", "--chains", "2"),
+        ("--estimator", "sgld", "--beta", "20", "--chains", "2", *PAPER_CHAIN),
         2,
     ),
+    ("SGLD", "SGLD defaults (gradient average, L = 100)", ("--estimator", "sgld"), 1),
     ("HR", "HR: rm (Algorithm 5, M = J = 30)", ("--estimator", "rm", "--beta", "20"), 1),
     ("HR", "HR: rm, 2 ranks (the M samples split)", ("--estimator", "rm", "--beta", "20"), 2),
     (

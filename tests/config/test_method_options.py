@@ -30,7 +30,7 @@ def test_no_method_option_shadows_a_run_setting():
 
 def test_defaults_are_filled_and_typed():
     values = resolve(method("sgld", None), {"chains": "4"}, steps=10)
-    assert values["chains"] == 4 and values["sgld_steps"] == 1000
+    assert values["chains"] == 4 and values["sgld_steps"] == 100
     assert values["tau"] == "0.01" and values["lr"] == "anneal" and values["optimizer"] == "sgd"
     assert resolve(method("is", "sgd"), {}, steps=10) == {
         "lr": "0.01",

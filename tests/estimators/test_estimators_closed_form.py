@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from sampler.estimators import StepKey
+from sampler.estimators import sgld as sgld_module
 from sampler.estimators.importance_sampling import ImportanceSampling
 from sampler.estimators.robbins_monro import RobbinsMonro
 from sampler.estimators.sgld import SGLD
@@ -46,21 +47,53 @@ def test_importance_sampling_matches_tilted_mean(tau, beta):
     assert torch.all((mean - truth).abs() <= 5 * se), (mean, truth, se)
 
 
-@pytest.mark.parametrize("beta", [1.0, 2.0])
-def test_sgld_matches_tilted_mean_with_warm_started_chains(beta):
-    eps = parse_schedule("harmonic:1,10", "--sgld-eps")
-    estimator = SGLD(chains=4, steps=1000, eps=eps, beta=beta)
+def sgld_targets(estimator: SGLD, updates: int = 25, seed: int = 0) -> list[torch.Tensor]:
+    """Targets of ``updates`` updates at the same center (a stationary sequence once the
+    chains are burnt in: the first three are dropped)."""
     state = estimator.init(CENTER)
     targets = []
-    for step in range(25):  # the same center at every update: a stationary sequence of targets
+    for step in range(updates):
         target, state, info = estimator.step(
-            StepKey(0, step), state, CENTER, TAU_VECTOR, problem(), COMM
+            StepKey(seed, step), state, CENTER, TAU_VECTOR, problem(), COMM
         )
         targets.append(target)
-    assert info.grad_evals == 4 * 1000 and state["chains"].shape == (4, 3)
-    mean, se = mean_and_standard_error(targets[3:])  # the first updates burn the chains in
+    assert info.grad_evals == estimator.chains * estimator.steps
+    assert state["chains"].shape == (estimator.chains, 3)
+    return targets[3:]
+
+
+@pytest.mark.parametrize("average", ["position", "gradient"])
+@pytest.mark.parametrize("beta", [1.0, 2.0])
+def test_sgld_matches_tilted_mean_with_warm_started_chains(beta, average):
+    eps = parse_schedule("harmonic:1,10", "--sgld-eps")
+    estimator = SGLD(chains=4, steps=1000, eps=eps, beta=beta, average=average)
+    mean, se = mean_and_standard_error(sgld_targets(estimator))
     truth = problem().tilted_mean(CENTER, TAU_VECTOR, beta)
     assert torch.all((mean - truth).abs() <= 5 * se), (mean, truth, se)
+
+
+def test_sgld_gradient_form_is_less_noisy_and_a_wrong_form_is_refused(monkeypatch):
+    """``x - tau beta grad f`` has ``(tau beta a)^2`` (0.16 to 0.25 here) times the variance of
+    the position average; the same form without ``tau`` (``x - beta grad f``) misses the
+    tilted mean by many standard errors."""
+    eps = parse_schedule("harmonic:1,10", "--sgld-eps")
+    spreads = {}
+    for average in ("position", "gradient"):
+        estimator = SGLD(chains=4, steps=1000, eps=eps, beta=1.0, average=average)
+        spreads[average] = torch.stack(sgld_targets(estimator, seed=5)).var(dim=0)
+    ratio = spreads["gradient"] / spreads["position"]
+    # both forms come from the same chains, so their ratio is sharp (within 10% over seeds)
+    expected = (TAU_VECTOR * 1.0 * DIAG) ** 2
+    assert torch.allclose(ratio, expected, rtol=0.25), (ratio, expected)
+
+    def without_tau(center, grad, tau, beta, out):
+        return torch.add(center, grad, alpha=-beta, out=out)
+
+    monkeypatch.setattr(sgld_module, "gradient_form", without_tau)
+    wrong = SGLD(chains=4, steps=1000, eps=eps, beta=1.0, average="gradient")
+    mean, se = mean_and_standard_error(sgld_targets(wrong))
+    truth = problem().tilted_mean(CENTER, TAU_VECTOR, 1.0)
+    assert torch.any((mean - truth).abs() > 5 * se), (mean, truth, se)
 
 
 def test_sgld_chains_sample_the_tilted_measure_with_the_right_spread():

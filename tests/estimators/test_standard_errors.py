@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from sampler.estimators import StepKey
@@ -50,10 +51,12 @@ def test_importance_sampling_error_needs_two_blocks():
     assert torch.isnan(info.target_variance).all()
 
 
-def test_sgld_batch_means_error_matches_the_spread_over_updates():
+@pytest.mark.parametrize("average", ["position", "gradient"])
+def test_sgld_batch_means_error_matches_the_spread_over_updates(average):
     problem = QuadraticProblem(CURVATURE, MINIMUM)
     tau = torch.tensor(0.5, dtype=torch.float64)
-    estimator = SGLD(chains=4, steps=3000, eps=parse_schedule("0.02", "--sgld-eps"))
+    eps = parse_schedule("0.02", "--sgld-eps")
+    estimator = SGLD(chains=4, steps=3000, eps=eps, average=average)
     state = estimator.init(CENTER)
     targets, variances = [], []
     for step in range(45):  # the same center each update: after burn-in a stationary sequence

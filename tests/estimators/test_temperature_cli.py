@@ -41,7 +41,7 @@ def test_every_update_records_the_error_of_its_target_per_layer(tmp_path):
     [
         ("is", ["--beta", "auto:0.3", "--samples", 64, "--block-size", 16]),
         ("is", ["--beta", "auto", "--beta-search", "two-pass", "--samples", 64, "--block-size", 8]),
-        ("sgld", ["--beta", "auto:500", "--sgld-steps", 20]),
+        ("sgld", ["--beta", "auto:500", "--sgld-steps", 20, "--sgld-average", "position"]),
     ],
 )
 def test_resume_with_an_automatic_beta_is_bit_exact(tmp_path, estimator, flags):
@@ -68,7 +68,8 @@ def test_robbins_monro_auto_beta_is_the_batch_size(tmp_path):
 
 def test_a_run_dominated_by_monte_carlo_error_is_flagged(tmp_path, capsys):
     noisy, clean = tmp_path / "noisy", tmp_path / "clean"
-    sgld = ["--estimator", "sgld", "--beta", 1, "--sgld-steps", 10, "--steps", 25]
+    sgld = ["--estimator", "sgld", "--sgld-average", "position", "--beta", 1, "--sgld-steps", 10]
+    sgld += ["--steps", 25]
     assert train(*sgld, "--out", noisy, "--no-quiet") == 0
     warnings = summary(noisy)["warnings"]
     assert [w["name"] for w in warnings] == ["mc-error-dominates"]
@@ -91,6 +92,7 @@ def test_a_run_dominated_by_monte_carlo_error_is_flagged(tmp_path, capsys):
         (["--beta-search", "twice"], "--beta-search: must be one of grid, two-pass"),
         (["--loss-scale", "median"], "--loss-scale: must be one of mean, sum"),
         (["--estimator", "rm", "--beta", "auto:5"], "auto of rm and rm-stein takes no TARGET"),
+        (["--estimator", "sgld", "--beta", "auto:5"], "auto of --sgld-average gradient takes no"),
         (["--baseline", "sgd", "--loss-scale", "sum"], "--loss-scale: an option of --estimator"),
     ],
 )
@@ -100,8 +102,19 @@ def test_bad_temperature_settings_are_refused(flags, message, capsys):
     assert message in capsys.readouterr().err
 
 
+def test_sgld_gradient_average_auto_beta_is_the_batch_size(tmp_path):
+    out = tmp_path / "sgld"
+    flags = ["--sgld-steps", 5, "--batch-size", 25, "--steps", 2, "--out", out]
+    assert train("--estimator", "sgld", *flags) == 0
+    assert [m["beta"] for m in metrics(out)] == [25.0, 25.0]
+    assert json.loads((out / "config.json").read_text())["method_options"]["sgld_average"] == (
+        "gradient"
+    )
+
+
 def test_sgld_auto_beta_targets_the_training_set_size(tmp_path):
     out = tmp_path / "sgld"
-    assert train("--estimator", "sgld", "--sgld-steps", 40, "--steps", 10, "--out", out) == 0
+    flags = ["--sgld-average", "position", "--sgld-steps", 40, "--steps", 10, "--out", out]
+    assert train("--estimator", "sgld", *flags) == 0
     reached = sorted(m["beta_eff"] for m in metrics(out)[-5:])
     assert 200 / 1.5 < reached[2] < 200 * 1.5, reached  # --gm-train 200

@@ -45,9 +45,10 @@ def test_every_experiment_at_both_scales_quick_smaller():
         "SGLD (paper's reading)",
         "HR (defaults)",
     } <= labels
-    # the J = 1000 / L = 1000 runs of Fig. 6.3 are Table 6.1's defaults rows: one directory each
+    # the J = 1000 / L = 100 runs of Fig. 6.3 are Table 6.1's defaults rows: one directory each
     names = {r.name for r in table.runs}
-    shared = [r for r in full[2].runs if r.label in ("IS, J = 1000", "SGLD, L = 1000")]
+    shared = [r for r in full[2].runs if r.label in ("IS, J = 1000", "SGLD, L = 100")]
+    assert {r.label for r in shared} == {"IS, J = 1000", "SGLD, L = 100"}
     assert shared and all(r.name in names for r in shared)
     runs = registry.all_runs(full)
     assert len({r.name for r in runs}) == len(runs)
