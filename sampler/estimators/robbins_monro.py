@@ -7,7 +7,10 @@ From ``x^1 = x_k``, ``J`` iterations (``--rm-iterations``) of::
     x^{j+1} = x^j - a_j (x^j - x_k + tau beta G_j),    a_j = c j^-alpha  (--rm-step, j >= 1)
 
 with ``G_j`` an estimate of ``E grad f(Y)`` from ``M`` samples ``z_m = x^j + sqrt(tau) e_m``
-(``--rm-samples``), evaluated as one batch:
+(``--rm-samples``), evaluated as one batch. Defaults: ``rm`` M = J = 10 (on the MNIST ``mlp``
+level with the paper's M = J = 30 over 500 updates, .898 / .905 at update 400 / 500 against
+.896 / .907, seed 0, at a ninth of the gradients), ``rm-stein`` the paper's M = J = 30 (its
+Stein estimate of ``E grad f`` is the noisier one):
 
 * ``rm``        ``G_j = (1/M) sum_m grad f(z_m)`` (minibatch gradients);
 * ``rm-stein``  gradient-free, by the Gaussian (Stein) identity
@@ -35,10 +38,11 @@ MNIST ``mlp``, ``sampler.scheme.mc_error``): ``tau beta`` is the step of an impl
 on the heat-smoothed minibatch loss, and ``--beta auto`` takes the minibatch's summed loss
 (``beta = B`` on the mean), the loss scale at which ``exp(-beta f)`` is the minibatch's
 likelihood (``sampler.estimators.temperature``), as far as the iteration contracts: an
-update whose final residual ``|h_J|`` exceeds its first ``|h_1|`` (or turns non-finite) is
-redone with the same noise at a quarter of beta (``BACKTRACK``), and the next update starts
-at twice the beta accepted, never above ``B``; the beta used is in every metrics line and the
-checkpoint, and the evaluations of a redone update are counted.
+update whose final residual ``|h_J|`` exceeds its first ``|h_1|`` by more than its Monte
+Carlo part (``diverged``), or turns non-finite, is redone with the same noise at a quarter of
+beta (``BACKTRACK``), and the next update starts at twice the beta accepted, never above ``B``;
+the beta used is in every metrics line and the checkpoint, and the evaluations of a redone
+update are counted.
 """
 
 from __future__ import annotations
@@ -76,10 +80,21 @@ class RMDivergedError(RuntimeError):
     pass
 
 
-# --beta auto: an update whose iteration does not contract (|h_J| > |h_1|, or non-finite) is
+# --beta auto: an update whose iteration does not contract (``diverged``, or non-finite) is
 # redone with the same noise at beta / BACKTRACK, at most MAX_BACKTRACKS times; the next update
 # starts at RECOVER times the beta accepted, never above the summed loss's.
 BACKTRACK, MAX_BACKTRACKS, RECOVER = 4.0, 12, 2.0
+
+
+def diverged(first: float, last: float, noise_energy: float) -> bool:
+    """Whether the iteration ended further from its root than it began: ``|h_J|^2`` above
+    ``|h_1|^2`` by more than its own Monte Carlo part. Both residuals scale as ``tau beta``, so
+    comparing ``|h_J|`` with ``|h_1|`` alone fails alike at every beta once the gradient's noise
+    outweighs its mean (``|h_J|^2 / |h_1|^2`` tends to ``1 + 1/(J - 1)`` there): a smaller
+    beta cannot fix that, and backtracking took beta to 1e-37 within 20 updates (``mlp``,
+    M = J = 10, seed 1, update 307). A step that overshoots grows ``h`` geometrically, far
+    past the noise."""
+    return last * last > first * first + noise_energy
 
 
 class Buffers:
@@ -149,14 +164,16 @@ class RobbinsMonro:
         return torch.stack([total, grads.mul_(grads).sum(dim=0)])
 
     def iterate(self, key: StepKey, center, tau, beta: float, problem: Problem, comm: Comm):
-        """The J iterations at ``beta``: ``(x^{J+1}, Var(x^{J+1}) [d], |h_1|, |h_J|, a_J)``,
-        or ``None`` at the first non-finite ``h`` (the same verdict on every rank)."""
+        """The J iterations at ``beta``: ``(x^{J+1}, Var(x^{J+1}) [d], |h_1|, |h_J|, a_J,
+        E_noise |h_J|^2)``, or ``None`` at the first non-finite ``h`` (the same verdict on every
+        rank). The last is the Monte Carlo part of ``|h_J|^2``: ``sum_i Var(x^J)_i + tau_i^2
+        beta^2 Var(G_J)_i``."""
         scale = torch.sqrt(tau)
         tau64 = tau.to(torch.float64)
         owned = list(range(comm.rank, self.samples, comm.size))
         x = center.clone()
         variance = torch.zeros_like(center, dtype=torch.float64)
-        first, residual, a_j = math.nan, math.nan, math.nan
+        first, residual, a_j, noise_energy = math.nan, math.nan, math.nan, 0.0
         for j in range(self.iterations):
             sums = comm.allreduce_sum(self.local_sums(key, j, owned, x, scale, problem))
             mean_grad, mean_square = sums.to(center.device) / self.samples
@@ -171,10 +188,11 @@ class RobbinsMonro:
             noise = (mean_square - mean_grad * mean_grad).clamp_min_(0.0) * (
                 self.samples / max(self.samples - 1, 1) / self.samples
             )
+            noise_energy = float((variance + (tau64 * beta) ** 2 * noise).sum())
             variance = variance * (1 - a_j) ** 2 + (a_j * tau64 * beta) ** 2 * noise
         if self.samples < 2:
             variance = torch.full_like(variance, math.nan)
-        return x, variance, first, residual, a_j
+        return x, variance, first, residual, a_j, noise_energy
 
     def step(self, key: StepKey, state, center, tau, problem: Problem, comm: Comm):
         tau = torch.as_tensor(tau, dtype=center.dtype, device=center.device)
@@ -185,7 +203,7 @@ class RobbinsMonro:
         while True:
             attempts += 1
             result = self.iterate(key, center, tau, beta, problem, comm)
-            contracted = result is not None and not result[3] > result[2]
+            contracted = result is not None and not diverged(*result[2:4], result[5])
             if not auto or contracted or attempts > MAX_BACKTRACKS:
                 break
             beta /= BACKTRACK  # the iteration did not contract: the same noise, a smaller step
@@ -194,7 +212,7 @@ class RobbinsMonro:
                 f"update {key.step + 1}: the Robbins-Monro gradient estimate became non-finite "
                 f"(beta {beta:g}); lower --tau or --rm-step"
             )
-        x, variance, _, residual, a_j = result
+        x, variance, _, residual, a_j, _ = result
         new_state = {**state, "beta": min(factor, beta * RECOVER)} if auto else state
         evals = self.iterations * self.samples * attempts
         info = RMInfo(
@@ -209,17 +227,30 @@ class RobbinsMonro:
         return x, new_state, info
 
 
+def sample_options(samples: int, iterations: int, paper: str) -> dict[str, Option]:
+    """``--rm-samples`` and ``--rm-iterations`` with an estimator's own defaults."""
+    return {
+        "rm_samples": Option(
+            "int",
+            samples,
+            f"Gaussian samples M per Robbins-Monro iteration ({paper})",
+            check=at_least(1),
+        ),
+        "rm_iterations": Option(
+            "int",
+            iterations,
+            "Robbins-Monro iterations J per update (the paper: 30)",
+            check=at_least(1),
+        ),
+    }
+
+
 OPTIONS = {
     "beta": beta_option(
         "auto", "auto: the minibatch's summed loss (beta = batch size)", takes_target=False
     ),
-    "rm_samples": Option(
-        "int",
-        30,
-        "Gaussian samples M per Robbins-Monro iteration (rm-stein: M antithetic pairs)",
-        check=at_least(1),
-    ),
-    "rm_iterations": Option("int", 30, "Robbins-Monro iterations J per update", check=at_least(1)),
+    # M = J = 10: on the mlp level with the paper's 30 and 30 over 500 updates at 1/9 the cost
+    **sample_options(10, 10, "the paper: 30"),
     "rm_step": Option(
         "any",
         "power:1,1",
@@ -265,11 +296,12 @@ SPEC = EstimatorSpec(
     options=OPTIONS,
     check=check,
 )
+STEIN_OPTIONS = {**OPTIONS, **sample_options(30, 30, "antithetic pairs; the paper's rm: 30")}
 STEIN_SPEC = EstimatorSpec(
     objective="heat",
     needs_gradients=False,
     build=build_with(stein=True),
     summary="Robbins-Monro as rm, E grad f by the Gaussian (Stein) identity, antithetic pairs",
-    options=OPTIONS,
+    options=STEIN_OPTIONS,
     check=check,
 )

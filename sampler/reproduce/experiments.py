@@ -50,6 +50,7 @@ PAPER_READINGS = {  # Table 6.1 label -> flags (README, "The paper's settings")
         "5",
         "--rm-step",
         "power:0.1,0.7",
+        *("--rm-samples", "30", "--rm-iterations", "30"),
         "--tau",
         "0.01",
         "--lr",

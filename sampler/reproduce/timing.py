@@ -15,6 +15,7 @@ import os
 from sampler.bench import timed_runs
 
 PAPER_CHAIN = ("--sgld-steps", "1000", "--sgld-average", "position")  # Algorithm 3 as written
+PAPER_RM = ("--rm-samples", "30", "--rm-iterations", "30")  # Algorithm 5 as the paper ran it
 
 ROWS = (  # (paper row, label, flags, ranks)
     ("SGD", "SGD (one gradient)", ("--baseline", "sgd", "--lr", "0.03"), 1),
@@ -52,8 +53,14 @@ ROWS = (  # (paper row, label, flags, ranks)
         2,
     ),
     ("SGLD", "SGLD defaults (gradient average, L = 100)", ("--estimator", "sgld"), 1),
-    ("HR", "HR: rm (Algorithm 5, M = J = 30)", ("--estimator", "rm", "--beta", "20"), 1),
-    ("HR", "HR: rm, 2 ranks (the M samples split)", ("--estimator", "rm", "--beta", "20"), 2),
+    ("HR", "HR: rm (Algorithm 5, M = J = 30)", ("--estimator", "rm", "--beta", "20", *PAPER_RM), 1),
+    (
+        "HR",
+        "HR: rm, 2 ranks (the M samples split)",
+        ("--estimator", "rm", "--beta", "20", *PAPER_RM),
+        2,
+    ),
+    ("HR", "HR: rm defaults (M = J = 10)", ("--estimator", "rm"), 1),
     (
         "HR",
         "HR: rm-stein (gradient-free, M = 30 pairs)",

@@ -74,9 +74,12 @@ def test_beta_auto_is_typed_with_its_target():
     assert isinstance(default, AutoBeta) and default.target is None and default == "auto"
     given = resolve_settings(make_config({"beta": "auto:0.3"})).options["beta"]
     assert given.target == 0.3 and given == "auto:0.3"
-    sgld = resolve_settings(make_config({"estimator": "sgld", "beta": "auto:500"}))
+    position = {"estimator": "sgld", "sgld_average": "position", "beta": "auto:500"}
+    sgld = resolve_settings(make_config(position))
     assert sgld.options["beta"].target == 500.0
     assert settings_record(sgld)["method_options"]["beta"] == "auto:500"
+    with pytest.raises(ConfigError, match="auto of --sgld-average gradient takes no TARGET"):
+        resolve_settings(make_config({"estimator": "sgld", "beta": "auto:500"}))
     with pytest.raises(ConfigError, match="auto of rm and rm-stein takes no TARGET"):
         resolve_settings(make_config({"estimator": "rm", "beta": "auto:0.5"}))
     assert resolve_settings(make_config({"beta": "auto:200"})).options["beta"].target == 200
