@@ -29,7 +29,10 @@ WORKLOADS = {
     # that does not contract)
     "is": ["--estimator", "is", "--samples", "1000", "--beta", "1", "--proposal", "literal"],
     # chains are what SGLD spreads over ranks: one chain per rank of the 2-rank run
-    "sgld": ["--estimator", "sgld", "--sgld-steps", "1000", "--chains", "2", "--beta", "1"],
+    "sgld": [
+        *("--estimator", "sgld", "--sgld-steps", "1000", "--sgld-average", "position"),
+        *("--chains", "2", "--beta", "1"),
+    ],
     "rm": ["--estimator", "rm", "--rm-samples", "30", "--rm-iterations", "30", "--beta", "1"],
     "rm-stein": [
         *("--estimator", "rm-stein", "--rm-samples", "30", "--rm-iterations", "30"),

@@ -14,8 +14,8 @@ it, and rSGD's automatic ``gamma1`` fits it). ``State`` holds the flat parameter
 the method's own state and the update count ``k`` (schedules and random streams are functions of
 ``(seed, k)``, so one state and one batch give one result). ``step`` weighs every sample of
 the update on the batch given (``train_size``, the number of training examples, is what
-``estimator="sgld"``'s default ``beta="auto"`` targets); a method that needs further
-minibatches in one update
+``beta="auto"`` of ``estimator="sgld", sgld_average="position"`` targets); a method that needs
+further minibatches in one update
 (``baseline="esgd"``'s inner steps, ``"rsgd"``'s replicas) asks ``draw(s)`` for stream
 ``s = 1, 2, ...``. ``info`` is the update's record (the method's diagnostics, loss and gradient
 evaluations; what a metrics line of ``sampler train`` holds beside the step). A state is
@@ -69,7 +69,7 @@ class Algorithm:
     comm: Comm
     device: torch.device
     module: Any = None  # the caller's nn.Module or keras.Model, if one was given
-    train_size: int | None = None  # the training set's size (sgld's default auto beta)
+    train_size: int | None = None  # the training set's size (auto beta of sgld's position average)
     input_shape: tuple[int, ...] | None = None  # a zoo model's input [...] of one example
     num_classes: int | None = None  # a zoo model's classes; else read from a forward pass
     _classes: dict = field(default_factory=dict, repr=False)  # inputs [...] -> logits' classes

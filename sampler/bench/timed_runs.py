@@ -33,6 +33,7 @@ def scaling_workloads(settings) -> dict[str, list[str]]:
         "is defaults": ["--estimator", "is", *samples],
         "sgld, 2 chains": [
             *("--estimator", "sgld", "--chains", "2", "--sgld-steps", str(settings.sgld_steps)),
+            *("--sgld-average", "position"),  # the in-process workload's chain
             *("--beta", "20"),
         ],
         "rm": ["--estimator", "rm", *rm, "--beta", "20"],

@@ -188,7 +188,8 @@ class RobbinsMonro:
             noise = (mean_square - mean_grad * mean_grad).clamp_min_(0.0) * (
                 self.samples / max(self.samples - 1, 1) / self.samples
             )
-            noise_energy = float((variance + (tau64 * beta) ** 2 * noise).sum())
+            if j == self.iterations - 1:  # the Monte Carlo part of |h_J|^2
+                noise_energy = float((variance + (tau64 * beta) ** 2 * noise).sum())
             variance = variance * (1 - a_j) ** 2 + (a_j * tau64 * beta) ** 2 * noise
         if self.samples < 2:
             variance = torch.full_like(variance, math.nan)

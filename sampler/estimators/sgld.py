@@ -7,8 +7,9 @@ minibatch gradient::
     x^{j+1} = x^j - (eps_j / 2) (beta grad f(x^j) + (x^j - x) / tau) + sqrt(eps_j) xi_j
 
 ``xi_j ~ N(0, I)``, ``j = 0..L-1``, temperatures ``eps_j`` from ``--sgld-eps`` (the paper's
-``1/(1000 + j)`` is ``harmonic:1,1000``). Each chain outputs its eps-weighted average
-``sum_j eps_j x^{j+1} / sum_j eps_j``; ``m`` is the mean over ``C`` independent chains
+``1/(1000 + j)`` is ``harmonic:1,1000``). Each chain outputs an eps-weighted average over its
+steps, of its positions ``sum_j eps_j x^{j+1} / sum_j eps_j`` (``--sgld-average position``, the
+paper) or of its gradient form (below, the default); ``m`` is the mean over ``C`` independent chains
 (``--chains``). A chain starts from its own last state of the previous update (warm start), so
 the chain states live in the estimator state and are checkpointed. ``tau`` may be a ``[d]``
 vector (per-layer tau), coordinatewise.
@@ -16,13 +17,18 @@ vector (per-layer tau), coordinatewise.
 The gradient form (``--sgld-average gradient``). Under the chain's stationary law the step's
 mean is zero, ``E[beta grad f(X) + (X - x) / tau] = 0`` (exactly, for any constant eps: the
 noise has mean zero), so ``E[X] = x - tau beta E[grad f(X)]``, the Gaussian integration by parts
-of ``q``. The chain may therefore average ``x - tau beta grad f(x^j)`` in place of ``x^{j+1}``:
-the same mean, and summed over the steps the two averages differ by
-``2 tau (x^0 - x^L + sum_j sqrt(eps_j) xi_j) / sum_j eps_j``, the injected noise. That noise is
-the whole error of the position average in the directions the minibatch leaves flat (variance
-``4 tau^2 / sum_j eps_j`` per coordinate, 5.8e-4 at the defaults, tau = 0.01); the gradient
-form has none there, and where the loss curves (``P = beta a``) its error is ``(tau P)^2``
-times that of the position, smaller while ``tau beta a < 1``.
+of ``q``. The chain may therefore average ``x - tau beta grad f(x^j)`` in place of its
+position: the same mean. Exactly, the eps-weighted averages of ``x^j`` and of
+``x - tau beta grad f(x^j)`` differ by ``2 tau (x^0 - x^L + sum_j sqrt(eps_j) xi_j) / sum_j
+eps_j``, the injected noise (the paper's average of ``x^{j+1}`` differs from that of ``x^j`` by
+a boundary term). That noise is the whole error of the position average in the directions the
+minibatch leaves flat (variance ``4 tau^2 / sum_j eps_j`` per coordinate at tau = 0.01: 5.8e-4
+for the paper's L = 1000 steps of ``1/(1000 + j)``, 4.2e-3 for L = 100); the gradient form has
+none there, and where the loss curves (``P = beta a``) its error is ``(tau P)^2`` times that of
+the position, smaller while ``tau beta a < 1``. Its batch-means error (``BatchMeans``) is
+reliable where the chain relaxes within a batch (``L / 10`` steps); in the flat directions,
+about ``2 tau / eps`` = 20 steps at the defaults, the position average's error would be
+underestimated at L = 100, but the gradient form has none there.
 
 Parallel: chain ``c`` draws its noise from the counter-based stream ``(seed, SGLD_NOISE, step,
 c)`` and runs on rank ``c mod R``. One float64 sum reduction combines the chain averages and the
@@ -33,7 +39,8 @@ on any number of ranks up to float64 summation order.
 
 Cost: a step is the gradient, the noise draw and four in-place passes over the chain (``x -=
 (eps/2) (x - x_k) / tau``, ``x -= (eps/2) beta grad``, ``x += sqrt(eps) xi``, the difference
-``x - x_k`` into a kept buffer), plus one for the eps-weighted sums; nothing of size ``d`` is
+``x - x_k`` into a kept buffer), plus one for the eps-weighted sums (and one for the gradient
+form's ``x - tau beta grad``); nothing of size ``d`` is
 allocated in the loop besides the model's gradient (``sampler bench``: SGLD over its floor).
 """
 
@@ -210,7 +217,8 @@ class SGLD:
             target_beta_eff = self.temperature.auto_target or getattr(problem, "train_size", None)
             if not target_beta_eff:
                 raise OptionError(
-                    f"{setting('beta', 'auto')} of sgld targets beta_eff = the training set's "
+                    f"{setting('beta', 'auto')} of {setting('sgld_average', POSITION)} targets "
+                    "beta_eff = the training set's "
                     f"size, which this problem does not know: give {setting('beta')} auto:TARGET"
                 )
             beta_eff = effective_beta(beta, variance, tau)
@@ -269,6 +277,7 @@ OPTIONS = {
         "gradient (x - tau beta sum_j eps_j grad f(x^j) / sum_j eps_j: the same mean by the "
         "chain's stationarity, without the injected noise)",
         choices=AVERAGES,
+        unrecorded=POSITION,  # a run recorded before the option averaged positions
     ),
 }
 

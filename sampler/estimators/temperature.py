@@ -19,7 +19,7 @@ estimator every update:
 * ``sgld`` with ``--sgld-average gradient`` (the default): as ``rm`` below, the minibatch's
   summed loss (beta = B on the mean, no TARGET). The gradient average has no Monte Carlo noise
   in the directions the minibatch leaves flat, so its ``beta_eff`` is far above any target
-  (about 1e7 at beta = 20 on the MNIST ``mlp``) and falls as beta rises: it cannot set beta.
+  (1e7 to 3e7 at beta = 20 on the MNIST ``mlp``) and falls as beta rises: it cannot set beta.
 * ``sgld`` with ``--sgld-average position``: ``beta`` such that the Monte Carlo noise of the
   target leaves the weights at the effective inverse temperature ``TARGET``
   (``sampler.scheme.mc_error``): ``beta_eff = 2 beta tau / SE^2 = 2 beta n_eff`` under ``x <-

@@ -60,7 +60,7 @@ ROWS = (  # (paper row, label, flags, ranks)
         ("--estimator", "rm", "--beta", "20", *PAPER_RM),
         2,
     ),
-    ("HR", "HR: rm defaults (M = J = 10)", ("--estimator", "rm"), 1),
+    ("HR", "HR: rm defaults (M = J = 10)", ("--estimator", "rm", "--beta", "20"), 1),
     (
         "HR",
         "HR: rm-stein (gradient-free, M = 30 pairs)",

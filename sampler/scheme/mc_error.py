@@ -18,7 +18,8 @@ Langevin noise of that size belongs to the inverse temperature ``2 h / noise``::
 so that the outer iteration would leave the weights near ``exp(-beta_eff f)`` on the minibatch
 loss scale (``eta`` is ``eta / (1 - mu)`` with momentum ``mu``; none is given for Adam). For IS
 ``SE^2 ≈ tau / ESS`` in the directions the loss leaves flat, so ``beta_eff ≈ 2 beta ESS``; for
-SGLD ``beta_eff ≈ 2 beta n_eff`` with ``n_eff`` the chain's effective samples per update. A run
+SGLD's position average ``beta_eff ≈ 2 beta n_eff`` with ``n_eff`` the chain's effective
+samples per update (its gradient average has no error where the loss is flat). A run
 whose ``beta_eff`` is small is dominated by its Monte Carlo error: the weights diffuse faster
 than the loss pulls them (``MonteCarloErrorDominates``, a check of ``sampler.training.health``).
 """
@@ -125,8 +126,9 @@ def advice(method: str) -> str:
     s = setting
     rm = f"raise {s('rm_samples')} or {s('rm_iterations')}, lower {s('beta')} or {s('lr')}"
     table = {
-        "sgld": f"raise {s('beta')} (or use {s('beta', 'auto')}), {s('sgld_steps')} or "
-        f"{s('chains')}, or lower {s('lr')}",
+        "sgld": f"use {s('sgld_average', 'gradient')} (no noise where the loss is flat); with "
+        f"{s('sgld_average', 'position')} raise {s('beta')} (or use {s('beta', 'auto')}), "
+        f"{s('sgld_steps')} or {s('chains')}, or lower {s('lr')}",
         "is": f"raise {s('samples')}, lower {s('beta')} if the ESS is small, or use "
         f"{s('beta', 'auto')}",
         "rm": rm,

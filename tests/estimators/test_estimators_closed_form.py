@@ -72,7 +72,7 @@ def test_sgld_matches_tilted_mean_with_warm_started_chains(beta, average):
     assert torch.all((mean - truth).abs() <= 5 * se), (mean, truth, se)
 
 
-def test_sgld_gradient_form_is_less_noisy_and_a_wrong_form_is_refused(monkeypatch):
+def test_sgld_gradient_form_is_less_noisy_and_a_wrong_form_misses_the_mean(monkeypatch):
     """``x - tau beta grad f`` has ``(tau beta a)^2`` (0.16 to 0.25 here) times the variance of
     the position average; the same form without ``tau`` (``x - beta grad f``) misses the
     tilted mean by many standard errors."""

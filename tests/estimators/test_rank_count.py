@@ -29,6 +29,10 @@ ESTIMATORS = {
     "is-auto": lambda: ImportanceSampling(50, Temperature(None, 0.3), 8),
     "is-auto-two-pass": lambda: ImportanceSampling(50, Temperature(None, 0.3), 8, "two-pass"),
     "sgld-auto": lambda: SGLD(3, 7, parse_schedule("harmonic:1,100", "--sgld-eps"), AUTO),
+    # the default: the gradient average, auto = the summed loss (beta = batch size)
+    "sgld-gradient-summed": lambda: SGLD(
+        3, 7, parse_schedule("harmonic:1,100", "--sgld-eps"), Temperature(None), "gradient"
+    ),
     # the proposal schemes (--proposal): noise per block, the marginal residual per update
     "is-antithetic": lambda: ImportanceSampling(50, 1.0, 8, proposal="antithetic"),
     "is-marginal": lambda: ImportanceSampling(50, 1.0, 8, proposal="marginal"),
