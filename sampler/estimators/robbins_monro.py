@@ -86,6 +86,13 @@ class RMDivergedError(RuntimeError):
 BACKTRACK, MAX_BACKTRACKS, RECOVER = 4.0, 12, 2.0
 
 
+def excess(first: float, last: float, noise_energy: float) -> float:
+    """``(|h_J|^2 - its Monte Carlo part) / |h_1|^2``: above 1 the iteration ``diverged``."""
+    if not first > 0:
+        return math.inf if last * last > noise_energy else 0.0
+    return (last * last - noise_energy) / (first * first)
+
+
 def diverged(first: float, last: float, noise_energy: float) -> bool:
     """Whether the iteration ended further from its root than it began: ``|h_J|^2`` above
     ``|h_1|^2`` by more than its own Monte Carlo part. Both residuals scale as ``tau beta``, so
@@ -93,8 +100,11 @@ def diverged(first: float, last: float, noise_energy: float) -> bool:
     outweighs its mean (``|h_J|^2 / |h_1|^2`` tends to ``1 + 1/(J - 1)`` there): a smaller
     beta cannot fix that, and backtracking took beta to 1e-37 within 20 updates (``mlp``,
     M = J = 10, seed 1, update 307). A step that overshoots grows ``h`` geometrically, far
-    past the noise."""
-    return last * last > first * first + noise_energy
+    past the noise, and backing off shrinks that excess; an excess that a quarter of beta does
+    not halve is not the step's doing (seen late in training on minibatches the network fits,
+    training loss below 0.01: beta went to 1e-6 at every such update), and the update keeps
+    its first beta (``RobbinsMonro.step``)."""
+    return excess(first, last, noise_energy) > 1.0
 
 
 class Buffers:
@@ -200,13 +210,19 @@ class RobbinsMonro:
         auto = self.temperature.auto
         factor = self.temperature.factor(problem)
         beta = state.get("beta", factor) if auto else self.temperature.fixed(key.step, problem)
-        attempts = 0
+        attempts, first_try, previous = 0, None, math.inf
         while True:
             attempts += 1
             result = self.iterate(key, center, tau, beta, problem, comm)
-            contracted = result is not None and not diverged(*result[2:4], result[5])
-            if not auto or contracted or attempts > MAX_BACKTRACKS:
+            ratio = math.inf if result is None else excess(result[2], result[3], result[5])
+            if not auto or ratio <= 1.0 or attempts > MAX_BACKTRACKS:
                 break
+            if first_try is None:
+                first_try = (beta, result)
+            elif result is not None and first_try[1] is not None and ratio > previous / 2:
+                beta, result = first_try  # a quarter of beta did not help: not the step's doing
+                break
+            previous = ratio
             beta /= BACKTRACK  # the iteration did not contract: the same noise, a smaller step
         if result is None:
             raise RMDivergedError(

@@ -202,3 +202,22 @@ def test_robbins_monro_auto_keeps_beta_where_the_gradient_is_all_noise():
         first, last, noise_energy = result[2], result[3], result[5]
         assert last > first  # what the bare comparison would have backed off from
         assert last * last < first * first + noise_energy
+
+
+def test_robbins_monro_auto_keeps_its_beta_when_backing_off_does_not_help(monkeypatch):
+    """A failure that a quarter of beta leaves as large (here a constant excess of 1.5) is not
+    the step's: the update keeps its first beta instead of backing off twelve times (which took
+    beta to 1e-6 at every such update of a long `mlp` run) and counts the two tries."""
+    from sampler.estimators import robbins_monro
+
+    class Batch(QuadraticProblem):
+        batch_size = 20
+
+    monkeypatch.setattr(robbins_monro, "excess", lambda first, last, noise_energy: 1.5)
+    problem = Batch([1.0, 2.0], [0.3, -0.2])
+    center, tau = torch.zeros(2, dtype=torch.float64), torch.tensor(0.01)
+    estimator = RobbinsMonro(
+        4, 5, parse_schedule("power:1,1", "--rm-step"), summed_loss_temperature({"beta": "auto"})
+    )
+    _, state, info = estimator.step(StepKey(0, 0), {}, center, tau, problem, COMM)
+    assert info.beta == 20.0 and state["beta"] == 20.0 and info.grad_evals == 2 * 4 * 5
