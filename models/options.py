@@ -33,9 +33,6 @@ class Option:
     choices: tuple[str, ...] = ()
     check: Callable[[Any], Any] | None = None
     label: str = ""  # what ``describe`` shows as the kind (e.g. "schedule"); default: the kind
-    # what a run record made before the option existed stands for, where that is not the
-    # default (``sampler.config.sources.from_run_record``): a resumed run keeps its behaviour
-    unrecorded: Any = None
 
     def parse(self, value: Any) -> Any:
         """The typed value; ``ValueError`` with the accepted form if ``value`` does not fit."""

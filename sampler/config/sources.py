@@ -80,18 +80,6 @@ def from_run_record(table: Any) -> Any:
     if table.get("baseline") is not None:
         table.pop("estimator", None)  # recorded, but unused by a baseline run
     if "method_options" in table:
-        recorded = table["method_options"]
-        try:
-            chosen = method(table.get("estimator", "is"), table.get("baseline"))
-        except (KeyError, ValueError, TypeError):  # make_config names the bad setting
-            return table
-        if isinstance(recorded, dict):  # options added since the record: their old behaviour
-            older = {
-                name: option.unrecorded
-                for name, option in chosen.options.items()
-                if option.unrecorded is not None and name not in recorded
-            }
-            table = {**table, "method_options": {**recorded, **older}}
         return table
     chosen = method(table.get("estimator", "is"), table.get("baseline"))
     legacy_methods = method_option_names()
@@ -105,9 +93,6 @@ def from_run_record(table: Any) -> Any:
         ):
             continue
         kept[key] = value
-    for name, option in chosen.options.items():  # options added since: their old behaviour
-        if option.unrecorded is not None and name not in kept:
-            kept[name] = option.unrecorded
     return kept
 
 

@@ -76,7 +76,6 @@ OPTIONS = {
         "proposals' own average's error from their known mean: the same expectation, the "
         "noise that does not depend on the weights removed)",
         choices=CONTROL_VARIATES,
-        unrecorded="none",  # a run recorded before the option had no control variate
     ),
 }
 

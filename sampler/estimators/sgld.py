@@ -277,7 +277,6 @@ OPTIONS = {
         "gradient (x - tau beta sum_j eps_j grad f(x^j) / sum_j eps_j: the same mean by the "
         "chain's stationarity, without the injected noise)",
         choices=AVERAGES,
-        unrecorded=POSITION,  # a run recorded before the option averaged positions
     ),
 }
 

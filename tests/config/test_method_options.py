@@ -6,15 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
 from sampler.cli.main import main
 from sampler.config.method_options import all_methods, method, option_owners, resolve
 from sampler.config.resolution import method_values, resolve_settings
 from sampler.config.run_config import FIELDS, ConfigError
-from sampler.config.sources import from_run_record, make_config
+from sampler.config.sources import make_config
 from sampler.models.options import OptionError
-from sampler.runs.directory import RunDirectory
 from tests.helpers.method_settings import SMALL
 
 DATA = ["--data", "gaussian-mixture", "--gm-dim", "6", "--gm-train", "100", "--gm-test", "50"]
@@ -141,30 +139,6 @@ def test_a_config_json_of_the_earlier_flat_layout_still_runs(tmp_path):
     assert main(["train", "--config", str(path), "--out", str(out)]) == 0
     record = json.loads((out / "config.json").read_text())
     assert record["method_options"]["samples"] == 30 and record["data_options"]["dim"] == 6
-    assert record["method_options"]["control_variate"] == "none"  # it predates the option
-
-
-def test_a_run_recorded_before_an_option_resumes_with_its_old_behaviour(tmp_path):
-    """``--sgld-average`` came with the gradient form as its default: a run recorded without it
-    averaged positions, and resumes doing so (as ``--control-variate`` for ``is``: none)."""
-    out = tmp_path / "sgld"
-    flags = [*DATA, "--estimator", "sgld", "--sgld-average", "position", *SMALL["sgld"]]
-    assert main(["train", *flags, "--steps", "2", "--quiet", "--out", str(out)]) == 0
-    path = out / "config.json"
-    record = json.loads(path.read_text())
-    del record["method_options"]["sgld_average"]  # as an earlier version wrote it
-    path.write_text(json.dumps(record))
-    checkpoint = torch.load(out / "checkpoint.pt", weights_only=False)
-    del checkpoint["config"]["method_options"]["sgld_average"], checkpoint["digest"]
-    RunDirectory(out).save_checkpoint(checkpoint)
-    assert main(["train", "--resume", str(out), "--steps", "3", "--quiet"]) == 0
-    whole = tmp_path / "whole"
-    assert main(["train", *flags, "--steps", "3", "--quiet", "--out", str(whole)]) == 0
-    resumed = torch.load(out / "checkpoint.pt", weights_only=False)["params"]
-    assert torch.equal(resumed, torch.load(whole / "checkpoint.pt", weights_only=False)["params"])
-    assert from_run_record({"estimator": "is", "method_options": {}})["method_options"] == {
-        "control_variate": "none"
-    }
 
 
 def test_gm_aliases_and_data_options_are_the_same_setting():

@@ -169,7 +169,8 @@ def test_run_health_fixes_name_flags_or_the_api_arguments():
         "lower --tau or --beta, or raise --samples",
         "lower --lr or --tau",
         "raise --samples, lower --beta if the ESS is small, or use --beta auto",
-        "raise --beta (or use --beta auto), --sgld-steps or --chains, or lower --lr",
+        "use --sgld-average gradient (no noise where the loss is flat); with --sgld-average "
+        "position raise --beta (or use --beta auto), --sgld-steps or --chains, or lower --lr",
     ]
     with arguments():
         fixes = [check.fix for check in checks]
