@@ -39,7 +39,7 @@ on the heat-smoothed minibatch loss, and ``--beta auto`` takes the minibatch's s
 (``beta = B`` on the mean), the loss scale at which ``exp(-beta f)`` is the minibatch's
 likelihood (``sampler.estimators.temperature``), as far as the iteration contracts: an
 update whose final residual ``|h_J|`` exceeds its first ``|h_1|`` by more than its Monte
-Carlo part (``diverged``), or turns non-finite, is redone with the same noise at a quarter of
+Carlo part (``excess`` above 1), or turns non-finite, is redone with the same noise at a quarter of
 beta (``BACKTRACK``), and the next update starts at twice the beta accepted, never above ``B``;
 the beta used is in every metrics line and the checkpoint, and the evaluations of a redone
 update are counted.
@@ -80,22 +80,15 @@ class RMDivergedError(RuntimeError):
     pass
 
 
-# --beta auto: an update whose iteration does not contract (``diverged``, or non-finite) is
+# --beta auto: an update whose iteration does not contract (``excess`` > 1, or non-finite) is
 # redone with the same noise at beta / BACKTRACK, at most MAX_BACKTRACKS times; the next update
 # starts at RECOVER times the beta accepted, never above the summed loss's.
 BACKTRACK, MAX_BACKTRACKS, RECOVER = 4.0, 12, 2.0
 
 
 def excess(first: float, last: float, noise_energy: float) -> float:
-    """``(|h_J|^2 - its Monte Carlo part) / |h_1|^2``: above 1 the iteration ``diverged``."""
-    if not first > 0:
-        return math.inf if last * last > noise_energy else 0.0
-    return (last * last - noise_energy) / (first * first)
-
-
-def diverged(first: float, last: float, noise_energy: float) -> bool:
-    """Whether the iteration ended further from its root than it began: ``|h_J|^2`` above
-    ``|h_1|^2`` by more than its own Monte Carlo part. Both residuals scale as ``tau beta``, so
+    """``(|h_J|^2 - its Monte Carlo part) / |h_1|^2``: above 1 the iteration ended further from
+    its root than it began, by more than its own noise. Both residuals scale as ``tau beta``, so
     comparing ``|h_J|`` with ``|h_1|`` alone fails alike at every beta once the gradient's noise
     outweighs its mean (``|h_J|^2 / |h_1|^2`` tends to ``1 + 1/(J - 1)`` there): a smaller
     beta cannot fix that, and backtracking took beta to 1e-37 within 20 updates (``mlp``,
@@ -104,7 +97,9 @@ def diverged(first: float, last: float, noise_energy: float) -> bool:
     not halve is not the step's doing (seen late in training on minibatches the network fits,
     training loss below 0.01: beta went to 1e-6 at every such update), and the update keeps
     its first beta (``RobbinsMonro.step``)."""
-    return excess(first, last, noise_energy) > 1.0
+    if not first > 0:
+        return math.inf if last * last > noise_energy else 0.0
+    return (last * last - noise_energy) / (first * first)
 
 
 class Buffers:

@@ -24,6 +24,8 @@ MNIST = ("--data", "mnist", "--batch-size", "20")
 MLP = ("--model", "mlp", *MNIST)
 LINEAR = ("--model", "linear", *MNIST)
 
+PAPER_CHAIN = ("--sgld-steps", "1000", "--sgld-average", "position")  # Algorithm 3 as written
+PAPER_RM = ("--rm-samples", "30", "--rm-iterations", "30")  # Algorithm 5 as the paper ran it
 PAPER_READINGS = {  # Table 6.1 label -> flags (README, "The paper's settings")
     "SGD": ("--baseline", "sgd", "--lr", "0.03"),
     "IS": (
@@ -39,7 +41,7 @@ PAPER_READINGS = {  # Table 6.1 label -> flags (README, "The paper's settings")
         "0.00001",
         "--sgld-eps",
         "harmonic:0.001,1000",
-        *("--sgld-steps", "1000", "--sgld-average", "position"),
+        *PAPER_CHAIN,
         "--lr",
         "tau",
     ),
@@ -50,7 +52,7 @@ PAPER_READINGS = {  # Table 6.1 label -> flags (README, "The paper's settings")
         "5",
         "--rm-step",
         "power:0.1,0.7",
-        *("--rm-samples", "30", "--rm-iterations", "30"),
+        *PAPER_RM,
         "--tau",
         "0.01",
         "--lr",

@@ -13,9 +13,7 @@ from __future__ import annotations
 import os
 
 from sampler.bench import timed_runs
-
-PAPER_CHAIN = ("--sgld-steps", "1000", "--sgld-average", "position")  # Algorithm 3 as written
-PAPER_RM = ("--rm-samples", "30", "--rm-iterations", "30")  # Algorithm 5 as the paper ran it
+from sampler.reproduce.experiments import PAPER_CHAIN, PAPER_RM
 
 ROWS = (  # (paper row, label, flags, ranks)
     ("SGD", "SGD (one gradient)", ("--baseline", "sgd", "--lr", "0.03"), 1),
