@@ -33,6 +33,9 @@ class Comm(Protocol):
     def allreduce_sum(self, values: torch.Tensor) -> torch.Tensor: ...
     def allreduce_max(self, values: torch.Tensor) -> torch.Tensor: ...
     def allgather(self, obj: Any) -> list[Any]: ...
+    def allgather_rows(
+        self, values: torch.Tensor, counts: list[int], out: torch.Tensor
+    ) -> torch.Tensor: ...
     def bcast(self, obj: Any, root: int = 0) -> Any: ...
     def barrier(self) -> None: ...
     def abort(self, code: int = 1) -> None: ...
@@ -54,6 +57,13 @@ class SerialComm:
 
     def allgather(self, obj: Any) -> list[Any]:
         return [obj]
+
+    def allgather_rows(
+        self, values: torch.Tensor, counts: list[int], out: torch.Tensor
+    ) -> torch.Tensor:
+        """Every rank's rows ``values [counts[rank], ...]`` into ``out [sum(counts), ...]``
+        (float64), in rank order."""
+        return out.copy_(values)
 
     def bcast(self, obj: Any, root: int = 0) -> Any:
         return obj
@@ -131,6 +141,23 @@ class MPIComm:
 
     def allgather(self, obj: Any) -> list[Any]:
         return self._world.allgather(obj)
+
+    def allgather_rows(
+        self, values: torch.Tensor, counts: list[int], out: torch.Tensor
+    ) -> torch.Tensor:
+        """One ``Allgatherv`` of float64 rows: rank ``r``'s ``values [counts[r], ...]`` land in
+        ``out`` (``[sum(counts), ...]``, float64) after the rows of ranks ``< r``; received in
+        place where ``out`` is a contiguous CPU tensor."""
+        row = values[0].numel() if values.shape[0] else out[0].numel()
+        send = np.ascontiguousarray(values.detach().to("cpu", torch.float64).numpy()).reshape(-1)
+        in_place = out.device.type == "cpu" and out.is_contiguous()
+        receive = out.numpy().reshape(-1) if in_place else np.empty(out.numel())
+        sizes = [count * row for count in counts]
+        offsets = [sum(sizes[:r]) for r in range(len(sizes))]
+        self._world.Allgatherv(send, [receive, sizes, offsets, self._mpi.DOUBLE])
+        if not in_place:
+            out.copy_(torch.from_numpy(receive).view(out.shape))
+        return out
 
     def bcast(self, obj: Any, root: int = 0) -> Any:
         return self._world.bcast(obj, root=root)

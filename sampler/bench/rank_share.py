@@ -36,6 +36,14 @@ class ShareComm(SerialComm):
     def allgather(self, obj: Any) -> list[Any]:
         raise NotImplementedError("ShareComm times the grid's single pass only")
 
+    def allgather_rows(
+        self, values: torch.Tensor, counts: list[int], out: torch.Tensor
+    ) -> torch.Tensor:
+        """This rank's rows in their place (the others' as they were: not this rank's work)."""
+        start = sum(counts[: self.rank])
+        out[start : start + values.shape[0]] = values
+        return out
+
 
 def share_workload(model_name: str, samples: int, ranks: int, device=None) -> Workload:
     """``share of R ranks, is defaults``: rank 0's share of the default update (J = ``samples``)

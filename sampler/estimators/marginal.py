@@ -28,10 +28,16 @@ factorisation is Householder QR in float64 (backward stable).
 
 Streams: block ``b`` draws its ``G_j`` ``[rows, B, h]`` and then the rest of the vector's noise
 ``[rows, d - n h]`` from ``(seed, IS_MARGINAL_NOISE, step, b)``; the residual ``Z`` is one draw
-per update from ``(seed, IS_RESIDUAL, step, 0)``, made on every rank after the sums are merged
-(the sum over blocks of independent residuals ``sqrt(s2_b) Z_b`` is ``sqrt(s2) Z`` in law), so
-one seed gives the same update on any number of ranks. With ``--beta auto`` (grid) each beta
-of the grid keeps its own sums and the one chosen uses ``sqrt(s2)`` of its own weights.
+per update, made after the sums are merged (the sum over blocks of independent residuals
+``sqrt(s2_b) Z_b`` is ``sqrt(s2) Z`` in law), its rows in pieces of ``RESIDUAL_ROWS`` hidden
+units, piece ``p`` from ``(seed, IS_RESIDUAL, step, p)``, so one seed gives the same update on any
+number of ranks. The first layer's target and variance are formed rank by rank over pieces of
+hidden units (rank ``r`` of ``R`` the pieces ``[P r / R, P (r + 1) / R)`` of ``P``: their rows of
+the residual, the mean, the pair spreads and the variance's product) and gathered by one
+``Allgatherv`` of rows each, so the ``h n`` numbers of the finish are not formed on every rank
+(``row_share``; docs/benchmark.md, "Two ranks and the default update"). With ``--beta auto``
+(grid) each beta of the grid keeps its own sums and the one chosen uses ``sqrt(s2)`` of its own
+weights.
 
 Per block the first layer keeps, for each beta, ``S_b = sum_{j in b} w_j G_j [B, h]`` and the
 batch-means sums ``sum_b S_b``, ``sum_b W_b S_b`` and, column ``i`` by column, ``sum_b S_b[:, i]
@@ -55,6 +61,8 @@ from sampler.estimators.control_variate import ColumnCrossSums, weight_square_su
 from sampler.estimators.draws import Drawn, Reused, dense_input, offsets_of
 from sampler.estimators.first_layer_sums import FirstLayerSums
 from sampler.models import streams
+
+RESIDUAL_ROWS = 50  # hidden units per residual stream and per share of the first layer's finish
 
 
 def not_applicable(model, batch_size: int) -> str | None:
@@ -168,64 +176,91 @@ class Marginal:
 
         return block_sum
 
-    def residual(self, key, device) -> torch.Tensor:
-        """``Z (I - Q Q^T)`` ``[h, n]`` float64, ``Z`` from the update's residual stream."""
-        generator = streams.torch_generator(key.seed, streams.IS_RESIDUAL, key.step, 0, device)
-        z = torch.empty(self.width, self.layer.n_in, device=device).normal_(generator=generator)
+    def residual(self, key, device, rows: slice | None = None) -> torch.Tensor:
+        """``Z (I - Q Q^T)`` ``[h, n]`` float64, or its ``rows`` (pieces of ``RESIDUAL_ROWS``
+        hidden units, piece ``p`` from the update's residual stream ``p``)."""
+        rows = slice(0, self.width) if rows is None else rows
+        if rows.start % RESIDUAL_ROWS:
+            raise ValueError(f"the residual's rows start at a piece: {rows}")
+        z = torch.empty(rows.stop - rows.start, self.layer.n_in, device=device)
+        for piece in range(rows.start // RESIDUAL_ROWS, -(-rows.stop // RESIDUAL_ROWS)):
+            low = piece * RESIDUAL_ROWS - rows.start
+            generator = streams.torch_generator(
+                key.seed, streams.IS_RESIDUAL, key.step, piece, device
+            )
+            z[low : low + RESIDUAL_ROWS].normal_(generator=generator)
         z = z.to(torch.float64)
         return z - (z @ self.basis64.T) @ self.basis64
 
     def finish(self, key, estimate, center, tau, comm) -> tuple[torch.Tensor, torch.Tensor]:
-        batch, width, n_in = self.batch, self.width, self.layer.n_in
+        """The first layer's target and variance, each rank forming the rows of its share of
+        the hidden units (``row_share``) and one gather of rows putting them together; the
+        other coordinates' from the merged sums."""
+        width, n_in = self.width, self.layer.n_in
+        merged = estimate.attached[0]
+        cells = width * n_in
+        # the same operations as ``W + sigma (mean^T Q^T + sqrt(squares) Z (I - Q Q^T))``, in
+        # place and into the flat outputs (no concatenation of the first layer's h n numbers)
+        target = merged.new_empty(cells + estimate.target.numel())
+        variance = merged.new_empty(cells + estimate.variance.numel())
+        first_target = target[:cells].view(width, n_in)
+        first_variance = variance[:cells].view(width, n_in)
+        counts, rows = row_share(width, comm)
+        if len(counts) == 1:
+            self._first_rows(key, estimate, rows, first_target, first_variance)
+        else:
+            own = merged.new_empty(2, rows.stop - rows.start, n_in)
+            self._first_rows(key, estimate, rows, own[0], own[1])
+            comm.allgather_rows(own[0], counts, first_target)
+            comm.allgather_rows(own[1], counts, first_variance)
+        target[cells:] = estimate.target
+        variance[cells:] = estimate.variance
+        return target, variance
+
+    def _first_rows(self, key, estimate, rows: slice, target, variance) -> None:
+        """The first layer's target and variance on the hidden units ``rows`` into ``target``
+        and ``variance`` (``[rows, n]`` float64)."""
+        batch, width = self.batch, self.width
         merged = estimate.attached[0]
         size = batch * width
-        s = merged[:size].view(batch, width)
-        p = merged[size : 2 * size].view(batch, width)
-        q = merged[2 * size :].view(width, -1)  # [h, pairs l <= m]
+        s = merged[:size].view(batch, width)[:, rows]
+        p = merged[size : 2 * size].view(batch, width)[:, rows]
+        q = merged[2 * size :].view(width, -1)[rows]  # [rows, pairs l <= m]
         s1, s2, r, blocks = estimate.s1, estimate.s2, estimate.r, estimate.blocks
         basis = self.basis64.to(merged.device)
         low, high = self.upper.to(merged.device)
         squares, controlled = s2 / (s1 * s1), None
-        # the same operations as ``W + sigma (mean^T Q^T + sqrt(squares) Z (I - Q Q^T))``, in
-        # place and into the flat outputs (no concatenation of the first layer's h n numbers)
-        outside = self.residual(key, merged.device)  # Z (I - Q Q^T)
+        outside = self.residual(key, merged.device, rows)  # Z (I - Q Q^T), these rows
         if self.cross is None:
             deviation = (s.T @ basis).div_(s1).add_(outside.mul_(math.sqrt(s2) / s1))
         else:
-            mean, squares, controlled = self._controlled(estimate, s / s1)
+            mean, squares, controlled = self._controlled(estimate, s / s1, rows)
             deviation = (mean.T @ basis).add_(outside.mul_(math.sqrt(squares)))
-        cells = width * n_in
-        target = merged.new_empty(cells + estimate.target.numel())
-        weight = self.weight64.to(merged.device)
-        torch.add(weight, deviation.mul_(self.sigma), out=target[:cells].view(width, n_in))
-        target[cells:] = estimate.target
-        variance = merged.new_empty(cells + estimate.variance.numel())
-        first_variance = variance[:cells].view(width, n_in)
+        weight = self.weight64[rows].to(merged.device)
+        torch.add(weight, deviation.mul_(self.sigma), out=target)
         if blocks >= 2:
             sigma_i = pair_spread(s, p, q, r, s1, low, high)
             if controlled is not None:
                 sigma_i = sigma_i + controlled
-            upper = sigma_i.to(self.pairs.dtype).contiguous()  # [h, pairs], row-major
-            quadratic = (upper @ self.pairs).to(torch.float64).clamp_min_(0.0)  # [h, n]
+            upper = sigma_i.to(self.pairs.dtype).contiguous()  # [rows, pairs], row-major
+            quadratic = (upper @ self.pairs).to(torch.float64).clamp_min_(0.0)  # [rows, n]
             means = quadratic.mul_(blocks / (blocks - 1)).div_(s1 * s1)
             residual = (1.0 - (basis * basis).sum(dim=0)).clamp_min_(0.0) * squares
-            torch.mul(means.add_(residual), self.sigma**2, out=first_variance)
+            torch.mul(means.add_(residual), self.sigma**2, out=variance)
         else:
-            first_variance.fill_(math.nan)
-        variance[cells:] = estimate.variance
-        return target, variance
+            variance.fill_(math.nan)
 
-    def _controlled(self, estimate, mean):
-        """The control variate's first layer (``sampler.estimators.control_variate``): the
-        in-span mean ``S / s1 - S_0 / J``, ``sum_j c_j^2`` for the residual, and the plain row's
-        and the cross terms of the summed deviations over the pairs ``[h, pairs]``, in units of
-        ``1 / s1^2``."""
+    def _controlled(self, estimate, mean, rows: slice):
+        """The control variate's first layer (``sampler.estimators.control_variate``) on the
+        hidden units ``rows``: the in-span mean ``S / s1 - S_0 / J`` (``mean``: ``S / s1`` of
+        those units), ``sum_j c_j^2`` for the residual, and the plain row's and the cross terms
+        of the summed deviations over the pairs ``[rows, pairs]``, in units of ``1 / s1^2``."""
         batch, width = self.batch, self.width
         size, pairs = batch * width, self.upper.shape[1]
         parts = estimate.attached[1].split([size, size, width * pairs, width * pairs, size, size])
-        s0, p0 = parts[0].view(batch, width), parts[1].view(batch, width)
-        q0, x = parts[2].view(width, pairs), parts[3].view(width, pairs)  # [h, pairs]
-        n, y = parts[4].view(batch, width), parts[5].view(batch, width)
+        s0, p0 = parts[0].view(batch, width)[:, rows], parts[1].view(batch, width)[:, rows]
+        q0, x = parts[2].view(width, pairs)[rows], parts[3].view(width, pairs)[rows]
+        n, y = parts[4].view(batch, width)[:, rows], parts[5].view(batch, width)[:, rows]
         s1, count, v = estimate.s1, estimate.count, estimate.cross_v
         low, high = self.upper.to(s0.device)
         plain = s0 / count
@@ -237,6 +272,19 @@ class Marginal:
         )
         spread = plain_sigma * (s1 * s1 / (count * count)) - cross * (s1 / count)
         return mean - plain, weight_square_sum(s1, estimate.s2, count), spread.T
+
+
+def row_share(width: int, comm) -> tuple[list[int], slice]:
+    """The hidden units whose first-layer target and variance each rank forms: the pieces of
+    ``RESIDUAL_ROWS`` units split into ``comm.size`` runs in rank order; ``(rows per rank,
+    this rank's rows)``. One run (every unit on every rank) on one rank, with a single piece,
+    or with a communicator that cannot gather rows."""
+    pieces = -(-width // RESIDUAL_ROWS)
+    if comm.size == 1 or pieces < 2 or not hasattr(comm, "allgather_rows"):
+        return [width], slice(0, width)
+    bounds = [min(width, RESIDUAL_ROWS * (pieces * r // comm.size)) for r in range(comm.size + 1)]
+    counts = [high - low for low, high in zip(bounds, bounds[1:])]
+    return counts, slice(bounds[comm.rank], bounds[comm.rank + 1])
 
 
 def pair_spread(s, p, q, r: float, total: float, low, high) -> torch.Tensor:

@@ -14,6 +14,7 @@ from sampler.reproduce.experiment import Experiment, RunSpec
 from sampler.reproduce.frontier import frontier
 from sampler.reproduce.pnas_minima import pnas_minima
 from sampler.reproduce.scale import Scale
+from sampler.reproduce.weak_scaling import weak_scaling
 
 EXPERIMENTS: dict[str, Callable[[Scale], Experiment]] = {
     "table-6-1": paper.table_6_1,
@@ -22,6 +23,7 @@ EXPERIMENTS: dict[str, Callable[[Scale], Experiment]] = {
     "fig-6-4": paper.fig_6_4,
     "fig-6-5": paper.fig_6_5,
     "many-samples": paper.many_samples,
+    "weak-scaling": weak_scaling,
     "convergence": convergence,
     "temperature": paper.temperature,
     "equal-gradients": paper.equal_gradients,

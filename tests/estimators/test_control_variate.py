@@ -62,8 +62,8 @@ class NoCrossTerm(TiltedSums):
 class PlainResidual(Marginal):
     """Wrong: the first layer's residual scaled as the plain estimate's, ``sqrt(s2) / s1``."""
 
-    def _controlled(self, estimate, mean):
-        mean, _, spread = super()._controlled(estimate, mean)
+    def _controlled(self, estimate, mean, rows):
+        mean, _, spread = super()._controlled(estimate, mean, rows)
         return mean, estimate.s2 / estimate.s1**2, spread
 
 

@@ -157,8 +157,10 @@ class WrongScale(LayerWise):
 
 
 class NoResidualDense(DenseBlock):
-    def residual(self, key, device):
-        return torch.zeros(self.width, self.layer.n_in, dtype=torch.float64, device=device)
+    def residual(self, key, device, rows=None):
+        rows = slice(0, self.width) if rows is None else rows
+        count = rows.stop - rows.start
+        return torch.zeros(count, self.layer.n_in, dtype=torch.float64, device=device)
 
 
 class NoResidual(LayerWise):

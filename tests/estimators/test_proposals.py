@@ -60,8 +60,10 @@ class SameLossPairs(Antithetic):
 class NoResidual(Marginal):
     """Wrong: the first layer's residual outside the rows of X dropped."""
 
-    def residual(self, key, device):
-        return torch.zeros(self.width, self.layer.n_in, dtype=torch.float64, device=device)
+    def residual(self, key, device, rows=None):
+        rows = slice(0, self.width) if rows is None else rows
+        count = rows.stop - rows.start
+        return torch.zeros(count, self.layer.n_in, dtype=torch.float64, device=device)
 
 
 class NoResidualVariance(Marginal):

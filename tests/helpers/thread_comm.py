@@ -47,6 +47,12 @@ class ThreadComm:
     def allgather(self, obj: Any) -> list[Any]:
         return self._exchange(obj)
 
+    def allgather_rows(
+        self, values: torch.Tensor, counts: list[int], out: torch.Tensor
+    ) -> torch.Tensor:
+        parts = self._exchange(values.detach().to("cpu", torch.float64).clone())
+        return out.copy_(torch.cat(parts))
+
     def bcast(self, obj: Any, root: int = 0) -> Any:
         return self._exchange(obj)[root]
 

@@ -27,6 +27,9 @@ ESTIMATOR_FLAGS = {
 # the marginalised proposals need a minibatch smaller than the input (the default of is on
 # these 10 inputs is antithetic)
 MARGINAL = ["--samples", "300", "--block-size", "50", "--proposal", "marginal", "--gm-dim", "30"]
+# ... on an mlp whose 120 hidden units split the first layer's finish over ranks (50 / 70 on
+# two ranks, 50 / 50 / 20 on three: sampler.estimators.marginal.row_share)
+MARGINAL_WIDE = [*MARGINAL, "--model", "mlp", "--model-opt", "widths=120"]
 # Every baseline in one job per rank count (one interpreter start instead of one per baseline);
 # rsgd runs its 3 replicas one per rank on 3 ranks.
 BASELINE_FLAGS = {
@@ -105,6 +108,14 @@ def test_collectives_on_three_ranks(tmp_path):
         assert total.tolist() == [3.0, 3.0] and total.dtype == torch.float64
         assert comm.allreduce_max(torch.tensor([float(comm.rank)])).item() == 2.0
         assert comm.allgather(comm.rank) == [0, 1, 2]
+        # rows of uneven counts (rank 1 none), into a contiguous tensor and into a view
+        counts = [2, 0, 3]
+        mine = torch.full((counts[comm.rank], 4), float(comm.rank), dtype=torch.float64)
+        expected = torch.tensor([0.0] * 2 + [2.0] * 3)[:, None].expand(5, 4)
+        out = torch.empty(5, 4, dtype=torch.float64)
+        assert comm.allgather_rows(mine, counts, out) is out and torch.equal(out, expected)
+        strided = torch.empty(4, 5, dtype=torch.float64).T
+        assert torch.equal(comm.allgather_rows(mine, counts, strided), expected)
         assert comm.bcast("hello" if comm.rank == 0 else None) == "hello"
         comm.barrier()
         open(f"rank{comm.rank}.ok", "w").close()
@@ -140,10 +151,11 @@ def test_an_exception_on_one_rank_ends_the_job_naming_the_rank(tmp_path):
 
 
 @requires_mpi
-@pytest.mark.parametrize("name", [*sorted(ESTIMATORS), "is-marginal"])
+@pytest.mark.parametrize("name", [*sorted(ESTIMATORS), "is-marginal", "is-marginal-wide"])
 def test_same_seed_same_run_on_one_two_and_three_ranks(name, tmp_path):
     params = {}
-    estimator, flags = ("is", MARGINAL) if name == "is-marginal" else (name, None)
+    marginal = {"is-marginal": MARGINAL, "is-marginal-wide": MARGINAL_WIDE}
+    estimator, flags = ("is", marginal[name]) if name in marginal else (name, None)
     flags = ESTIMATOR_FLAGS.get(name, []) if flags is None else flags
     for ranks in (1, 2, 3):
         out = tmp_path / f"r{ranks}"
