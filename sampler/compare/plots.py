@@ -193,6 +193,7 @@ def render(plot: Plot, path: Path) -> None:
     # deferred: matplotlib is heavy and only a run that writes plots needs it
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import LogFormatter
 
     figure = Figure(figsize=(10.5, 5))
     FigureCanvasAgg(figure)
@@ -215,6 +216,9 @@ def render(plot: Plot, path: Path) -> None:
             high = [y + s for y, s in zip(each["y"], each["sd"])]
             axes.fill_between(each["x"], low, high, color=line.get_color(), alpha=0.2)
     axes.set(xlabel=plot.xlabel, ylabel=plot.ylabel, xscale=plot.xscale)
+    if plot.xscale == "log":  # plain numbers: mathtext minor labels (3x10^0) overlap
+        axes.xaxis.set_major_formatter(LogFormatter(labelOnlyBase=False))
+        axes.xaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(1, 0.4)))
     if plot.yscale == "symlog":  # logarithmic above 1e-3, linear through 0 (estimates may dip < 0)
         axes.set_yscale("symlog", linthresh=1e-3)
     else:
