@@ -147,10 +147,10 @@ class MPIComm:
     ) -> torch.Tensor:
         """One ``Allgatherv`` of float64 rows: rank ``r``'s ``values [counts[r], ...]`` land in
         ``out`` (``[sum(counts), ...]``, float64) after the rows of ranks ``< r``; received in
-        place where ``out`` is a contiguous CPU tensor."""
+        place where ``out`` is a contiguous float64 CPU tensor."""
         row = values[0].numel() if values.shape[0] else out[0].numel()
         send = np.ascontiguousarray(values.detach().to("cpu", torch.float64).numpy()).reshape(-1)
-        in_place = out.device.type == "cpu" and out.is_contiguous()
+        in_place = out.device.type == "cpu" and out.is_contiguous() and out.dtype == torch.float64
         receive = out.numpy().reshape(-1) if in_place else np.empty(out.numel())
         sizes = [count * row for count in counts]
         offsets = [sum(sizes[:r]) for r in range(len(sizes))]

@@ -116,6 +116,8 @@ def test_collectives_on_three_ranks(tmp_path):
         assert comm.allgather_rows(mine, counts, out) is out and torch.equal(out, expected)
         strided = torch.empty(4, 5, dtype=torch.float64).T
         assert torch.equal(comm.allgather_rows(mine, counts, strided), expected)
+        single = torch.empty(5, 4)  # float32: received in float64, then copied
+        assert torch.equal(comm.allgather_rows(mine, counts, single), expected.float())
         assert comm.bcast("hello" if comm.rank == 0 else None) == "hello"
         comm.barrier()
         open(f"rank{comm.rank}.ok", "w").close()
