@@ -14,6 +14,7 @@ float64 numpy view, as before.
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any, Protocol
 
@@ -148,7 +149,7 @@ class MPIComm:
         """One ``Allgatherv`` of float64 rows: rank ``r``'s ``values [counts[r], ...]`` land in
         ``out`` (``[sum(counts), ...]``, float64) after the rows of ranks ``< r``; received in
         place where ``out`` is a contiguous float64 CPU tensor."""
-        row = values[0].numel() if values.shape[0] else out[0].numel()
+        row = math.prod(out.shape[1:])
         send = np.ascontiguousarray(values.detach().to("cpu", torch.float64).numpy()).reshape(-1)
         in_place = out.device.type == "cpu" and out.is_contiguous() and out.dtype == torch.float64
         receive = out.numpy().reshape(-1) if in_place else np.empty(out.numel())

@@ -125,8 +125,4 @@ def render_cnn(experiment: Experiment, rows: figures.Rows, out: Path, docs: Path
     updates = Plot("cnn", "CNNs: test accuracy against updates", "updates", "test accuracy")
     for label, runs in rows.items():
         updates.add(label, figures.curve(runs, figures.accuracy, limit))
-    for plot in (updates, accuracy_by_seconds(rows)):
-        path = figures.save(plot, docs)
-        if path is not None:
-            parts.append(f"![{plot.title}]({path.name})")
-    return parts
+    return parts + figures.embedded([updates, accuracy_by_seconds(rows)], docs)

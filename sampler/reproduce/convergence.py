@@ -25,8 +25,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from sampler.compare import series
-from sampler.compare.groups import Group
-from sampler.compare.plots import Plot, accuracy_views
 from sampler.reproduce import figures, tables
 from sampler.reproduce.experiment import Experiment, columns, steps
 from sampler.reproduce.scale import Scale
@@ -91,16 +89,6 @@ VIEWS = (
 )
 
 
-def views(rows: figures.Rows) -> list[Plot]:
-    """Test accuracy against updates, wall-clock seconds and forward-equivalents: the views of
-    ``sampler compare`` (``accuracy_views``), one group per row, under the section's names."""
-    groups = [Group(runs, label, "") for label, runs in rows.items() if runs]
-    plots = accuracy_views(groups, GRAD_COST)
-    for plot, (name, title) in zip(plots, VIEWS, strict=True):
-        plot.name, plot.title = name, title
-    return plots
-
-
 def render_convergence(
     experiment: Experiment, rows: figures.Rows, out: Path, docs: Path
 ) -> list[str]:
@@ -110,8 +98,5 @@ def render_convergence(
     if body:
         header = ["row", f"forward-equivalents at the last update (a gradient = {GRAD_COST:g})"]
         parts.append(tables.table(header, body))
-    for plot in views(rows):
-        path = figures.save(plot, docs)
-        if path is not None:
-            parts.append(f"![{plot.title}]({path.name})")
+    parts += figures.embedded(figures.named_accuracy_views(rows, VIEWS, GRAD_COST), docs)
     return parts

@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sampler.compare import series
-from sampler.compare.groups import Curve, combine
-from sampler.compare.plots import Plot, render
+from sampler.compare.groups import Curve, Group, combine
+from sampler.compare.plots import Plot, accuracy_views, render
 from sampler.compare.runs import Run
 
 Rows = dict[str, list[Run]]  # label -> the runs (seeds) of that row, in order
@@ -128,3 +128,22 @@ def save(plot: Plot, docs: Path) -> Path | None:
     path = docs / f"{plot.name}.png"
     render(plot, path)
     return path
+
+
+def embedded(plots: Sequence[Plot], docs: Path) -> list[str]:
+    """``![title](file.png)`` for each of ``plots`` that has data, saved into ``docs``."""
+    saved = [(plot, save(plot, docs)) for plot in plots]
+    return [f"![{plot.title}]({path.name})" for plot, path in saved if path is not None]
+
+
+def named_accuracy_views(
+    rows: Rows, names: Sequence[tuple[str, str]], grad_cost: float
+) -> list[Plot]:
+    """The first ``len(names)`` views of ``sampler compare``'s ``accuracy_views`` (test accuracy
+    against updates, wall-clock seconds, forward-equivalents), one group per row, under a
+    section's own ``(name, title)``."""
+    groups = [Group(runs, label, "") for label, runs in rows.items() if runs]
+    plots = accuracy_views(groups, grad_cost)[: len(names)]
+    for plot, (name, title) in zip(plots, names, strict=True):
+        plot.name, plot.title = name, title
+    return plots

@@ -203,8 +203,4 @@ def render(experiment, rows: dict, out: Path, docs: Path) -> list[str]:
     found = reports(experiment, out)
     parts = [summary_table(rows, found), ordering(found)]
     docs.mkdir(parents=True, exist_ok=True)
-    for plot in plots(rows, found):
-        path = figures.save(plot, docs)
-        if path is not None:
-            parts.append(f"![{plot.title}]({path.name})")
-    return parts
+    return parts + figures.embedded(plots(rows, found), docs)

@@ -23,8 +23,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sampler.compare.groups import Group
-from sampler.compare.plots import accuracy_views
 from sampler.reproduce import figures, tables
 from sampler.reproduce.experiment import Experiment, columns, steps
 from sampler.reproduce.scale import Scale
@@ -68,10 +66,5 @@ def render_weak_scaling(
 ) -> list[str]:
     wanted = experiment.runs_per_label()
     parts = [tables.accuracy_table(rows, wanted, experiment.at, "updates")]
-    groups = [Group(runs, label, "") for label, runs in rows.items() if runs]
-    for plot, (name, title) in zip(accuracy_views(groups, 1.0), VIEWS):  # the first two views
-        plot.name, plot.title = name, title
-        path = figures.save(plot, docs)
-        if path is not None:
-            parts.append(f"![{plot.title}]({path.name})")
-    return parts
+    # accuracy against updates and against wall time (no gradients: any cost will do)
+    return parts + figures.embedded(figures.named_accuracy_views(rows, VIEWS, 1.0), docs)
