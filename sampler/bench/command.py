@@ -100,7 +100,13 @@ def add_parser(commands) -> None:
     add("--rm-iterations", type=positive_int, default=30, help="RM iterations J (default: 30)")
     add("--ranks", type=_ranks, default=2, help="ranks to compare with 1 (0: skip; default: 2)")
     add("--ranks-model", choices=MODELS, default="mlp", help="model of the rank comparison (mlp)")
-    add("--ranks-steps", type=positive_int, default=5, help="updates per rank run (default: 5)")
+    add("--ranks-steps", type=positive_int, default=10, help="updates per rank run (default: 10)")
+    add(
+        "--ranks-rounds",
+        type=positive_int,
+        default=3,
+        help="1- and R-rank runs alternated this many times, median of the pairs (default: 3)",
+    )
     add(
         "--memory-samples",
         type=_memory,
@@ -161,7 +167,9 @@ def run(args) -> int:
         flags = timed_runs.scaling_workloads(args)
         if device.type != "cpu":
             flags = {name: [*f, "--device", device.type] for name, f in flags.items()}
-        report["ranks"] = timed_runs.scaling(args.ranks_model, args.ranks, args.ranks_steps, flags)
+        report["ranks"] = timed_runs.scaling(
+            args.ranks_model, args.ranks, args.ranks_steps, flags, args.ranks_rounds
+        )
     report["ranks_note"] = missing
     report["memory"] = []
     counts = args.memory_samples if device.type == "cpu" else []  # a GPU: peak_mb per workload

@@ -23,9 +23,15 @@ def render(report) -> str:
     for r in report["ranks"]:
         verdict = "ok" if r["efficiency"] >= EFFICIENCY_TARGET else "MISSED"
         name = f"{r['workload']}, 1 vs {r['ranks']} ranks"
+        spread = r.get("efficiencies", [])
+        pairs = (
+            f" (median of {len(spread)} pairs, {min(spread):.0%}-{max(spread):.0%})"
+            if len(spread) > 1
+            else ""
+        )
         lines.append(
             f"  {r['model']:7} {name:32} "
-            f"{r['speedup']:8.3f}x speedup, efficiency {r['efficiency']:.0%} "
+            f"{r['speedup']:8.3f}x speedup, efficiency {r['efficiency']:.0%}{pairs} "
             f"(target >= {EFFICIENCY_TARGET:.0%}) {verdict}"
         )
     if report["ranks_note"]:

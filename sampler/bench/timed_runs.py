@@ -3,11 +3,13 @@ real ``mpiexec``, and the peak memory of an importance-sampling update.
 
 Scaling: ``mpiexec -n R python -m sampler train ...`` (one thread per rank) on the reference
 workload, seconds per update read from ``metrics.jsonl`` (the median of the differences of its
-``time`` over updates 2..N, so start-up is excluded); speedup ``t_1 / t_R``, efficiency
-``speedup / R``. Memory: a fresh interpreter builds the model, runs one update and reports its
-peak resident set (``VmHWM`` of ``/proc/self/status``: ``ru_maxrss`` would report the parent's
-high-water mark, which Linux keeps across fork and exec), for two sample counts J: flat means
-the streaming blocks keep memory independent of J.
+``time`` over updates 2..N, so start-up is excluded); the 1- and R-rank runs alternated over
+rounds, speedup the median over rounds of ``t_1 / t_R``, efficiency ``speedup / R``.
+
+Memory: a fresh interpreter builds the model, runs one update and reports its peak resident set
+(``VmHWM`` of ``/proc/self/status``: ``ru_maxrss`` would report the parent's high-water mark,
+which Linux keeps across fork and exec), for two sample counts J: flat means the streaming
+blocks keep memory independent of J.
 """
 
 from __future__ import annotations
@@ -105,21 +107,32 @@ def seconds_per_update(
     return statistics.median(differences[1:] or differences)
 
 
-def scaling(model: str, ranks: int, steps: int, workloads: dict[str, list[str]]) -> list[dict]:
+def scaling(
+    model: str, ranks: int, steps: int, workloads: dict[str, list[str]], rounds: int = 1
+) -> list[dict]:
+    """Each workload on 1 and on ``ranks`` ranks, alternated ``rounds`` times (1, R, 1, R, ...)
+    so that a slow spell of a shared machine falls on both sides of a pair; the speedup is the
+    median over rounds of each pair's ``t_1 / t_R`` (``efficiencies``: every pair's), the
+    seconds are the medians of each side."""
     results = []
     for name, flags in workloads.items():
-        one = seconds_per_update(1, flags, model, steps)
-        many = seconds_per_update(ranks, flags, model, steps)
-        speedup = one / many
+        ones, manys = [], []
+        for _ in range(rounds):
+            ones.append(seconds_per_update(1, flags, model, steps))
+            manys.append(seconds_per_update(ranks, flags, model, steps))
+        speedups = [one / many for one, many in zip(ones, manys)]
+        speedup = statistics.median(speedups)
         results.append(
             {
                 "model": model,
                 "workload": name,
                 "ranks": ranks,
-                "seconds_1": one,
-                "seconds_r": many,
+                "rounds": rounds,
+                "seconds_1": statistics.median(ones),
+                "seconds_r": statistics.median(manys),
                 "speedup": speedup,
                 "efficiency": speedup / ranks,
+                "efficiencies": [s / ranks for s in speedups],
             }
         )
     return results

@@ -70,9 +70,25 @@ def test_peak_memory_probe_reports_a_resident_set():
 @requires_mpi
 def test_rank_comparison_runs_sampler_train_under_mpiexec():
     flags = {"is": ["--estimator", "is", "--samples", "40", "--block-size", "10"]}
-    (result,) = timed_runs.scaling("linear", 2, 3, flags)
+    (result,) = timed_runs.scaling("linear", 2, 3, flags, rounds=3)
     assert result["ranks"] == 2 and result["seconds_1"] > 0 and result["seconds_r"] > 0
     assert math.isclose(result["efficiency"], result["speedup"] / 2)
+    # the median of the three alternated pairs, each pair's efficiency kept
+    assert len(result["efficiencies"]) == 3 and result["rounds"] == 3
+    assert result["efficiency"] == sorted(result["efficiencies"])[1]
+    assert "median of 3 pairs" in render(
+        {
+            "load_average": [0, 0, 0],
+            "cpus": 2,
+            "device": "cpu",
+            "ratios": [],
+            "ranks": [result],
+            "ranks_note": None,
+            "memory": [],
+            "workloads": [],
+            "sweep": [],
+        }
+    )
 
 
 def test_bench_times_the_cnn_workloads(capsys):
