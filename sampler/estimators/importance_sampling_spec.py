@@ -30,9 +30,7 @@ from sampler.models.options import Option, OptionError, at_least
 # auto: the measured comparison on MNIST (README, "Proposal schemes") showed no loss
 DEFAULT_PROPOSAL = "auto"
 DEFAULT_CONTROL_VARIATE = "proposal-mean"  # measured: docs/methods/control-variate.md
-DEFAULT_RESIDUAL = "sample"
-# the proposals under which a dense layer can be marginalised (--residual applies)
-MARGINALISING = ("auto", "marginal", "layerwise", "layerwise-size", "layerwise-sqrt")
+DEFAULT_RESIDUAL = "mean"  # measured: docs/methods/residual-mean.md
 
 OPTIONS = {
     "beta": beta_option(
@@ -87,7 +85,8 @@ OPTIONS = {
         "a marginalised dense layer's noise in the directions its minibatch input does not "
         "see, Z (I - Q Q^T): sample (drawn: the literal update's law) or mean (its conditional "
         "mean, zero: Rao-Blackwellised, the same expectation with less variance, as the "
-        "tilted measure's mean there is the centre's)",
+        "tilted measure's mean there is the centre's); no effect where no dense layer is "
+        "marginalised (literal, antithetic, layerwise-pairs, a convolution block)",
         choices=RESIDUALS,
     ),
 }
@@ -104,12 +103,6 @@ def check(values, steps: int) -> None:
     if values["beta_search"] != OPTIONS["beta_search"].default and not is_auto(values["beta"]):
         raise OptionError(
             f"{setting('beta_search')}: has no effect without {setting('beta', 'auto[:TARGET]')}"
-        )
-    if values["residual"] != DEFAULT_RESIDUAL and values["proposal"] not in MARGINALISING:
-        raise OptionError(
-            f"{setting('residual', values['residual'])}: has no effect with "
-            f"{setting('proposal', values['proposal'])}, which marginalises no dense layer "
-            f"(use one of {', '.join(MARGINALISING)})"
         )
 
 

@@ -11,7 +11,7 @@ less variance; the tilted measure's mean in those directions is the centre's.
   sampled residual's variance added to it (what ``--residual sample`` reports) does not.
 * A layer-wise update's dense block (``sampler.estimators.dense_block``) keeps the literal
   layer-wise mean the same way.
-* ``--residual mean`` with a proposal that marginalises nothing is refused, naming both flags.
+* Where nothing is marginalised (``literal``, ``antithetic``) the setting changes nothing.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sampler.cli.main import main
+from sampler.estimators import StepKey
 from sampler.estimators.importance_sampling import ImportanceSampling
 from sampler.estimators.layerwise import LayerWise
 from sampler.estimators.marginal import Marginal
+from sampler.mpi import SerialComm
 from tests.estimators.test_layerwise import repeated, small_cnn, z_scores
 from tests.estimators.test_proposals import repeated_targets, small_network
 from tests.helpers.standard_error_check import agrees, ratio_and_tolerance
@@ -94,10 +95,16 @@ def test_a_dense_block_with_the_mean_residual_keeps_the_literal_layerwise_mean()
 
 
 @pytest.mark.parametrize("proposal", ["literal", "antithetic"])
-def test_mean_residual_without_a_marginalised_layer_is_refused(proposal, capsys, tmp_path):
-    argv = ["train", "--model", "mlp", "--steps", "1", "--out", str(tmp_path / "run")]
-    with pytest.raises(SystemExit) as stop:
-        main([*argv, "--proposal", proposal, "--residual", "mean"])
-    assert stop.value.code == 2
-    err = capsys.readouterr().err
-    assert "--residual mean" in err and f"--proposal {proposal}" in err, err
+def test_the_residual_changes_nothing_where_nothing_is_marginalised(proposal):
+    model, problem, center, tau = small_network()
+    for step in range(3):
+        key = StepKey(4, step)
+        updates = [
+            ImportanceSampling(32, 2.0, 8, proposal=proposal, residual=residual).step(
+                key, {}, center, tau, problem, SerialComm()
+            )
+            for residual in ("sample", "mean")
+        ]
+        (sample, _, sample_info), (mean, _, mean_info) = updates
+        assert torch.equal(sample, mean)
+        assert torch.equal(sample_info.target_variance, mean_info.target_variance)
