@@ -117,6 +117,7 @@ class ImportanceSampling:
         proposal: str = "literal",
         blocks_per_pass: int | None = None,
         control_variate: str = "none",
+        residual: str = "sample",
     ) -> None:
         self.samples = samples
         self.temperature = as_temperature(beta)
@@ -125,6 +126,7 @@ class ImportanceSampling:
         self.proposal = proposal
         self.blocks_per_pass = blocks_per_pass  # None: group_size (all that fit on a GPU)
         self.control_variate = control_variate  # sampler.estimators.control_variate
+        self.residual = residual  # a marginalised dense layer's unseen noise (RESIDUALS)
         self._proposals: dict = {}
 
     def init(self, center: torch.Tensor) -> dict:
@@ -148,7 +150,7 @@ class ImportanceSampling:
             else:
                 name = AUTO_CONVOLUTIONS if has_convolution(model) else AUTO_FALLBACK
         if name not in self._proposals:
-            self._proposals[name] = build_proposal(name)
+            self._proposals[name] = build_proposal(name, self.residual)
         return self._proposals[name]
 
     def ess_target(self, problem, state=None) -> float | None:

@@ -1,6 +1,6 @@
 """The ``is`` estimator's registry entry (``sampler.estimators.ESTIMATORS["is"]``): its options
 (``--samples``, ``--block-size``, ``--beta``, ``--beta-search``, ``--proposal``,
-``--control-variate``), the checks of
+``--control-variate``, ``--residual``), the checks of
 settings that only make sense together or with the built model, and how an
 ``ImportanceSampling`` (``sampler.estimators.importance_sampling``) is built from them.
 """
@@ -21,7 +21,7 @@ from sampler.estimators.importance_sampling import (
     ESS_SAMPLES,
     ImportanceSampling,
 )
-from sampler.estimators.marginal import not_applicable
+from sampler.estimators.marginal import RESIDUALS, not_applicable
 from sampler.estimators.proposals import PROPOSALS
 from sampler.estimators.temperature import beta_option, is_auto, temperature
 from sampler.models.naming import setting
@@ -30,6 +30,7 @@ from sampler.models.options import Option, OptionError, at_least
 # auto: the measured comparison on MNIST (README, "Proposal schemes") showed no loss
 DEFAULT_PROPOSAL = "auto"
 DEFAULT_CONTROL_VARIATE = "proposal-mean"  # measured: docs/methods/control-variate.md
+DEFAULT_RESIDUAL = "mean"  # measured: docs/methods/residual-mean.md
 
 OPTIONS = {
     "beta": beta_option(
@@ -63,8 +64,9 @@ OPTIONS = {
         "through X E^T: linear, mlp, musso-mlp with --batch-size below the input size), layerwise "
         "(one layer per update, cyclically, the rest fixed: that layer's partial local entropy, "
         "the forward from its input activations), layerwise-size (the layer drawn in proportion "
-        "to its size), layerwise-pairs (as layerwise-size, the block's proposals in antithetic "
-        "pairs x +- sqrt(tau) e), or auto "
+        "to its size), layerwise-sqrt (in proportion to the square root of its size: the small "
+        "layers more often), layerwise-pairs (as layerwise-size, the block's proposals in "
+        "antithetic pairs x +- sqrt(tau) e), or auto "
         f"(marginal where it applies, else {AUTO_CONVOLUTIONS} on a model with convolutions, "
         f"else {AUTO_FALLBACK})",
         choices=PROPOSALS,
@@ -76,6 +78,16 @@ OPTIONS = {
         "proposals' own average's error from their known mean: the same expectation, the "
         "noise that does not depend on the weights removed)",
         choices=CONTROL_VARIATES,
+    ),
+    "residual": Option(
+        "str",
+        DEFAULT_RESIDUAL,
+        "a marginalised dense layer's noise in the directions its minibatch input does not "
+        "see, Z (I - Q Q^T): sample (drawn: the literal update's law) or mean (its conditional "
+        "mean, zero: Rao-Blackwellised, the same expectation with less variance, as the "
+        "tilted measure's mean there is the centre's); no effect where no dense layer is "
+        "marginalised (literal, antithetic, layerwise-pairs, a convolution block)",
+        choices=RESIDUALS,
     ),
 }
 
@@ -110,6 +122,7 @@ def build(values) -> ImportanceSampling:
         values["beta_search"],
         values["proposal"],
         control_variate=values["control_variate"],
+        residual=values["residual"],
     )
 
 

@@ -41,13 +41,13 @@ from sampler.estimators.draws import Drawn, Reused, offsets_of
 from sampler.models import streams
 
 
-def block_of(model, step: int, by_size: bool = False, seed: int = 0) -> str:
+def block_of(model, step: int, by_size: bool = False, seed: int = 0, power: float = 1.0) -> str:
     """The layer update ``step`` perturbs: the model's layers cyclically, in order, or (``by_size``)
-    one drawn with probability proportional to its number of parameters."""
+    one drawn with probability proportional to its number of parameters to the ``power``."""
     names = list(model.layers)
     if not by_size:
         return names[step % len(names)]
-    sizes = [part.stop - part.start for part in model.layers.values()]
+    sizes = [float(part.stop - part.start) ** power for part in model.layers.values()]
     u = streams.numpy_generator(seed, streams.IS_LAYER_CHOICE, step).random() * sum(sizes)
     total = 0
     for name, size in zip(names, sizes):
@@ -62,18 +62,19 @@ class LayerWise:
 
     name = "layerwise"
     by_size = False
+    power = 1.0  # by_size: a layer drawn in proportion to its size to this power
     paired = False
 
-    def __init__(self) -> None:
+    def __init__(self, residual: str = "sample") -> None:
         self._points = Reused()
-        self._dense = DenseBlock()  # kept with its buffers
+        self._dense = DenseBlock(residual)  # kept with its buffers
         self.inner: DenseBlock | None = None
 
     def prepare(self, key, center: torch.Tensor, tau, problem) -> None:
         model = getattr(problem, "model", None)
         if model is None or not getattr(model, "layers", None):
             raise ValueError("--proposal layerwise: needs a model with named layers")
-        self.layer = block_of(model, key.step, self.by_size, key.seed)
+        self.layer = block_of(model, key.step, self.by_size, key.seed, self.power)
         self.part = model.layers[self.layer]
         self.perturbed = self.part  # what the outer step's annealing and beta_eff average over
         scale = torch.sqrt(torch.as_tensor(tau, dtype=center.dtype, device=center.device))
@@ -165,6 +166,15 @@ class LayerWiseBySize(LayerWise):
 
     name = "layerwise-size"
     by_size = True
+
+
+class LayerWiseBySqrtSize(LayerWise):
+    """``layerwise-sqrt``: the update's layer drawn in proportion to the square root of its
+    size, so the small layers (a CNN's convolutions) are perturbed more often than by size."""
+
+    name = "layerwise-sqrt"
+    by_size = True
+    power = 0.5
 
 
 class LayerWisePaired(LayerWiseBySize):

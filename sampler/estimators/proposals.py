@@ -33,7 +33,12 @@ from __future__ import annotations
 import torch
 
 from sampler.estimators.draws import Drawn, Reused, dense_input, offsets_of
-from sampler.estimators.layerwise import LayerWise, LayerWiseBySize, LayerWisePaired
+from sampler.estimators.layerwise import (
+    LayerWise,
+    LayerWiseBySize,
+    LayerWiseBySqrtSize,
+    LayerWisePaired,
+)
 from sampler.estimators.marginal import Marginal
 from sampler.models import streams
 
@@ -44,6 +49,7 @@ PROPOSALS = (
     "marginal",
     "layerwise",
     "layerwise-size",
+    "layerwise-sqrt",
     "layerwise-pairs",
 )
 
@@ -210,15 +216,19 @@ def group_size(device: torch.device, bytes_per_block: int, owned: int) -> int:
     return max(1, min(owned, int(free // 4 // max(bytes_per_block, 1))))
 
 
-def build_proposal(name: str):
+def build_proposal(name: str, residual: str = "sample"):
+    """The scheme ``name``; ``residual`` (``sampler.estimators.marginal``) for the schemes that
+    marginalise a dense layer (``marginal`` and the layer-wise ones' dense blocks)."""
     if name == "literal":
         return Literal()
     if name == "antithetic":
         return Antithetic()
     if name == "layerwise":
-        return LayerWise()
+        return LayerWise(residual)
     if name == "layerwise-size":
-        return LayerWiseBySize()
+        return LayerWiseBySize(residual)
+    if name == "layerwise-sqrt":
+        return LayerWiseBySqrtSize(residual)
     if name == "layerwise-pairs":
-        return LayerWisePaired()
-    return Marginal()
+        return LayerWisePaired(residual)
+    return Marginal(residual)

@@ -11,8 +11,9 @@ The paper's Table 6.1 rows are run twice: with the readings of its text that rep
 (README, "The paper's settings": SGD at lr 0.03; IS at beta 1; SGLD with ``N(0, eps)`` read as
 a standard deviation, which needs tau = 1e-5; HR at beta 5 with the decreasing steps
 0.1 j^-0.7; every estimator with the paper's outer step ``--lr tau``, x <- m; IS with the plain
-self-normalised estimate, ``--control-variate none``), and with the engine's defaults (each
-estimator's ``--beta auto`` and ``--lr anneal``; IS's control variate).
+self-normalised estimate, ``--control-variate none``, its first layer's unseen noise drawn,
+``--residual sample``: the literal update's law), and with the engine's defaults (each
+estimator's ``--beta auto`` and ``--lr anneal``; IS's control variate and ``--residual mean``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ PAPER_READINGS = {  # Table 6.1 label -> flags (README, "The paper's settings")
     "SGD": ("--baseline", "sgd", "--lr", "0.03"),
     "IS": (
         *("--estimator", "is", "--beta", "1", "--tau", "0.01", "--lr", "tau"),
-        *("--control-variate", "none"),
+        *("--control-variate", "none", "--residual", "sample"),
     ),
     "SGLD": (
         "--estimator",

@@ -224,18 +224,29 @@ def test_layerwise_has_the_law_of_the_literal_update_with_tau_zero_off_the_block
     assert torch.equal(layerwise[:, off], model.init_params(2).double()[off].expand(300, -1))
 
 
-def test_layer_by_size_is_drawn_in_proportion_to_its_size():
-    model = tiny_conv_net((1, 28, 28), 10)
-    sizes = torch.tensor([p.stop - p.start for p in model.layers.values()], dtype=torch.float64)
-    share = sizes / sizes.sum()
+def layer_counts(model, draws: int, power: float) -> torch.Tensor:
     names = list(model.layers)
-    draws = 4000
     counts = torch.zeros(len(names), dtype=torch.float64)
     for step in range(draws):
-        counts[names.index(block_of(model, step, by_size=True, seed=5))] += 1
-    z = (counts / draws - share) / (share * (1 - share) / draws).sqrt()
-    assert z.abs().max() < 4.5, z.tolist()
-    assert block_of(model, 7, True, 5) == block_of(model, 7, True, 5)
+        counts[names.index(block_of(model, step, by_size=True, seed=5, power=power))] += 1
+    return counts
+
+
+@pytest.mark.parametrize("power", [1.0, 0.5])  # layerwise-size, layerwise-sqrt
+def test_layer_by_size_is_drawn_in_proportion_to_its_size_to_the_power(power):
+    model = tiny_conv_net((1, 28, 28), 10)
+    sizes = torch.tensor([p.stop - p.start for p in model.layers.values()], dtype=torch.float64)
+    draws = 4000
+
+    def z_scores(share):
+        return (layer_counts(model, draws, power) / draws - share) / (
+            share * (1 - share) / draws
+        ).sqrt()
+
+    assert z_scores(sizes**power / (sizes**power).sum()).abs().max() < 4.5
+    other = 1.5 - power  # the other rule's shares (size and its square root differ): refused
+    assert z_scores(sizes**other / (sizes**other).sum()).abs().max() > 4.5
+    assert block_of(model, 7, True, 5, power) == block_of(model, 7, True, 5, power)
 
 
 def test_dense_block_losses_from_products_equal_the_whole_forward():
