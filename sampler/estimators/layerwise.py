@@ -75,6 +75,7 @@ class LayerWise:
         if model is None or not getattr(model, "layers", None):
             raise ValueError("--proposal layerwise: needs a model with named layers")
         self.layer = block_of(model, key.step, self.by_size, key.seed, self.power)
+        self.beta_key = f"beta:{self.layer}"  # --beta auto's grid: this block's own last beta
         self.part = model.layers[self.layer]
         self.perturbed = self.part  # what the outer step's annealing and beta_eff average over
         scale = torch.sqrt(torch.as_tensor(tau, dtype=center.dtype, device=center.device))
