@@ -1,0 +1,72 @@
+"""How far `small-conv`'s dense layers alone can take it: SGD on the LeNet-like net of the zoo
+(conv 5x5-20, max-pool 2, conv 5x5-50, max-pool 2, dense 500, dense 10, ReLU) with its two
+convolutions frozen at their random initialisation, against the same net with every layer
+trained (issue 21).
+
+    python scripts/frozen_convolutions.py --data-dir ../shared/data/mnist [--steps 2000]
+
+The layer-wise proposals that `is` uses on a CNN by default draw a layer in proportion to its
+size, so `small-conv`'s convolutions (6% of its parameters) are perturbed in about one update
+of 16: if the dense layers alone stop short of a target, training the convolutions is what is
+missing. Plain `torch` (its default initialisation, `torch.manual_seed(SEED)`), minibatches of
+20 drawn with replacement from the training set (the 5,000 embedded images when DIR holds only
+the t10k files), test accuracy on DIR's test set every `--every` updates; one thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+from torch import nn
+
+from sampler.models.data.mnist import load_mnist
+
+
+def lenet() -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(1, 20, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(20, 50, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(800, 500), nn.ReLU(), nn.Linear(500, 10),
+    )  # fmt: skip
+
+
+def train(data, frozen: bool, lr: float, steps: int, every: int, seed: int) -> list[float]:
+    torch.manual_seed(seed)
+    net = lenet()
+    trained = [m for m in net if not (frozen and isinstance(m, nn.Conv2d))]
+    optimizer = torch.optim.SGD([p for m in trained for p in m.parameters()], lr=lr)
+    generator = torch.Generator().manual_seed(seed)
+    accuracies = []
+    for step in range(1, steps + 1):
+        index = torch.randint(0, data.train_x.shape[0], (20,), generator=generator)
+        loss = nn.functional.cross_entropy(net(data.train_x[index]), data.train_y[index])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if step % every == 0:
+            with torch.no_grad():
+                correct = net(data.test_x).argmax(1) == data.test_y
+            accuracies.append(float(correct.float().mean()))
+    return accuracies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", default=None, help="MNIST IDX files (default: embedded)")
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--every", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    data = load_mnist(args.data_dir)
+    for frozen in (True, False):
+        for lr in (0.03, 0.1):
+            accuracies = train(data, frozen, lr, args.steps, args.every, args.seed)
+            shown = " / ".join(f"{a:.3f}" for a in accuracies)
+            label = "convolutions frozen" if frozen else "every layer trained"
+            print(f"{label:20} lr {lr:<5} test accuracy every {args.every} updates: {shown}")
+
+
+if __name__ == "__main__":
+    main()
