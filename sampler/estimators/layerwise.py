@@ -4,7 +4,8 @@ fixed, and the J perturbed networks are evaluated from that layer's input activa
 The law. At update k one layer is the update's block ``B``: ``layers[k mod L]`` (the model's
 layers in order, cyclically; ``layerwise``) or, with ``layerwise-size``, layer ``l`` with
 probability ``|l| / d`` (its share of the parameters) from the stream ``(seed, IS_LAYER_CHOICE,
-k)``, so each coordinate is perturbed equally often and most updates go to the widest layer.
+k)``, so each coordinate is perturbed equally often and most updates go to the widest layer
+(``layerwise-sqrt``: with probability ``sqrt|l| / sum_l' sqrt|l'|``, the small layers more often).
 The proposals are ``x_j = x + sqrt(tau_B) e_j`` on ``B``'s coordinates, ``e_j ~ N(0, I_{|B|})``
 independent, and ``x_j = x`` elsewhere. The estimate
 ``m = sum_j w_j x_j / sum_j w_j`` (``log w_j = -beta f(x_j)``) is then the self-normalised IS
