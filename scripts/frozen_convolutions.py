@@ -5,12 +5,12 @@ trained (issue 21).
 
     python scripts/frozen_convolutions.py --data-dir ../shared/data/mnist [--steps 2000]
 
-The layer-wise proposals that `is` uses on a CNN by default draw a layer in proportion to its
-size, so `small-conv`'s convolutions (6% of its parameters) are perturbed in about one update
-of 16: if the dense layers alone stop short of a target, training the convolutions is what is
-missing. Plain `torch` (its default initialisation, `torch.manual_seed(SEED)`), minibatches of
-20 drawn with replacement from the training set (the 5,000 embedded images when DIR holds only
-the t10k files), test accuracy on DIR's test set every `--every` updates; one thread.
+The layer-wise proposals that `is` uses on a CNN by default draw a layer in proportion to its size,
+so `small-conv`'s convolutions (6% of its parameters) are perturbed in about one update of 16: if
+the dense layers alone stop short of a target, training the convolutions is what is missing. The
+zoo's module trained by plain `torch` (its default initialisation, `torch.manual_seed(SEED)`),
+minibatches of 20 drawn with replacement from the training set (the 5,000 embedded images when DIR
+holds only the t10k files), test accuracy on DIR's test set every `--every` updates; one thread.
 """
 
 from __future__ import annotations
@@ -20,15 +20,18 @@ import argparse
 import torch
 from torch import nn
 
+from sampler.models.cnn import small_conv_net
 from sampler.models.data.mnist import load_mnist
 
 
-def lenet() -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(1, 20, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(20, 50, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(800, 500), nn.ReLU(), nn.Linear(500, 10),
-    )  # fmt: skip
+def lenet() -> nn.Module:
+    """The zoo's ``small-conv`` module (built on the meta device), materialised on the CPU with
+    torch's default initialisation, layer by layer in order."""
+    module = small_conv_net((1, 28, 28), 10).module.to_empty(device="cpu")
+    for layer in module:
+        if hasattr(layer, "reset_parameters"):
+            layer.reset_parameters()
+    return module
 
 
 def train(data, frozen: bool, lr: float, steps: int, every: int, seed: int) -> list[float]:

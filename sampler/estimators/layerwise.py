@@ -170,12 +170,11 @@ class LayerWiseBySize(LayerWise):
     by_size = True
 
 
-class LayerWiseBySqrtSize(LayerWise):
+class LayerWiseBySqrtSize(LayerWiseBySize):
     """``layerwise-sqrt``: the update's layer drawn in proportion to the square root of its
     size, so the small layers (a CNN's convolutions) are perturbed more often than by size."""
 
     name = "layerwise-sqrt"
-    by_size = True
     power = 0.5
 
 
