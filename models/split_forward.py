@@ -49,6 +49,26 @@ def sequential_layers(module: nn.Module, layers) -> list[str] | None:
     return list(layers)
 
 
+def stackable(module: nn.Module) -> bool:
+    """A plain 2-D convolution: its K filter banks run as one convolution with K times the output
+    channels on the shared input."""
+    return isinstance(module, nn.Conv2d) and module.groups == 1 and module.padding_mode == "zeros"
+
+
+def stacked_convolution(module: nn.Conv2d, block, own, inputs: torch.Tensor) -> torch.Tensor:
+    """``[K, B, C, H, W]``: the convolution of ``inputs [B, ...]`` by each row's weight and bias,
+    computed as one convolution by the ``K C`` filters (``vmap`` turns the same into a slower
+    batched call), laid out channels-last for the layers above."""
+    k = block.shape[0]
+    tensors = {name: block[:, part].reshape(k, *shape) for name, shape, part in own}
+    weight = tensors["weight"].reshape(-1, *tensors["weight"].shape[2:])
+    bias = tensors["bias"].reshape(-1) if "bias" in tensors else None
+    out = nn.functional.conv2d(inputs, weight, bias, module.stride, module.padding, module.dilation)
+    b, _, h, w = out.shape
+    # [B, K, C, H, W] -> memory order (K, B, H, W, C), viewed as [K, B, C, H, W]
+    return out.view(b, k, -1, h, w).permute(1, 0, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3)
+
+
 class SplitForward:
     """Mixed into ``TorchModuleModel`` (which provides ``module``, ``layers``, ``_names``,
     ``_shapes``, ``_slices`` and ``batched``)."""
@@ -101,7 +121,9 @@ class SplitForward:
             return functional_call(module, tensors, (inputs,))
 
         with torch.no_grad():
-            if self.batched:
+            if self.batched and stackable(module):
+                outputs = stacked_convolution(module, block, own, inputs)
+            elif self.batched:
                 outputs = vmap(single)(block)
             else:
                 outputs = torch.stack([single(row) for row in block])
@@ -114,8 +136,11 @@ class SplitForward:
         owners = {name for name, _ in above.named_children()}
         fixed = self._tensors(params, lambda name: name.split(".", 1)[0] in owners)
         k, b = outputs.shape[:2]
+        rows = outputs.reshape(k * b, *outputs.shape[2:])
+        if rows.dim() == 4:  # images: pooling and convolutions above run faster channels-last
+            rows = rows.contiguous(memory_format=torch.channels_last)
         with torch.no_grad():
-            logits = functional_call(above, fixed, (outputs.reshape(k * b, *outputs.shape[2:]),))
+            logits = functional_call(above, fixed, (rows,))
         return mean_cross_entropy(logits.view(k, b, -1), targets)
 
     def dense_block(self, layer: str) -> tuple[int, int] | None:

@@ -43,21 +43,31 @@ def cnn_workloads(model_name: str, settings, device: torch.device = CPU) -> tupl
             is_workload(f"is layerwise {layer}", estimator, problem, center, tau, step=index)
         )
     default = default_is(samples)
+    scheme = default.scheme(problem)
     default_tau = DEFAULT_TAU * per_layer(model, layer_scales("auto", model, 0), device)
-    for layer in model.layers:  # the default draws one layer per update, by size
-        step = drawn_at(model, layer)
+    for layer in model.layers:  # the default perturbs one layer per update
+        step = drawn_at(model, layer, scheme)
         name = f"is defaults {layer}"
         workloads.append(is_workload(name, default, problem, center, default_tau, step=step))
     workloads.append(sgd_workload(problem, center))
-    shares = {
-        layer: (part.stop - part.start) / model.num_params for layer, part in model.layers.items()
-    }
     described = {
         "num_params": model.num_params,
-        "default_proposal": default.scheme(problem).name,
-        "layer_shares": shares,
+        "default_proposal": scheme.name,
+        "layer_shares": draw_shares(model, by_size=True, power=1.0),
+        "default_shares": draw_shares(model, scheme.by_size, scheme.power),
     }
     return workloads, described
+
+
+def draw_shares(model, by_size: bool, power: float) -> dict[str, float]:
+    """Each layer's probability of being an update's block: its size to ``power`` over the
+    sum (``by_size``), else one over the number of layers (cyclic: each equally often)."""
+    weights = {
+        layer: float(part.stop - part.start) ** power if by_size else 1.0
+        for layer, part in model.layers.items()
+    }
+    total = sum(weights.values())
+    return {layer: weight / total for layer, weight in weights.items()}
 
 
 def per_layer(model, scales: dict[str, float] | None, device) -> torch.Tensor:
@@ -68,21 +78,25 @@ def per_layer(model, scales: dict[str, float] | None, device) -> torch.Tensor:
     return vector
 
 
-def drawn_at(model, layer: str, seed: int = 0) -> int:
-    """The first update at which ``layerwise-size`` (seed ``seed``) perturbs ``layer``."""
-    return next(s for s in range(100_000) if block_of(model, s, True, seed) == layer)
+def drawn_at(model, layer: str, scheme, seed: int = 0) -> int:
+    """The first update at which the layer-wise ``scheme`` (seed ``seed``) perturbs ``layer``."""
+    return next(
+        s for s in range(100_000) if block_of(model, s, scheme.by_size, seed, scheme.power) == layer
+    )
 
 
-def layerwise_rows(model: str, workloads, shares: dict[str, float]) -> list[dict]:
+def layerwise_rows(
+    model: str, workloads, shares: dict[str, float], default_shares: dict[str, float]
+) -> list[dict]:
     """The per-update seconds of ``layerwise`` (cyclic), ``layerwise-size`` (by size) and the
-    defaults (by size, at their tau and beta), with their floors, from the per-layer
-    workloads."""
+    defaults (each layer weighted by its share of the default's updates, at their tau and
+    beta), with their floors, from the per-layer workloads."""
     by_name = {w.name: w for w in workloads}
     rows = []
     for name, weights, prefix in (
         ("is layerwise (cyclic, mean)", [1 / len(shares)] * len(shares), "is layerwise"),
         ("is layerwise-size (expected)", list(shares.values()), "is layerwise"),
-        ("is defaults (expected)", list(shares.values()), "is defaults"),
+        ("is defaults (expected)", [default_shares[layer] for layer in shares], "is defaults"),
     ):
         layers = [by_name[f"{prefix} {layer}"] for layer in shares]
         seconds = sum(p * w.seconds() for p, w in zip(weights, layers))

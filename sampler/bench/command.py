@@ -155,7 +155,9 @@ def run(args) -> int:
                 }
             )
         if cnn:
-            derived = layerwise_rows(model, workloads, described["layer_shares"])
+            derived = layerwise_rows(
+                model, workloads, described["layer_shares"], described["default_shares"]
+            )
             report["workloads"] += derived
             report["ratios"] += cnn_ratios(model, workloads, derived)
         else:

@@ -106,7 +106,11 @@ def test_bench_times_the_cnn_workloads(capsys):
     by_size = rows["is layerwise-size (expected)"]
     assert by_size["seconds"] == pytest.approx(expected)
     assert set(by_size["floors"]) == {"noise", "forward"}
-    defaults = sum(shares[layer] * rows[f"is defaults {layer}"]["seconds"] for layer in layers)
+    default_shares = report["models"]["tiny-conv"]["default_shares"]
+    assert sum(default_shares.values()) == pytest.approx(1.0)
+    defaults = sum(
+        default_shares[layer] * rows[f"is defaults {layer}"]["seconds"] for layer in layers
+    )
     assert rows["is defaults (expected)"]["seconds"] == pytest.approx(defaults)
     ratios = {(r["workload"], r["ratio"]) for r in report["ratios"]}
     assert ("is layerwise-size (expected)", "vs is literal") in ratios
