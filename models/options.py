@@ -33,6 +33,9 @@ class Option:
     choices: tuple[str, ...] = ()
     check: Callable[[Any], Any] | None = None
     label: str = ""  # what ``describe`` shows as the kind (e.g. "schedule"); default: the kind
+    # what a run recorded before the option existed ran with (its config.json lacks the option),
+    # where that differs from ``default``: a resumed or reused old run keeps its law
+    before: Any = None
 
     def parse(self, value: Any) -> Any:
         """The typed value; ``ValueError`` with the accepted form if ``value`` does not fit."""

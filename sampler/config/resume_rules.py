@@ -71,10 +71,17 @@ def refuse_changes(original: RunConfig, changed: RunConfig) -> None:
             )
 
 
-def comparable(settings: dict, supplied: frozenset[str] = frozenset()) -> dict:
+def comparable(
+    settings: dict, supplied: frozenset[str] = frozenset(), options: dict | None = None
+) -> dict:
     """A configuration's typed record without what a resume may change (a record of an earlier
-    version is read as ``config.json`` is: ``from_run_record``)."""
+    version is read as ``config.json`` is: ``from_run_record``). ``options``: for a
+    checkpoint's record, which holds only the method options the run was given, the others
+    (``config.json``'s, which records every one as the run ran)."""
+    settings = dict(settings)
+    if options is not None and isinstance(settings.get("method_options"), dict):
+        settings["method_options"] = {**options, **settings["method_options"]}
     known = set(FIELDS) | set(DATA_ALIASES) | method_option_names()
-    kept = {k: v for k, v in from_run_record(dict(settings)).items() if k in known}
+    kept = {k: v for k, v in from_run_record(settings).items() if k in known}
     record = config_record(make_config(kept), supplied)
     return {k: v for k, v in record.items() if k not in RESUMABLE and k != "out"}

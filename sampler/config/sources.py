@@ -71,16 +71,24 @@ def load_toml(path: str) -> dict[str, Any]:
 
 
 def from_run_record(table: Any) -> Any:
-    """A run's ``config.json`` as settings: its record keys dropped. A record of an earlier
-    version (every method's and data set's setting at the top level) keeps only those that the
-    recorded method and data set use."""
+    """A run's ``config.json`` as settings: its record keys dropped; an option of its method
+    that the record lacks, declared after it was written, at the value the run ran with
+    (``Option.before``). A record of an earlier version (every method's and data set's setting
+    at the top level) keeps only those that the recorded method and data set use."""
     if not isinstance(table, dict):
         return table
     table = {k: v for k, v in table.items() if k not in RUN_RECORD_KEYS and v is not None}
     if table.get("baseline") is not None:
         table.pop("estimator", None)  # recorded, but unused by a baseline run
     if "method_options" in table:
-        return table
+        recorded = table["method_options"]
+        try:
+            chosen = method(table.get("estimator", "is"), table.get("baseline"))
+        except OptionError:  # refused with its name when the settings are read
+            return table
+        if not isinstance(recorded, dict):  # the same
+            return table
+        return {**table, "method_options": {**_options_before(chosen, recorded), **recorded}}
     chosen = method(table.get("estimator", "is"), table.get("baseline"))
     legacy_methods = method_option_names()
     data = table.get("data", "mnist")
@@ -93,7 +101,18 @@ def from_run_record(table: Any) -> Any:
         ):
             continue
         kept[key] = value
-    return kept
+    return {**_options_before(chosen, kept), **kept}
+
+
+def _options_before(chosen, recorded: dict) -> dict:
+    """The options of ``chosen`` that a complete record lacks (``config.json`` records every
+    option of its method), at the value the run ran with before they existed
+    (``Option.before``): resuming or reusing an old run keeps its law."""
+    return {
+        name: option.before
+        for name, option in chosen.options.items()
+        if option.before is not None and name not in recorded
+    }
 
 
 def _coerce_table(name: str, value: Any) -> dict[str, Any]:

@@ -78,6 +78,7 @@ OPTIONS = {
         "proposals' own average's error from their known mean: the same expectation, the "
         "noise that does not depend on the weights removed)",
         choices=CONTROL_VARIATES,
+        before="none",  # a run recorded before the option had no control variate
     ),
     "residual": Option(
         "str",
@@ -88,6 +89,7 @@ OPTIONS = {
         "tilted measure's mean there is the centre's); no effect where no dense layer is "
         "marginalised (literal, antithetic, layerwise-pairs, a convolution block)",
         choices=RESIDUALS,
+        before="sample",  # a run recorded before the option drew the residual
     ),
 }
 

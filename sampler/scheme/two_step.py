@@ -66,6 +66,7 @@ OPTIONS = {
         f"or auto (absolute, but on a model with convolutions init-variance with the default "
         f"--tau {DEFAULT_TAU:g} meaning {CONV_TAU:g} times each layer's initial variance)",
         choices=TAU_SCALES,
+        before="absolute",  # a run recorded before the option: tau itself on every layer
     ),
     "loss_scale": Option(
         "str",

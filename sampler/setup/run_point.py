@@ -60,7 +60,7 @@ def _check_one_run(directory: RunDirectory, config: RunConfig, checkpoint: dict)
     (an edited or emptied ``config.json`` would rebuild another model or data set)."""
     path, config_path = directory.path / CHECKPOINT, directory.path / CONFIG
     try:
-        recorded = comparable(checkpoint["config"])
+        recorded = comparable(checkpoint["config"], options=config.method_options)
     except (ValueError, TypeError) as error:
         raise RunFileError(f"{path}: its recorded settings are not a run's ({error})") from None
     current = comparable(config.to_dict())

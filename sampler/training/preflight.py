@@ -57,7 +57,7 @@ def check_resume(
             f"run continues from there: give --steps {step} or more, got {config.steps}"
         )
     try:
-        recorded = comparable(checkpoint["config"], supplied)
+        recorded = comparable(checkpoint["config"], supplied, config.method_options)
     except (ConfigError, ValueError, TypeError) as error:
         raise RunFileError(
             f"{directory / CHECKPOINT}: its recorded settings are not a run's ({error})"
