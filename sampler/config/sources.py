@@ -72,11 +72,13 @@ def load_toml(path: str) -> dict[str, Any]:
 
 def from_run_record(table: Any) -> Any:
     """A run's ``config.json`` as settings: its record keys dropped; an option of its method
-    that the record lacks, declared after it was written, at the value the run ran with
-    (``Option.before``). A record of an earlier version (every method's and data set's setting
-    at the top level) keeps only those that the recorded method and data set use."""
+    that a run's record (it holds ``num_params``) lacks, declared after it was written, at the
+    value the run ran with (``Option.before``); a hand-written file's omissions stay defaults.
+    A record of an earlier version (every method's and data set's setting at the top level)
+    keeps only those that the recorded method and data set use."""
     if not isinstance(table, dict):
         return table
+    complete = "num_params" in table  # a run's record (every option), not a hand-written file
     table = {k: v for k, v in table.items() if k not in RUN_RECORD_KEYS and v is not None}
     if table.get("baseline") is not None:
         table.pop("estimator", None)  # recorded, but unused by a baseline run
@@ -86,7 +88,7 @@ def from_run_record(table: Any) -> Any:
             chosen = method(table.get("estimator", "is"), table.get("baseline"))
         except OptionError:  # refused with its name when the settings are read
             return table
-        if not isinstance(recorded, dict):  # the same
+        if not isinstance(recorded, dict) or not complete:  # the same; a file's own choice
             return table
         return {**table, "method_options": {**_options_before(chosen, recorded), **recorded}}
     chosen = method(table.get("estimator", "is"), table.get("baseline"))
@@ -101,7 +103,7 @@ def from_run_record(table: Any) -> Any:
         ):
             continue
         kept[key] = value
-    return {**_options_before(chosen, kept), **kept}
+    return {**_options_before(chosen, kept), **kept} if complete else kept
 
 
 def _options_before(chosen, recorded: dict) -> dict:

@@ -88,3 +88,18 @@ def test_an_explicit_change_of_the_old_law_on_resume_is_refused(tmp_path, capsys
     with pytest.raises(SystemExit):
         main(["train", "--resume", str(run), "--steps", "3", "--residual", "mean"])
     assert "--residual: cannot change on --resume (run has 'sample')" in capsys.readouterr().err
+
+
+def test_a_hand_written_json_config_keeps_the_defaults(tmp_path):
+    """Only a run's record is complete: a ``--config`` file that leaves an option out means the
+    default, whatever the option's age."""
+    written = {"model": "mlp", "estimator": "is", "method_options": {"samples": 64}}
+    assert "residual" not in from_run_record(written)["method_options"]
+    flat = {"model": "mlp", "estimator": "is", "samples": 64}
+    assert "residual" not in from_run_record(flat)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**written, "data": "gaussian-mixture"}))
+    run = tmp_path / "run"
+    argv = ["train", "--config", str(path), "--steps", "1", "--quiet", "--out", str(run)]
+    assert main(argv) == 0
+    assert json.loads((run / "config.json").read_text())["method_options"]["residual"] == "mean"
