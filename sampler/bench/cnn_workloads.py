@@ -24,7 +24,7 @@ from sampler.bench.workloads import (
     sgd_workload,
 )
 from sampler.estimators.importance_sampling import ImportanceSampling
-from sampler.estimators.layerwise import block_of
+from sampler.estimators.layerwise import block_of, layer_weights
 from sampler.scheme.tau_scale import DEFAULT_TAU, layer_scales
 
 CNN_MODELS = ("small-conv", "tiny-conv")
@@ -60,12 +60,9 @@ def cnn_workloads(model_name: str, settings, device: torch.device = CPU) -> tupl
 
 
 def draw_shares(model, by_size: bool, power: float) -> dict[str, float]:
-    """Each layer's probability of being an update's block: its size to ``power`` over the
-    sum (``by_size``), else one over the number of layers (cyclic: each equally often)."""
-    weights = {
-        layer: float(part.stop - part.start) ** power if by_size else 1.0
-        for layer, part in model.layers.items()
-    }
+    """Each layer's probability of being an update's block (``layerwise.layer_weights``
+    normalised)."""
+    weights = layer_weights(model, by_size, power)
     total = sum(weights.values())
     return {layer: weight / total for layer, weight in weights.items()}
 

@@ -42,13 +42,23 @@ from sampler.estimators.draws import Drawn, Reused, offsets_of
 from sampler.models import streams
 
 
+def layer_weights(model, by_size: bool, power: float = 1.0) -> dict[str, float]:
+    """Each layer's weight in the choice of an update's block: its number of parameters to the
+    ``power`` (``by_size``), else 1 (cyclic: each layer equally often); a layer's share of the
+    updates is its weight over the sum."""
+    return {
+        layer: float(part.stop - part.start) ** power if by_size else 1.0
+        for layer, part in model.layers.items()
+    }
+
+
 def block_of(model, step: int, by_size: bool = False, seed: int = 0, power: float = 1.0) -> str:
     """The layer update ``step`` perturbs: the model's layers cyclically, in order, or (``by_size``)
     one drawn with probability proportional to its number of parameters to the ``power``."""
     names = list(model.layers)
     if not by_size:
         return names[step % len(names)]
-    sizes = [float(part.stop - part.start) ** power for part in model.layers.values()]
+    sizes = list(layer_weights(model, by_size, power).values())
     u = streams.numpy_generator(seed, streams.IS_LAYER_CHOICE, step).random() * sum(sizes)
     total = 0
     for name, size in zip(names, sizes):
