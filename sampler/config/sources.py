@@ -84,11 +84,11 @@ def from_run_record(table: Any) -> Any:
         table.pop("estimator", None)  # recorded, but unused by a baseline run
     if "method_options" in table:
         recorded = table["method_options"]
+        if not complete or not isinstance(recorded, dict):  # a file's own choice; a bad table
+            return table  # is refused with its name when the settings are read
         try:
             chosen = method(table.get("estimator", "is"), table.get("baseline"))
-        except OptionError:  # refused with its name when the settings are read
-            return table
-        if not isinstance(recorded, dict) or not complete:  # the same; a file's own choice
+        except OptionError:  # the same
             return table
         return {**table, "method_options": {**_options_before(chosen, recorded), **recorded}}
     chosen = method(table.get("estimator", "is"), table.get("baseline"))
