@@ -5,7 +5,9 @@ trains must match the run's own record.
 ``refuse_changes`` compares two configurations field by field, the option tables and the
 method's options typed (``hidden=3`` from a flag equals the stored ``3``; a schedule equals its
 spec); ``comparable`` reduces a recorded configuration (a checkpoint's, a ``config.json``'s,
-also of an earlier version) to what must not change, for ``sampler.training.preflight``.
+also of an earlier version) to what must not change; ``check_one_run`` refuses a checkpoint
+whose recorded settings are not its ``config.json``'s (``sampler.training.preflight`` before a
+resume, ``sampler.setup.run_point`` before a run's point is loaded).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sampler.config.run_config import (
 )
 from sampler.config.sources import from_run_record, make_config, method_option_names
 from sampler.models import DATASETS, model_spec
+from sampler.runs.files import CHECKPOINT, CONFIG, RunFileError
 from sampler.schedules import recorded
 
 
@@ -85,3 +88,23 @@ def comparable(
     kept = {k: v for k, v in from_run_record(settings).items() if k in known}
     record = config_record(make_config(kept), supplied)
     return {k: v for k, v in record.items() if k not in RESUMABLE and k != "out"}
+
+
+def check_one_run(
+    directory, config: RunConfig, recorded_config: dict, supplied: frozenset[str] = frozenset()
+) -> None:
+    """``RunFileError`` if a checkpoint's recorded settings (``recorded_config``) are not those of
+    ``config``, read from the ``config.json`` beside it in ``directory`` (an edited or emptied
+    ``config.json`` would rebuild another model or data set, or resume another run)."""
+    path, config_path = directory / CHECKPOINT, directory / CONFIG
+    try:
+        recorded = comparable(recorded_config, supplied, config.method_options)
+    except (ValueError, TypeError) as error:
+        raise RunFileError(f"{path}: its recorded settings are not a run's ({error})") from None
+    current = comparable(config.to_dict(), supplied)
+    for key in sorted(set(recorded) | set(current)):
+        if recorded.get(key) != current.get(key):
+            raise RunFileError(
+                f"{path} and {config_path} are not of one run: {flag(key)} is "
+                f"{recorded.get(key)!r} in the first, {current.get(key)!r} in the second"
+            )

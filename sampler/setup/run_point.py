@@ -8,8 +8,8 @@ from typing import NamedTuple
 
 import torch
 
-from sampler.config.resume_rules import comparable
-from sampler.config.run_config import RunConfig, flag
+from sampler.config.resume_rules import check_one_run
+from sampler.config.run_config import RunConfig
 from sampler.config.sources import from_run_record, make_config
 from sampler.models import Dataset, Model
 from sampler.runs.directory import CHECKPOINT, CONFIG, RunDirectory
@@ -43,7 +43,7 @@ def load_point(run_dir: str) -> RunPoint:
         )
     config = read_run_config(run_dir)
     checkpoint = directory.load_checkpoint()
-    _check_one_run(directory, config, checkpoint)
+    check_one_run(directory.path, config, checkpoint["config"])
     dataset = load_dataset(config)
     model = build_model(config, dataset.input_shape, dataset.num_classes)
     params = checkpoint["params"].to(torch.float32)
@@ -53,20 +53,3 @@ def load_point(run_dir: str) -> RunPoint:
             f"{directory.path / CONFIG} has {model.num_params}"
         )
     return RunPoint(config, model, dataset, params, int(checkpoint["step"]))
-
-
-def _check_one_run(directory: RunDirectory, config: RunConfig, checkpoint: dict) -> None:
-    """``RunFileError`` if the checkpoint's recorded settings are not those of ``config.json``
-    (an edited or emptied ``config.json`` would rebuild another model or data set)."""
-    path, config_path = directory.path / CHECKPOINT, directory.path / CONFIG
-    try:
-        recorded = comparable(checkpoint["config"], options=config.method_options)
-    except (ValueError, TypeError) as error:
-        raise RunFileError(f"{path}: its recorded settings are not a run's ({error})") from None
-    current = comparable(config.to_dict())
-    for key in sorted(set(recorded) | set(current)):
-        if recorded.get(key) != current.get(key):
-            raise RunFileError(
-                f"{path} and {config_path} are not of one run: {flag(key)} is "
-                f"{recorded.get(key)!r} in the first, {current.get(key)!r} in the second"
-            )

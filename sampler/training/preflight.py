@@ -5,7 +5,7 @@
   no live run holds it, its checkpoint loads and fits the run (``check_resume``).
 * ``check_resume``: the checkpoint's update count is at most ``--steps`` (a resumed run never
   goes back), and the settings recorded in the checkpoint are those of the run's
-  ``config.json`` (both files belong to one run).
+  ``config.json`` (both files belong to one run: ``sampler.config.resume_rules.check_one_run``).
 * ``check_data`` (after the data set and the model are built, before the first update): the test
   set is not empty, its examples have the training examples' shape (the model's input), and
   every label is a class of the data set.
@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sampler.config.resume_rules import comparable
-from sampler.config.run_config import ConfigError, RunConfig, flag
+from sampler.config.resume_rules import check_one_run
+from sampler.config.run_config import ConfigError, RunConfig
 from sampler.runs.directory import RunDirectory
-from sampler.runs.files import CHECKPOINT, CONFIG, RunFileError
+from sampler.runs.files import CHECKPOINT, RunFileError
 from sampler.runs.lock import check_unlocked
 from sampler.runs.new_directory import check_new_out
 
@@ -56,20 +56,7 @@ def check_resume(
             f"--steps: the run in {directory} has done {step} updates ({CHECKPOINT}); a resumed "
             f"run continues from there: give --steps {step} or more, got {config.steps}"
         )
-    try:
-        recorded = comparable(checkpoint["config"], supplied, config.method_options)
-    except (ConfigError, ValueError, TypeError) as error:
-        raise RunFileError(
-            f"{directory / CHECKPOINT}: its recorded settings are not a run's ({error})"
-        ) from None
-    current = comparable(config.to_dict(), supplied)
-    for key in sorted(set(recorded) | set(current)):
-        if recorded.get(key) != current.get(key):
-            raise RunFileError(
-                f"{directory / CHECKPOINT} and {directory / CONFIG} are not of one run: "
-                f"{flag(key)} is {recorded.get(key)!r} in the first, {current.get(key)!r} in "
-                "the second"
-            )
+    check_one_run(directory, config, checkpoint["config"], supplied)
 
 
 def check_data(dataset, data_flag: str) -> None:
