@@ -54,15 +54,15 @@ def cnn_workloads(model_name: str, settings, device: torch.device = CPU) -> tupl
         "num_params": model.num_params,
         "default_proposal": scheme.name,
         "layer_shares": draw_shares(model, by_size=True, power=1.0),
-        "default_shares": draw_shares(model, scheme.by_size, scheme.power),
+        "default_shares": draw_shares(model, scheme.by_size, scheme.power, scheme.floor),
     }
     return workloads, described
 
 
-def draw_shares(model, by_size: bool, power: float) -> dict[str, float]:
+def draw_shares(model, by_size: bool, power: float, floor: float = 0.0) -> dict[str, float]:
     """Each layer's probability of being an update's block (``layerwise.layer_weights``
     normalised)."""
-    weights = layer_weights(model, by_size, power)
+    weights = layer_weights(model, by_size, power, floor)
     total = sum(weights.values())
     return {layer: weight / total for layer, weight in weights.items()}
 
@@ -78,7 +78,9 @@ def per_layer(model, scales: dict[str, float] | None, device) -> torch.Tensor:
 def drawn_at(model, layer: str, scheme, seed: int = 0) -> int:
     """The first update at which the layer-wise ``scheme`` (seed ``seed``) perturbs ``layer``."""
     return next(
-        s for s in range(100_000) if block_of(model, s, scheme.by_size, seed, scheme.power) == layer
+        s
+        for s in range(100_000)
+        if block_of(model, s, scheme.by_size, seed, scheme.power, scheme.floor) == layer
     )
 
 

@@ -5,7 +5,10 @@ The law. At update k one layer is the update's block ``B``: ``layers[k mod L]`` 
 layers in order, cyclically; ``layerwise``) or, with ``layerwise-size``, layer ``l`` with
 probability ``|l| / d`` (its share of the parameters) from the stream ``(seed, IS_LAYER_CHOICE,
 k)``, so each coordinate is perturbed equally often and most updates go to the widest layer
-(``layerwise-sqrt``: with probability ``sqrt|l| / sum_l' sqrt|l'|``, the small layers more often).
+(``layerwise-sqrt``: with probability ``sqrt|l| / sum_l' sqrt|l'|``, the small layers more often;
+``layerwise-floor``: with probability ``f + (1 - L f) |l| / d``, i.e. with probability ``L f`` a
+layer uniformly and else by size, so each of the ``L`` layers gets at least ``f = LAYER_FLOOR``
+of the updates and the widest still most of them).
 The proposals are ``x_j = x + sqrt(tau_B) e_j`` on ``B``'s coordinates, ``e_j ~ N(0, I_{|B|})``
 independent, and ``x_j = x`` elsewhere. The estimate
 ``m = sum_j w_j x_j / sum_j w_j`` (``log w_j = -beta f(x_j)``) is then the self-normalised IS
@@ -41,24 +44,36 @@ from sampler.estimators.dense_block import DenseBlock, applies
 from sampler.estimators.draws import Drawn, Reused, offsets_of
 from sampler.models import streams
 
+LAYER_FLOOR = 0.03  # layerwise-floor: each layer's least share of the updates
 
-def layer_weights(model, by_size: bool, power: float = 1.0) -> dict[str, float]:
+
+def layer_weights(model, by_size: bool, power: float = 1.0, floor: float = 0.0) -> dict[str, float]:
     """Each layer's weight in the choice of an update's block: its number of parameters to the
-    ``power`` (``by_size``), else 1 (cyclic: each layer equally often); a layer's share of the
-    updates is its weight over the sum."""
-    return {
+    ``power`` (``by_size``), else 1 (cyclic: each layer equally often); with a ``floor`` ``f``
+    the mixture ``f S + (1 - L f) size`` (``S`` the sum of the sizes, ``L`` the layers), so that
+    each layer has at least ``f`` of the updates. A layer's share is its weight over the sum."""
+    sizes = {
         layer: float(part.stop - part.start) ** power if by_size else 1.0
         for layer, part in model.layers.items()
     }
+    if not floor:
+        return sizes
+    if not 0.0 < floor * len(sizes) <= 1.0:
+        raise ValueError(f"a layer floor must lie in (0, 1 / layers], got {floor}")
+    total = sum(sizes.values())
+    return {layer: floor * total + (1.0 - floor * len(sizes)) * s for layer, s in sizes.items()}
 
 
-def block_of(model, step: int, by_size: bool = False, seed: int = 0, power: float = 1.0) -> str:
+def block_of(
+    model, step: int, by_size: bool = False, seed: int = 0, power: float = 1.0, floor: float = 0.0
+) -> str:
     """The layer update ``step`` perturbs: the model's layers cyclically, in order, or (``by_size``)
-    one drawn with probability proportional to its number of parameters to the ``power``."""
+    one drawn with probability proportional to ``layer_weights`` (its number of parameters to
+    the ``power``, mixed with the uniform law by ``floor``)."""
     names = list(model.layers)
     if not by_size:
         return names[step % len(names)]
-    sizes = list(layer_weights(model, by_size, power).values())
+    sizes = list(layer_weights(model, by_size, power, floor).values())
     u = streams.numpy_generator(seed, streams.IS_LAYER_CHOICE, step).random() * sum(sizes)
     total = 0
     for name, size in zip(names, sizes):
@@ -74,6 +89,7 @@ class LayerWise:
     name = "layerwise"
     by_size = False
     power = 1.0  # by_size: a layer drawn in proportion to its size to this power
+    floor = 0.0  # by_size: each layer's least share of the updates (layer_weights)
     paired = False
 
     def __init__(self, residual: str = "sample") -> None:
@@ -85,7 +101,7 @@ class LayerWise:
         model = getattr(problem, "model", None)
         if model is None or not getattr(model, "layers", None):
             raise ValueError("--proposal layerwise: needs a model with named layers")
-        self.layer = block_of(model, key.step, self.by_size, key.seed, self.power)
+        self.layer = block_of(model, key.step, self.by_size, key.seed, self.power, self.floor)
         self.beta_key = f"beta:{self.layer}"  # --beta auto's grid: this block's own last beta
         self.part = model.layers[self.layer]
         self.perturbed = self.part  # what the outer step's annealing and beta_eff average over
@@ -186,6 +202,14 @@ class LayerWiseBySqrtSize(LayerWiseBySize):
 
     name = "layerwise-sqrt"
     power = 0.5
+
+
+class LayerWiseFloor(LayerWiseBySize):
+    """``layerwise-floor``: the layer drawn by size, each layer at least ``LAYER_FLOOR`` of the
+    updates (a CNN's first convolution, 0.1% of ``small-conv``'s parameters, gets 3%)."""
+
+    name = "layerwise-floor"
+    floor = LAYER_FLOOR
 
 
 class LayerWisePaired(LayerWiseBySize):

@@ -37,6 +37,7 @@ from sampler.estimators.layerwise import (
     LayerWise,
     LayerWiseBySize,
     LayerWiseBySqrtSize,
+    LayerWiseFloor,
     LayerWisePaired,
 )
 from sampler.estimators.marginal import Marginal
@@ -50,6 +51,7 @@ PROPOSALS = (
     "layerwise",
     "layerwise-size",
     "layerwise-sqrt",
+    "layerwise-floor",
     "layerwise-pairs",
 )
 
@@ -229,6 +231,8 @@ def build_proposal(name: str, residual: str = "sample"):
         return LayerWiseBySize(residual)
     if name == "layerwise-sqrt":
         return LayerWiseBySqrtSize(residual)
+    if name == "layerwise-floor":
+        return LayerWiseFloor(residual)
     if name == "layerwise-pairs":
         return LayerWisePaired(residual)
     return Marginal(residual)

@@ -27,9 +27,9 @@ from torch import nn
 from sampler.estimators import StepKey
 from sampler.estimators.dense_block import DenseBlock
 from sampler.estimators.importance_sampling import ImportanceSampling
-from sampler.estimators.layerwise import LayerWise, block_of
+from sampler.estimators.layerwise import LAYER_FLOOR, LayerWise, block_of, layer_weights
 from sampler.models import Batch
-from sampler.models.cnn import tiny_conv_net
+from sampler.models.cnn import small_conv_net, tiny_conv_net
 from sampler.models.torch_module import TorchModuleModel
 from sampler.mpi import SerialComm
 from sampler.problem import Problem
@@ -224,11 +224,11 @@ def test_layerwise_has_the_law_of_the_literal_update_with_tau_zero_off_the_block
     assert torch.equal(layerwise[:, off], model.init_params(2).double()[off].expand(300, -1))
 
 
-def layer_counts(model, draws: int, power: float) -> torch.Tensor:
+def layer_counts(model, draws: int, power: float, floor: float = 0.0) -> torch.Tensor:
     names = list(model.layers)
     counts = torch.zeros(len(names), dtype=torch.float64)
     for step in range(draws):
-        counts[names.index(block_of(model, step, by_size=True, seed=5, power=power))] += 1
+        counts[names.index(block_of(model, step, True, 5, power, floor))] += 1
     return counts
 
 
@@ -247,6 +247,26 @@ def test_layer_by_size_is_drawn_in_proportion_to_its_size_to_the_power(power):
     other = 1.5 - power  # the other rule's shares (size and its square root differ): refused
     assert z_scores(sizes**other / (sizes**other).sum()).abs().max() > 4.5
     assert block_of(model, 7, True, 5, power) == block_of(model, 7, True, 5, power)
+
+
+def test_layer_floor_gives_each_layer_its_floor_and_the_rest_by_size():
+    """``layerwise-floor``: share ``f + (1 - L f) |l| / d``; the bare size law (under which
+    ``conv1`` of ``small-conv`` is 0.1% of the draws) is refused by the same counts."""
+    model = small_conv_net((1, 28, 28), 10)
+    sizes = torch.tensor([p.stop - p.start for p in model.layers.values()], dtype=torch.float64)
+    draws, floor = 4000, LAYER_FLOOR
+    counts = layer_counts(model, draws, 1.0, floor) / draws
+
+    def z_scores(share):
+        return (counts - share) / (share * (1 - share) / draws).sqrt()
+
+    share = floor + (1 - floor * len(sizes)) * sizes / sizes.sum()
+    assert z_scores(share).abs().max() < 4.5
+    assert z_scores(sizes / sizes.sum()).abs().max() > 4.5
+    assert float(share.min()) >= floor
+    assert layer_weights(model, True) == layer_weights(model, True, floor=0.0)  # the size law
+    with pytest.raises(ValueError, match="layer floor"):
+        layer_weights(model, True, floor=0.3)  # 4 layers x 0.3 > 1
 
 
 def test_dense_block_losses_from_products_equal_the_whole_forward():
