@@ -19,7 +19,9 @@ running quadratic sums for every beta (the same operations again, so still the s
 ``Q`` is symmetric in ``(l, m)`` and the variance reads only its upper triangle
 (``sampler.estimators.marginal``), so only the ``B (B + 1) / 2`` pairs ``l <= m`` are formed and
 summed over ranks: ``Q[i, l, m]`` is the product ``S[l, i] S[m, i]``, the same number whichever
-triangle it is taken from.
+triangle it is taken from. ``pair_spread`` turns the merged sums of one beta into the blocks'
+summed outer deviations over those pairs, what the variance of ``sampler.estimators.marginal``
+reads.
 """
 
 from __future__ import annotations
@@ -86,3 +88,18 @@ class FirstLayerSums:
     def payload(self, index: int) -> torch.Tensor:
         parts = (self.s[index], self.p[index], self.quadratic(index))
         return torch.cat([part.flatten() for part in parts])
+
+
+def pair_spread(s, p, q, r: float, total: float, low, high) -> torch.Tensor:
+    """``Q - (S P^T + P S^T) / s1 + S S^T R / s1^2`` per column over the pairs ``l <= m``
+    (``[h, pairs]``): the blocks' summed outer deviations of one row of sums, times ``s1^2``;
+    ``s, p [B, h]``, ``q [h, pairs]``. A view of ``pair_rows``' ``[pairs, h]``."""
+    return pair_rows(s, p, q, r, total, low, high).T
+
+
+def pair_rows(s, p, q, r: float, total: float, low, high) -> torch.Tensor:
+    """``pair_spread`` as ``[pairs, h]``: the rows ``l`` and ``m`` of ``s`` and ``p`` gathered
+    (contiguous rows, a fifth of the time of gathering columns of their transposes), the same
+    operations in the same order on every element, so the same numbers."""
+    s_l, s_m, p_l, p_m = s[low], s[high], p[low], p[high]
+    return q.T - (s_l * p_m + p_l * s_m) / total + s_l * s_m * (r / (total * total))

@@ -72,7 +72,7 @@ import torch
 
 from sampler.estimators.control_variate import ColumnCrossSums, weight_square_sum
 from sampler.estimators.draws import Drawn, Reused, dense_input, offsets_of
-from sampler.estimators.first_layer_sums import FirstLayerSums
+from sampler.estimators.first_layer_sums import FirstLayerSums, pair_rows, pair_spread
 from sampler.models import streams
 
 RESIDUAL_ROWS = 50  # hidden units per residual stream and per share of the first layer's finish
@@ -310,18 +310,3 @@ def row_share(width: int, comm) -> tuple[list[int], slice]:
     bounds = [min(width, RESIDUAL_ROWS * (pieces * r // comm.size)) for r in range(comm.size + 1)]
     counts = [high - low for low, high in zip(bounds, bounds[1:])]
     return counts, slice(bounds[comm.rank], bounds[comm.rank + 1])
-
-
-def pair_spread(s, p, q, r: float, total: float, low, high) -> torch.Tensor:
-    """``Q - (S P^T + P S^T) / s1 + S S^T R / s1^2`` per column over the pairs ``l <= m``
-    (``[h, pairs]``): the blocks' summed outer deviations of one row of sums, times ``s1^2``;
-    ``s, p [B, h]``, ``q [h, pairs]``. A view of ``pair_rows``' ``[pairs, h]``."""
-    return pair_rows(s, p, q, r, total, low, high).T
-
-
-def pair_rows(s, p, q, r: float, total: float, low, high) -> torch.Tensor:
-    """``pair_spread`` as ``[pairs, h]``: the rows ``l`` and ``m`` of ``s`` and ``p`` gathered
-    (contiguous rows, a fifth of the time of gathering columns of their transposes), the same
-    operations in the same order on every element, so the same numbers."""
-    s_l, s_m, p_l, p_m = s[low], s[high], p[low], p[high]
-    return q.T - (s_l * p_m + p_l * s_m) / total + s_l * s_m * (r / (total * total))

@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from sampler.estimators import first_layer_sums
-from sampler.estimators.first_layer_sums import FirstLayerSums
-from sampler.estimators.marginal import pair_spread
+from sampler.estimators.first_layer_sums import FirstLayerSums, pair_spread
 
 GRID, BATCH, WIDTH = 5, 4, 6
 
