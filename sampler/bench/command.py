@@ -100,7 +100,13 @@ def add_parser(commands) -> None:
     add("--rm-iterations", type=positive_int, default=30, help="RM iterations J (default: 30)")
     add("--ranks", type=_ranks, default=2, help="ranks to compare with 1 (0: skip; default: 2)")
     add("--ranks-model", choices=MODELS, default="mlp", help="model of the rank comparison (mlp)")
-    add("--ranks-steps", type=positive_int, default=10, help="updates per rank run (default: 10)")
+    add(
+        "--ranks-steps",
+        type=positive_int,
+        default=10,
+        help="updates per rank run, at least (default: 10; a short update gets enough to last "
+        f"about {timed_runs.RUN_SECONDS:g} s on one rank)",
+    )
     add(
         "--ranks-rounds",
         type=positive_int,

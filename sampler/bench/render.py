@@ -24,8 +24,9 @@ def render(report) -> str:
         verdict = "ok" if r["efficiency"] >= EFFICIENCY_TARGET else "MISSED"
         name = f"{r['workload']}, 1 vs {r['ranks']} ranks"
         spread = r.get("efficiencies", [])
+        runs = f", runs of {r['steps']} updates" if "steps" in r else ""
         pairs = (
-            f" (median of {len(spread)} pairs, {min(spread):.0%}-{max(spread):.0%})"
+            f" (median of {len(spread)} pairs, {min(spread):.0%}-{max(spread):.0%}{runs})"
             if len(spread) > 1
             else ""
         )

@@ -4,7 +4,12 @@ real ``mpiexec``, and the peak memory of an importance-sampling update.
 Scaling: ``mpiexec -n R python -m sampler train ...`` (one thread per rank) on the reference
 workload, seconds per update read from ``metrics.jsonl`` (the median of the differences of its
 ``time`` over updates 2..N, so start-up is excluded); the 1- and R-rank runs alternated over
-rounds, speedup the median over rounds of ``t_1 / t_R``, efficiency ``speedup / R``.
+rounds, speedup the median over rounds of ``t_1 / t_R``, efficiency ``speedup / R``. A run has
+at least ``steps`` updates and, for a short update, enough to last about ``seconds`` on one
+rank (its N from a first one-rank run of ``steps`` updates, which is then run again with N):
+on a shared 2-core machine one update of the default IS update (about 50 ms) varies by 10-30%
+from one to the next, and the median of 10 of them gave two-rank efficiencies from 72% to 127%
+in one bench (docs/benchmark.md, "Where the last points go").
 
 Memory: a fresh interpreter builds the model, runs one update and reports its peak resident set
 (``VmHWM`` of ``/proc/self/status``: ``ru_maxrss`` would report the parent's high-water mark,
@@ -15,6 +20,7 @@ blocks keep memory independent of J.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import statistics
@@ -107,19 +113,39 @@ def seconds_per_update(
     return statistics.median(differences[1:] or differences)
 
 
+RUN_SECONDS = 5.0  # a rank run of a short update lasts about this long on one rank
+
+
+def run_length(steps: int, seconds: float, one_update: float, most: int = 200) -> int:
+    """Updates per rank run: ``steps``, or more where ``steps`` updates of ``one_update``
+    seconds would last less than ``seconds`` (at most ``most``)."""
+    if one_update <= 0 or steps * one_update >= seconds:
+        return steps
+    return max(steps, min(most, math.ceil(seconds / one_update)))
+
+
 def scaling(
-    model: str, ranks: int, steps: int, workloads: dict[str, list[str]], rounds: int = 1
+    model: str,
+    ranks: int,
+    steps: int,
+    workloads: dict[str, list[str]],
+    rounds: int = 1,
+    seconds: float = RUN_SECONDS,
 ) -> list[dict]:
     """Each workload on 1 and on ``ranks`` ranks, alternated ``rounds`` times (1, R, 1, R, ...)
     so that a slow spell of a shared machine falls on both sides of a pair; the speedup is the
     median over rounds of each pair's ``t_1 / t_R`` (``efficiencies``: every pair's), the
-    seconds are the medians of each side."""
+    seconds are the medians of each side. Each run has ``run_length`` updates (``steps`` in
+    the result)."""
     results = []
     for name, flags in workloads.items():
+        first = seconds_per_update(1, flags, model, steps)
+        length = run_length(steps, seconds, first)
         ones, manys = [], []
-        for _ in range(rounds):
-            ones.append(seconds_per_update(1, flags, model, steps))
-            manys.append(seconds_per_update(ranks, flags, model, steps))
+        for round_ in range(rounds):
+            kept = round_ == 0 and length == steps  # the first run already had its length
+            ones.append(first if kept else seconds_per_update(1, flags, model, length))
+            manys.append(seconds_per_update(ranks, flags, model, length))
         speedups = [one / many for one, many in zip(ones, manys)]
         speedup = statistics.median(speedups)
         results.append(
@@ -128,6 +154,7 @@ def scaling(
                 "workload": name,
                 "ranks": ranks,
                 "rounds": rounds,
+                "steps": length,
                 "seconds_1": statistics.median(ones),
                 "seconds_r": statistics.median(manys),
                 "speedup": speedup,

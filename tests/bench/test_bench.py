@@ -67,15 +67,44 @@ def test_peak_memory_probe_reports_a_resident_set():
     assert timed_runs.peak_memory("linear", 50, "literal") > 10  # MB: the interpreter and torch
 
 
+def test_a_short_update_gets_rank_runs_long_enough_to_time(monkeypatch):
+    """``run_length``: at least ``steps`` updates, and about ``seconds`` of them on one rank for
+    a short update; ``scaling`` runs every pair at that length, a first run of ``steps``
+    updates only to find it (kept as round 1 where it was long enough)."""
+    assert timed_runs.run_length(10, 5.0, 0.05) == 100  # 50 ms updates: 100 of them
+    assert timed_runs.run_length(10, 5.0, 0.8) == 10  # 10 updates already last 8 s
+    assert timed_runs.run_length(10, 5.0, 0.001) == 200  # at most 200
+    assert timed_runs.run_length(10, 5.0, 0.0) == 10
+    calls = []
+
+    def fake(ranks, flags, model, steps, threads=1):
+        calls.append((ranks, flags[0], steps))
+        return {"fast": 0.05, "slow": 1.0}[flags[0]] / (1 if ranks == 1 else 1.8)
+
+    monkeypatch.setattr(timed_runs, "seconds_per_update", fake)
+    fast, slow = timed_runs.scaling("mlp", 2, 10, {"f": ["fast"], "s": ["slow"]}, rounds=2)
+    assert fast["steps"] == 100 and slow["steps"] == 10
+    assert calls == [
+        (1, "fast", 10),  # the first run finds the length, then every pair has it
+        *[(1, "fast", 100), (2, "fast", 100)] * 2,
+        (1, "slow", 10),  # long enough: it is round 1's one-rank run
+        (2, "slow", 10),
+        (1, "slow", 10),
+        (2, "slow", 10),
+    ]
+    assert math.isclose(fast["efficiency"], 0.9) and math.isclose(slow["efficiency"], 0.9)
+
+
 @requires_mpi
 def test_rank_comparison_runs_sampler_train_under_mpiexec():
     flags = {"is": ["--estimator", "is", "--samples", "40", "--block-size", "10"]}
-    (result,) = timed_runs.scaling("linear", 2, 3, flags, rounds=3)
+    (result,) = timed_runs.scaling("linear", 2, 3, flags, rounds=3, seconds=0.0)
     assert result["ranks"] == 2 and result["seconds_1"] > 0 and result["seconds_r"] > 0
     assert math.isclose(result["efficiency"], result["speedup"] / 2)
     # the median of the three alternated pairs, each pair's efficiency kept
     assert len(result["efficiencies"]) == 3 and result["rounds"] == 3
     assert result["efficiency"] == sorted(result["efficiencies"])[1]
+    assert result["steps"] == 3  # seconds=0: no longer runs (a short update's: the test above)
     assert "median of 3 pairs" in render(
         {
             "load_average": [0, 0, 0],
