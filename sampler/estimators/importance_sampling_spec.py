@@ -21,6 +21,7 @@ from sampler.estimators.importance_sampling import (
     ESS_SAMPLES,
     ImportanceSampling,
 )
+from sampler.estimators.layerwise import LAYER_FLOOR
 from sampler.estimators.marginal import RESIDUALS, not_applicable
 from sampler.estimators.proposals import PROPOSALS
 from sampler.estimators.temperature import beta_option, is_auto, temperature
@@ -65,8 +66,8 @@ OPTIONS = {
         "(one layer per update, cyclically, the rest fixed: that layer's partial local entropy, "
         "the forward from its input activations), layerwise-size (the layer drawn in proportion "
         "to its size), layerwise-sqrt (in proportion to the square root of its size: the small "
-        "layers more often), layerwise-floor (by size, each layer at least 3 percent of the "
-        "updates), layerwise-pairs (as layerwise-size, the block's proposals in antithetic "
+        f"layers more often), layerwise-floor (by size, each layer at least {LAYER_FLOOR:.0%} of "
+        "the updates), layerwise-pairs (as layerwise-size, the block's proposals in antithetic "
         "pairs x +- sqrt(tau) e), or auto "
         f"(marginal where it applies, else {AUTO_CONVOLUTIONS} on a model with convolutions, "
         f"else {AUTO_FALLBACK})",
