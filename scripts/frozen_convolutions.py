@@ -22,16 +22,16 @@ import argparse
 import torch
 from torch import nn
 
-from sampler.models.cnn import small_conv_net, tiny_conv_net
 from sampler.models.data.mnist import load_mnist
+from sampler.models.zoo import MODELS
 
-NETS = {"small-conv": small_conv_net, "tiny-conv": tiny_conv_net}
+NETS = ("small-conv", "tiny-conv")  # the zoo's CNNs with layers conv1, conv2 and dense above
 
 
 def lenet(model: str = "small-conv") -> nn.Module:
     """The zoo's ``model`` module (built on the meta device), materialised on the CPU with
     torch's default initialisation, layer by layer in order."""
-    module = NETS[model]((1, 28, 28), 10).module.to_empty(device="cpu")
+    module = MODELS[model]((1, 28, 28), 10).module.to_empty(device="cpu")
     for layer in module:
         if hasattr(layer, "reset_parameters"):
             layer.reset_parameters()
@@ -66,7 +66,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--every", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--model", choices=sorted(NETS), default="small-conv")
+    parser.add_argument("--model", choices=NETS, default="small-conv")
     args = parser.parse_args()
     torch.set_num_threads(1)
     data = load_mnist(args.data_dir)
