@@ -38,6 +38,17 @@ scales both alike, so the weights of ``B`` settle near ``exp(-beta_eff f)`` with
 zeros off the block would dilute it by ``|B| / d`` and keep the full step ``d / |B|`` times too
 long). The same holds for the recorded ``beta_eff`` (``sampler.scheme.mc_error``).
 
+A longer full step (``--lr anneal:R,G``). ``eta_k = G tau_k r_k``: while the error is small the
+iterate moves ``G`` times the way to the target, ``x <- x + G (m - x)`` (``G = 1``: ``x <- m``).
+On the quadratic a full step contracts the error by ``1 - G c``, which overshoots but still
+contracts for ``G <= 2`` (``c < 1``), and the error it adds is ``G^2 SE^2``: the full step's
+``beta_eff`` is ``B / G`` and ``r_k = min(1, B / (G R (k + 1)))``, so the cut comes ``G`` times
+sooner and the noise alone again leaves ``beta_eff = max(B / G, R (k + 1))``. What it is for:
+in the near-linear regime of a tilted block the target's drift ``|m - x|`` is about
+``sqrt(tau ln(J / ESS))`` whatever J, while its Monte Carlo variance is ``tau / ESS`` per
+coordinate; ``G`` times the drift at ``G^2`` times the samples (the same ESS fraction) keeps
+the noise of an update where it was (docs "A longer step from more samples").
+
 The paper's algorithm (García Trillos, Kaplan, Sanz-Alonso, Algorithms 1 and 2: ``x <- m``) is
 ``--lr tau``.
 """
@@ -55,17 +66,21 @@ from sampler.schedules import Recorded
 
 ANNEAL = "anneal"
 DEFAULT_RATE = 5.0  # beta_eff rises by R per update once the Monte Carlo error dominates
+MAX_GAIN = 2.0  # anneal:R,G: a full step beyond 2 (m - x) can grow the error of a stiff direction
 
 
 @dataclass(frozen=True, eq=False)
 class AnnealedStep(Recorded):
-    """``--lr anneal[:R]``: ``ratio(...)`` is ``r_k``; ``eta_k = tau_k r_k``. Its record is
-    its spec text."""
+    """``--lr anneal[:R[,G]]``: ``ratio(...)`` is ``r_k``; ``eta_k = G tau_k r_k``. Its record
+    is its spec text."""
 
     rate: float = DEFAULT_RATE
+    gain: float = 1.0  # G: the full step in units of tau
 
     @property
     def spec(self) -> str:
+        if self.gain != 1.0:
+            return f"{ANNEAL}:{self.rate:g},{self.gain:g}"
         return ANNEAL if self.rate == DEFAULT_RATE else f"{ANNEAL}:{self.rate:g}"
 
     def recorded(self) -> str:
@@ -73,8 +88,9 @@ class AnnealedStep(Recorded):
 
     def ratio(self, step: int, variance, tau, langevin_tau, beta, block=None) -> float:
         """``r_k = min(1, B_k / (R (k + 1)))``; 1 without a variance, a positive beta or a
-        Langevin reading of the step (Adam). ``block``: the coordinates a layer-wise update
-        perturbed (``B_k`` is their mean; ``None``: all)."""
+        Langevin reading of the step (Adam). ``langevin_tau``: the Langevin reading of the full
+        step ``G tau`` (``B_k`` is the full step's ``beta_eff``). ``block``: the coordinates a
+        layer-wise update perturbed (``B_k`` is their mean; ``None``: all)."""
         if variance is None or beta is None or not beta > 0 or langevin_tau is None:
             return 1.0
         variance = variance.to(torch.float64)
@@ -94,20 +110,33 @@ def on_block(values: torch.Tensor, block: slice) -> torch.Tensor:
 
 
 def parse_anneal(text: str) -> AnnealedStep | None:
-    """``anneal`` or ``anneal:R`` as an ``AnnealedStep``; ``None`` for any other text;
-    ``OptionError`` naming ``--lr`` for a bad ``R``."""
+    """``anneal``, ``anneal:R`` or ``anneal:R,G`` as an ``AnnealedStep``; ``None`` for any other
+    text; ``OptionError`` naming ``--lr`` for a bad ``R`` or ``G``."""
     name, _, argument = text.strip().partition(":")
     if name.strip() != ANNEAL:
         return None
     if not argument.strip():
         return AnnealedStep()
-    try:
-        rate = float(argument)
-    except ValueError:
-        rate = math.nan
+    rate_text, comma, gain_text = argument.partition(",")
+    rate = _number(rate_text)
     if not (math.isfinite(rate) and rate > 0):
         raise OptionError(
             f"{setting('lr')}: {text.strip()!r} needs a positive number R (anneal:R, beta_eff "
             "rising by R per update)"
         )
-    return AnnealedStep(rate)
+    if not comma:
+        return AnnealedStep(rate)
+    gain = _number(gain_text)
+    if not 0 < gain <= MAX_GAIN:
+        raise OptionError(
+            f"{setting('lr')}: {text.strip()!r} needs a full step G in (0, {MAX_GAIN:g}] "
+            "(anneal:R,G: x <- x + G (m - x) while the Monte Carlo error is small)"
+        )
+    return AnnealedStep(rate, gain)
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan

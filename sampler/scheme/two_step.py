@@ -78,9 +78,9 @@ OPTIONS = {
     "lr": Option(
         "any",
         ANNEAL,
-        "outer step eta: 'anneal[:R]' (eta = tau while the Monte Carlo error is small, then cut "
-        "so that beta_eff rises by R per update, default 5), 'tau' (x <- m, the paper's "
-        "algorithm) or a number or schedule",
+        "outer step eta: 'anneal[:R[,G]]' (eta = G tau while the Monte Carlo error is small, "
+        "then cut so that beta_eff rises by R per update; default R 5, G 1), 'tau' (x <- m, "
+        "the paper's algorithm) or a number or schedule",
         check=_lr_check,
         label="schedule",
     ),
@@ -173,11 +173,14 @@ class TwoStepTrainer:
         ratio = None
         if isinstance(self.lr, AnnealedStep):
             beta = diagnostics.get("beta")
-            langevin = self.optimizer.langevin_step(tau)
+            gain = self.lr.gain  # the full step G tau (--lr anneal:R,G)
+            langevin = self.optimizer.langevin_step(tau if gain == 1.0 else tau * gain)
             ratio = self.lr.ratio(step, variance, tau, langevin, beta, block)
+            cut = ratio < 1.0
+            ratio = ratio * gain  # eta / tau
             eta = tau if ratio == 1.0 else tau * ratio
             told = getattr(self.estimator, "noise_dominates", None)
-            if ratio < 1.0 and told is not None:  # e.g. is: a smaller beta from now on
+            if cut and told is not None:  # e.g. is: a smaller beta from now on
                 estimator_state = told(estimator_state)
         else:
             eta = tau if self.lr is None else self.lr(step)

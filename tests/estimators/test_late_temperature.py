@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from sampler.estimators import StepKey
@@ -117,12 +118,14 @@ def test_a_given_target_is_kept_after_the_cut():
     assert settled_near(fractions, 0.3), fractions
 
 
-def test_resume_keeps_the_late_target(tmp_path):
+@pytest.mark.parametrize("lr", ["anneal:1e6", "anneal:1e6,2"])
+def test_resume_keeps_the_late_target(tmp_path, lr):
     """``tests/scheme/test_annealing.py`` resumes a default ``is`` run whose step is cut from
-    the first update; its checkpoint carries the late target's flag."""
+    the first update (with the full step ``tau`` and ``2 tau``); its checkpoint carries the late
+    target's flag."""
     from tests.scheme.test_annealing import test_resume_with_the_rule_equals_an_uninterrupted_run
 
-    test_resume_with_the_rule_equals_an_uninterrupted_run(tmp_path)
+    test_resume_with_the_rule_equals_an_uninterrupted_run(tmp_path, lr)
     for name in ("whole", "part"):
         state = read_run(tmp_path / name)[3]["state"]
         assert state["estimator"][ANNEALING] is True, state

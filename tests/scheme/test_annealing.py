@@ -3,6 +3,10 @@
 rate; the constant step (``x <- m``) and a step that ignores the error fail the same check; a
 resumed run with the rule is bit-identical.
 
+A longer full step (``--lr anneal:R,G``) follows the same recursion with the step ``s_k = G r_k``
+(``r_k = min(1, B / (G R (k + 1)))``): recorded, measured, and refused where the rule ignores
+``G`` in the error it weighs.
+
 The quadratic ``f = a/2 |x - x*|^2`` has the exact local-entropy target ``m = (x / tau + beta a
 x*) / (1 / tau + beta a)``; the estimator here returns it plus Gaussian noise of known variance
 ``SE^2`` per coordinate (and reports that variance, as every estimator does), so the error
@@ -82,23 +86,31 @@ def run(lr, steps: int = STEPS):
 
 
 def predicted(ratios) -> list[float]:
-    """``v_k`` of the exact recursion for the steps ``r_k`` of the rule, ``v_0 = 1``."""
+    """``v_k`` of the exact recursion for the steps ``r_k`` of the rule (``eta_k / tau``),
+    ``v_0 = 1``."""
     values = [1.0]
     for r in ratios:
         values.append((1 - r * C) ** 2 * values[-1] + r * r * SE2)
     return values
 
 
-def rule_ratios(steps: int = STEPS) -> list[float]:
-    return [min(1.0, A / (k + 1)) for k in range(steps)]
+def rule_ratios(steps: int = STEPS, gain: float = 1.0) -> list[float]:
+    """``eta_k / tau = G r_k`` with ``r_k = min(1, B / (G R (k + 1)))``: ``G`` until the cut,
+    then ``A / (k + 1)`` as with ``G = 1``."""
+    return [gain * min(1.0, A / (gain * (k + 1))) for k in range(steps)]
+
+
+def check_follows_the_recursion(measured, gain: float = 1.0) -> None:
+    expected = predicted(rule_ratios(gain=gain))
+    for k, (mse, se) in measured.items():
+        assert abs(mse - expected[k]) < 4 * se, (k, mse, expected[k], se)
 
 
 def check_converges_at_the_derived_rate(measured) -> None:
     """The measured mean squares follow the rule's recursion, which decays as
     ``A^2 SE^2 / ((2 A c - 1) k)``."""
+    check_follows_the_recursion(measured)
     expected = predicted(rule_ratios())
-    for k, (mse, se) in measured.items():
-        assert abs(mse - expected[k]) < 4 * se, (k, mse, expected[k], se)
     asymptote = A * A * SE2 / (2 * A * C - 1)
     assert expected[STEPS] * STEPS == pytest.approx(asymptote, rel=0.05)
     assert measured[1000][0] / measured[2000][0] == pytest.approx(2.0, rel=0.15)
@@ -137,6 +149,37 @@ def test_a_step_blind_to_the_error_fails():
         check_converges_at_the_derived_rate(measured)
 
 
+def test_a_longer_full_step_is_recorded_and_follows_its_recursion():
+    rule = AnnealedStep(RATE, gain=2.0)
+    measured, ratios = run(rule)
+    assert ratios == pytest.approx(rule_ratios(gain=2.0), rel=1e-9)
+    assert ratios[0] == 2.0 and ratios[-1] == pytest.approx(A / STEPS)
+    check_follows_the_recursion(measured, gain=2.0)
+
+
+class GainBlindStep(AnnealedStep):
+    """A wrong variant: the full step ``G tau``, but the cut weighs the error of ``tau``
+    (``r_k = min(1, B / (R (k + 1)))``): the late steps are ``G`` times too long."""
+
+    def ratio(self, step, variance, tau, langevin_tau, beta, block=None):
+        return super().ratio(step, variance, tau, langevin_tau / self.gain, beta, block)
+
+
+def test_a_cut_blind_to_the_longer_step_fails():
+    measured, ratios = run(GainBlindStep(RATE, gain=2.0))
+    assert ratios[-1] == pytest.approx(2 * A / STEPS)
+    with pytest.raises(AssertionError):
+        check_follows_the_recursion(measured, gain=2.0)
+
+
+@pytest.mark.parametrize(
+    "value", ["anneal:5,0", "anneal:5,-1", "anneal:5,2.5", "anneal:5,x", "anneal:5,nan"]
+)
+def test_a_bad_full_step_is_refused_naming_the_flag(value):
+    with pytest.raises(OptionError, match=r"--lr: .*full step G in \(0, 2\]"):
+        resolve(method("is", None), {"lr": value}, steps=10)
+
+
 def test_without_monte_carlo_error_the_step_stays_full():
     rule = AnnealedStep()
     assert rule.ratio(10**6, None, TAU, TAU, BETA) == 1.0
@@ -144,7 +187,7 @@ def test_without_monte_carlo_error_the_step_stays_full():
     assert rule.ratio(10**6, tiny, TAU, TAU, BETA) == 1.0
 
 
-@pytest.mark.parametrize("value", ["anneal:0", "anneal:-1", "anneal:x", "anneal:inf"])
+@pytest.mark.parametrize("value", ["anneal:0", "anneal:-1", "anneal:x", "anneal:inf", "anneal:,2"])
 def test_a_bad_rate_is_refused_naming_the_flag(value):
     with pytest.raises(OptionError, match=r"--lr: .*positive number R"):
         resolve(method("is", None), {"lr": value}, steps=10)
@@ -154,12 +197,16 @@ def test_anneal_is_the_default_and_recorded():
     values = resolve(method("is", None), {}, steps=10)
     assert values["lr"] == "anneal" and isinstance(values["lr"], AnnealedStep)
     assert resolve(method("is", None), {"lr": "anneal:2.5"}, steps=10)["lr"] == "anneal:2.5"
+    longer = resolve(method("is", None), {"lr": "anneal:5,2"}, steps=10)["lr"]
+    assert longer == "anneal:5,2" and (longer.rate, longer.gain) == (5.0, 2.0)
+    assert resolve(method("is", None), {"lr": "anneal:5,1"}, steps=10)["lr"] == "anneal"
 
 
-def test_resume_with_the_rule_equals_an_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize("lr", ["anneal:1e6", "anneal:1e6,2"])
+def test_resume_with_the_rule_equals_an_uninterrupted_run(tmp_path, lr):
     # R so large that r_k < 1 from the first update: the rule acts at every step
     common = ["--samples", 150, "--steps", 8, "--eval-every", 4, "--checkpoint-every", 3]
-    common += ["--lr", "anneal:1e6"]
+    common += ["--lr", lr]
     assert cli(*common, "--out", tmp_path / "whole") == 0
     partial = list(common)
     partial[partial.index("--steps") + 1] = 5
@@ -172,15 +219,15 @@ def test_resume_with_the_rule_equals_an_uninterrupted_run(tmp_path):
     assert [m["lr_ratio"] for m in metrics] == [m["lr_ratio"] for m in whole_metrics]
 
 
-@pytest.mark.parametrize("momentum", [0.0, 0.5])
-def test_the_recorded_beta_eff_is_the_rules_target_once_cut(momentum):
-    """``beta_eff`` of ``sampler.scheme.mc_error`` after the step is ``max(B, R (k + 1))``,
+@pytest.mark.parametrize("momentum, gain", [(0.0, 1.0), (0.5, 1.0), (0.0, 2.0), (0.5, 1.5)])
+def test_the_recorded_beta_eff_is_the_rules_target_once_cut(momentum, gain):
+    """``beta_eff`` of ``sampler.scheme.mc_error`` after the step is ``max(B / G, R (k + 1))``,
     with momentum too (the Langevin step ``eta / (1 - mu)``)."""
     problem = QuadraticProblem(torch.full((50,), CURVATURE), torch.zeros(50))
     optimizer = make_optimizer("momentum" if momentum else "sgd", momentum)
-    rule = AnnealedStep(RATE)
+    rule = AnnealedStep(RATE, gain)
     trainer = TwoStepTrainer(NoisyExactTarget(), TauSchedule(str(TAU)), rule, 0, optimizer)
-    full = FULL_BETA_EFF * (1 - momentum)
+    full = FULL_BETA_EFF * (1 - momentum) / gain
     params = torch.ones(50, dtype=torch.float64)
     state = trainer.init(params)
     for step in range(40):
