@@ -173,8 +173,8 @@ class TwoStepTrainer:
         ratio = None
         if isinstance(self.lr, AnnealedStep):
             beta = diagnostics.get("beta")
-            gain = self.lr.gain  # the full step G tau (--lr anneal:R,G)
-            langevin = self.optimizer.langevin_step(tau if gain == 1.0 else tau * gain)
+            gain = self.lr.gain  # the full step G tau (--lr anneal:R,G); x 1.0 is exact
+            langevin = self.optimizer.langevin_step(tau * gain)
             ratio = self.lr.ratio(step, variance, tau, langevin, beta, block)
             cut = ratio < 1.0
             ratio = ratio * gain  # eta / tau
