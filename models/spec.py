@@ -1,6 +1,7 @@
 """What a zoo entry is: ``ModelSpec``, a model's name, builder, summary, default data, accepted
-options and preparation, called like its builder (``models.zoo`` holds the built-in entries,
-``models.keras.factory`` makes one for ``keras:MODULE:FACTORY``).
+options, preparation and the settings it trains with by default, called like its builder
+(``models.zoo`` holds the built-in entries, ``models.keras.factory`` makes one for
+``keras:MODULE:FACTORY``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ class ModelSpec:
     options: Mapping[str, Option] = field(default_factory=dict)
     # called with the rank's device before the model is built (TensorFlow's threads and GPU)
     prepare: Callable[[Any], None] | None = None
+    # method name -> the settings (run fields and method options, e.g. ``batch_size``,
+    # ``samples``) that method trains this model with unless a layer of settings gives them: a
+    # measured default of the model's own, under ``--config`` and the flags
+    # (``sampler.config.sources.make_config``; ``sampler models`` lists them)
+    trains_with: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def parse(self, options: Mapping[str, Any]) -> dict[str, Any]:
         """Typed options; an unknown key or bad value raises ``OptionError`` naming the model."""

@@ -14,7 +14,13 @@ from __future__ import annotations
 
 import math
 
-from sampler.models.cnn import musso_cifar, musso_stl, small_conv_net, tiny_conv_net
+from sampler.models.cnn import (
+    CNN_IS_SETTINGS,
+    musso_cifar,
+    musso_stl,
+    small_conv_net,
+    tiny_conv_net,
+)
 from sampler.models.committee import Committee
 from sampler.models.dense import ACTIVATIONS, DenseNet
 from sampler.models.interface import Model
@@ -128,6 +134,7 @@ _SPECS = (
             ),
             "vmap": VMAP,
         },
+        trains_with={"is": CNN_IS_SETTINGS},
     ),
     ModelSpec(
         "musso-cifar",

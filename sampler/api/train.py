@@ -7,10 +7,11 @@
     result.summary         # summary.json as a dict; result.metrics: metrics.jsonl as dicts
 
 The settings are those of ``sampler train`` under their Python names, with the same defaults
-(``RunConfig``), and a method's options (``samples=``, ``tau=``, ``lr=``, ... : ``sampler
-methods``) are keyword arguments; they go through the same ``make_config`` and
-``resolve_settings`` as the flags, and the run is ``sampler.training.loop.train``, the command's
-own loop. Differences: a schedule may also be a
+(``RunConfig``, and a zoo model's own for its method: ``batch_size=None`` is 20, or what the
+model declares, ``ModelSpec.trains_with``), and a method's options (``samples=``, ``tau=``,
+``lr=``, ... : ``sampler methods``) are keyword arguments; they go through the same
+``make_config`` and ``resolve_settings`` as the flags, and the run is
+``sampler.training.loop.train``, the command's own loop. Differences: a schedule may also be a
 Python function ``step -> value`` (``tau=lambda k: 0.01 * 0.99**k``; recorded as
 ``python:MODULE.NAME``), errors name the argument (``tau=``) instead of the flag
 (``sampler.models.naming``), and without ``out=`` the run directory is a temporary one, removed at
@@ -95,7 +96,7 @@ def train(
     estimator: str | None = None,
     baseline: str | None = None,
     steps: int = _DEFAULT.steps,
-    batch_size: int = _DEFAULT.batch_size,
+    batch_size: int | None = None,
     seed: int = _DEFAULT.seed,
     eval_every: int = _DEFAULT.eval_every,
     checkpoint_every: int | None = None,

@@ -3,11 +3,13 @@
 For a convolutional network of the zoo on the embedded MNIST (minibatch 20, tau = 0.01, the
 seeded initialisation): the literal IS update (J given, fixed beta) beside its noise + forward
 floor; the layer-wise update of every layer (``--proposal layerwise``, each beside its own noise
-+ forward floor: the block's numbers, the forward from its input activations); the estimator's
-defaults (on a CNN ``layerwise-size`` at ``--tau-scale auto`` and ``--beta auto``: ESS 0.1 J), one
-update per layer; and an SGD step. Derived rows: ``layerwise`` (cyclic) costs the mean over the
-layers per update, ``layerwise-size`` and the defaults the mean weighted by each layer's share
-of the parameters (the probability it is drawn), each with the same average of its floors.
++ forward floor: the block's numbers, the forward from its input activations); what ``sampler
+train --model NAME`` runs by default (on a CNN ``layerwise-size`` at ``--tau-scale auto``, and the
+model's own IS settings, ``ModelSpec.trains_with``: its J, minibatch and ESS target whatever J
+is given), one update per layer; and an SGD step. Derived rows: ``layerwise`` (cyclic) costs
+the mean over the layers per update, ``layerwise-size`` and the defaults the mean weighted by
+each layer's share of the parameters (the probability it is drawn), each with the same average
+of its floors.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from sampler.bench.workloads import (
     reference_problem,
     sgd_workload,
 )
+from sampler.config.sources import make_config
 from sampler.estimators.importance_sampling import ImportanceSampling
 from sampler.estimators.layerwise import block_of, layer_weights
+from sampler.scheme.tau import DEFAULT_LAYER, TauSchedule
 from sampler.scheme.tau_scale import DEFAULT_TAU, layer_scales
 
 CNN_MODELS = ("small-conv", "tiny-conv")
@@ -42,21 +46,34 @@ def cnn_workloads(model_name: str, settings, device: torch.device = CPU) -> tupl
         workloads.append(
             is_workload(f"is layerwise {layer}", estimator, problem, center, tau, step=index)
         )
-    default = default_is(samples)
-    scheme = default.scheme(problem)
-    default_tau = DEFAULT_TAU * per_layer(model, layer_scales("auto", model, 0), device)
+    own = make_config({"model": model_name, "data": "mnist"})  # the model's own defaults
+    options = dict(own.method_options)
+    default = default_is(options.pop("samples", samples), options)
+    default_tau = first_tau(options) * per_layer(model, layer_scales("auto", model, 0), device)
+    default_problem = reference_problem(model_name, device, own.batch_size)[1]
+    scheme = default.scheme(default_problem)
     for layer in model.layers:  # the default perturbs one layer per update
         step = drawn_at(model, layer, scheme)
         name = f"is defaults {layer}"
-        workloads.append(is_workload(name, default, problem, center, default_tau, step=step))
+        workloads.append(
+            is_workload(name, default, default_problem, center, default_tau, step=step)
+        )
     workloads.append(sgd_workload(problem, center))
     described = {
         "num_params": model.num_params,
         "default_proposal": scheme.name,
+        "default_samples": default.samples,
+        "default_batch_size": own.batch_size,
         "layer_shares": draw_shares(model, by_size=True, power=1.0),
         "default_shares": draw_shares(model, scheme.by_size, scheme.power, scheme.floor),
     }
     return workloads, described
+
+
+def first_tau(options: dict) -> float:
+    """The tau of update 0 of a model's own ``--tau`` (one schedule for every layer), in the
+    units of ``--tau-scale auto``; the default 0.01 where it declares none."""
+    return TauSchedule(options.get("tau", DEFAULT_TAU)).schedules[DEFAULT_LAYER](0)
 
 
 def draw_shares(model, by_size: bool, power: float, floor: float = 0.0) -> dict[str, float]:

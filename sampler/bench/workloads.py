@@ -121,13 +121,13 @@ def measure(workloads: list[Workload], rounds: int, device: torch.device = CPU) 
                     workload.floor_times.setdefault(name, []).append(value)
 
 
-def reference_problem(model_name: str, device: torch.device = CPU):
-    """The model ``model_name`` on the embedded MNIST, and its minibatch of update 0, on
-    ``device``."""
+def reference_problem(model_name: str, device: torch.device = CPU, batch_size: int = BATCH):
+    """The model ``model_name`` on the embedded MNIST, and its minibatch of update 0
+    (``batch_size`` images), on ``device``."""
     config = make_config({"model": model_name, "data": "mnist"})
     data = load_dataset(config)
     model = model_on(config, None, data.input_shape, data.num_classes, device)
-    batch = data.minibatch(0, 0, BATCH).to(device)
+    batch = data.minibatch(0, 0, batch_size).to(device)
     return model, Problem(model, batch, train_size=data.train_x.shape[0])
 
 
@@ -241,10 +241,10 @@ def sgd_workload(problem, center) -> Workload:
     return Workload("sgd step", run, {"gradient": lambda: problem.loss_and_grad(center[None])})
 
 
-def default_is(samples: int) -> ImportanceSampling:
+def default_is(samples: int, options: dict | None = None) -> ImportanceSampling:
     """``--estimator is`` with its defaults (the proposal and ``--beta auto``: ESS 0.3 J, 0.1 J
-    on a CNN), J given."""
-    values = resolve(method("is", None), {"samples": samples}, 1)
+    on a CNN) and ``options`` (a model's own defaults), J given."""
+    values = resolve(method("is", None), {**(options or {}), "samples": samples}, 1)
     return ESTIMATORS["is"].build(values)
 
 

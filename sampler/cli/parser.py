@@ -38,7 +38,7 @@ HELP = {
     "baseline": "run a backprop baseline instead of the two-step scheme",
     "init_from": "start from the parameters of the run directory DIR (warm start)",
     "steps": "number of outer updates",
-    "batch_size": "minibatch size",
+    "batch_size": "minibatch size (a model may declare its own for a method: sampler models)",
     "seed": "seed of initialisation, minibatch order and all sampling noise",
     "eval_every": "test-set evaluation every N updates (0: only at the end)",
     "checkpoint_every": "checkpoint every N updates (0: only at the end)",

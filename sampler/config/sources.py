@@ -1,5 +1,11 @@
-"""Where a run's settings come from, and how the layers merge: defaults < ``--config FILE`` <
-flags (later wins; option tables merge key by key).
+"""Where a run's settings come from, and how the layers merge: defaults < the model's own
+defaults for its method < ``--config FILE`` < flags (later wins; option tables merge key by
+key).
+
+The model's own defaults are what a zoo entry declares it trains with under a method
+(``ModelSpec.trains_with``, e.g. the CNNs' ``--estimator is`` settings in
+``sampler.models.cnn``): a setting no layer gives takes that value, and ``config.json`` records
+it like any other. A Keras model or a model the Python API built declares none.
 
 A ``--config`` file is TOML (keys are the flag names, with ``-`` or ``_``) or a run directory's
 ``config.json`` (its record keys dropped, ``from_run_record``). ``make_config`` brings every
@@ -26,6 +32,7 @@ from sampler.config.run_config import (
 )
 from sampler.models.naming import setting
 from sampler.models.options import OptionError, split_assignments
+from sampler.models.zoo import MODELS
 from sampler.runs.file_kinds import TEXT_LIMIT, read_regular
 from sampler.runs.files import unique_json
 
@@ -183,4 +190,23 @@ def make_config(*layers: dict[str, Any]) -> RunConfig:
                 f"{flag(alias)}: an option of {setting('data', owner)}, not of "
                 f"{setting('data', data)}"
             )
-    return RunConfig(**merged)
+    return _with_model_defaults(RunConfig(**merged), merged)
+
+
+def model_defaults(model: str, method_name: str) -> dict[str, Any]:
+    """The settings the zoo's ``model`` trains with under ``method_name`` unless given
+    (``ModelSpec.trains_with``); none for a name outside the zoo."""
+    spec = MODELS.get(model)
+    return dict(spec.trains_with.get(method_name, {})) if spec is not None else {}
+
+
+def _with_model_defaults(config: RunConfig, given: dict[str, Any]) -> RunConfig:
+    """``config`` with the model's own defaults for its method where no layer gave the
+    setting (``given``: the merged layers)."""
+    for name, value in model_defaults(config.model, config.method_name).items():
+        if name in FIELDS:
+            if name not in given:
+                setattr(config, name, coerce(name, value))
+        elif name not in config.method_options:
+            config.method_options[name] = value
+    return config
