@@ -1,15 +1,15 @@
 """The CNN workloads of ``sampler bench --models small-conv,tiny-conv`` (issue 21).
 
-For a convolutional network of the zoo on the embedded MNIST (minibatch 20, tau = 0.01, the
-seeded initialisation): the literal IS update (J given, fixed beta) beside its noise + forward
-floor; the layer-wise update of every layer (``--proposal layerwise``, each beside its own noise
-+ forward floor: the block's numbers, the forward from its input activations); what ``sampler
-train --model NAME`` runs by default (on a CNN ``layerwise-size`` at ``--tau-scale auto``, and the
-model's own IS settings, ``ModelSpec.trains_with``: its J, minibatch and ESS target whatever J
-is given), one update per layer; and an SGD step. Derived rows: ``layerwise`` (cyclic) costs
-the mean over the layers per update, ``layerwise-size`` and the defaults the mean weighted by
-each layer's share of the parameters (the probability it is drawn), each with the same average
-of its floors.
+For a convolutional network of the zoo on the embedded MNIST (minibatch 20, tau = 0.01, the seeded
+initialisation): the literal IS update (J given, fixed beta) beside its noise + forward floor; the
+layer-wise update of every layer (``--proposal layerwise``, each beside its own noise + forward
+floor: the block's numbers, the forward from its input activations); what ``sampler train --model
+NAME`` runs by default, one update per layer (on a CNN ``layerwise-size`` at ``--tau-scale auto``,
+with the model's own IS settings where it declares them, ``ModelSpec.trains_with``: on ``tiny-conv``
+J = 4,000 on minibatches of 40 whatever ``--samples`` says, which the ``vs is literal`` label of
+these rows states); and an SGD step. Derived rows: ``layerwise`` (cyclic) costs the mean over the
+layers per update, ``layerwise-size`` and the defaults the mean weighted by each layer's share of
+the parameters (the probability it is drawn), each with the same average of its floors.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 
 from sampler.bench.workloads import (
+    BATCH,
     CPU,
     FIXED_BETA,
     TAU,
@@ -68,6 +69,15 @@ def cnn_workloads(model_name: str, settings, device: torch.device = CPU) -> tupl
         "default_shares": draw_shares(model, scheme.by_size, scheme.power, scheme.floor),
     }
     return workloads, described
+
+
+def defaults_differ(args, described: dict) -> str:
+    """How the defaults rows' J and minibatch differ from the literal update's (``--samples``,
+    minibatch ``BATCH``); empty where they do not."""
+    samples, batch = described["default_samples"], described["default_batch_size"]
+    if (samples, batch) == (args.samples, BATCH):
+        return ""
+    return f"J {samples} on {batch} images against J {args.samples} on {BATCH}"
 
 
 def first_tau(options: dict) -> float:

@@ -27,7 +27,7 @@ import os
 import torch
 
 from sampler.bench import sample_sweep, timed_runs
-from sampler.bench.cnn_workloads import CNN_MODELS, cnn_workloads, layerwise_rows
+from sampler.bench.cnn_workloads import CNN_MODELS, cnn_workloads, defaults_differ, layerwise_rows
 from sampler.bench.rank_share import share_row, share_workload
 from sampler.bench.ratios import cnn_ratios, ratios
 from sampler.bench.render import render
@@ -165,7 +165,9 @@ def run(args) -> int:
                 model, workloads, described["layer_shares"], described["default_shares"]
             )
             report["workloads"] += derived
-            report["ratios"] += cnn_ratios(model, workloads, derived)
+            report["ratios"] += cnn_ratios(
+                model, workloads, derived, defaults_differ(args, described)
+            )
         else:
             report["ratios"] += ratios(model, workloads, described["default_proposal"])
             report["ratios"].append(share_row(model, workloads, share))

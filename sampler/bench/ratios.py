@@ -53,9 +53,11 @@ def ratios(model: str, workloads, default_scheme: str) -> list[dict]:
     return rows
 
 
-def cnn_ratios(model: str, workloads, derived: list[dict]) -> list[dict]:
+def cnn_ratios(model: str, workloads, derived: list[dict], defaults_differ: str = "") -> list[dict]:
     """A CNN's workloads and the derived layer-wise rows against their floors and the literal
-    update; the seconds target of ``small-conv``'s layer-wise update by size."""
+    update; the seconds target of ``small-conv``'s layer-wise update by size.
+    ``defaults_differ``: how the defaults' samples and minibatch differ from the literal
+    update's, said in their ``vs is literal`` label (the model's own settings)."""
     literal = next(w for w in workloads if w.name == "is literal").seconds()
     entries = [
         (w.name, w.seconds(), w.floor_total() if w.floors else None, " + ".join(w.floors))
@@ -75,7 +77,10 @@ def cnn_ratios(model: str, workloads, derived: list[dict]) -> list[dict]:
             rows.append(_row(model, name, label, seconds / floor, target, met))
             target = met = None
         if name.startswith("is ") and name != "is literal":
-            rows.append(_row(model, name, "vs is literal", seconds / literal, target, met))
+            label = "vs is literal"
+            if name.startswith("is defaults") and defaults_differ:
+                label += f" ({defaults_differ})"
+            rows.append(_row(model, name, label, seconds / literal, target, met))
     return rows
 
 

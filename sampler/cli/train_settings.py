@@ -1,7 +1,7 @@
 """From a parsed ``sampler train`` command line to the run's resolved settings: the layers
-defaults < ``--config FILE`` < flags, or a run's own ``config.json`` for ``--resume`` (where
-only the ``RESUMABLE`` settings may change: ``sampler.config.resume_rules``), resolved once
-before any work (``sampler.config.resolution``)."""
+defaults < the model's own for its method < ``--config FILE`` < flags, or a run's
+own ``config.json`` for ``--resume`` (where only the ``RESUMABLE`` settings may change:
+``sampler.config.resume_rules``), resolved once before any work (``sampler.config.resolution``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,13 @@ from sampler.config.method_options import exclusive_choice, method
 from sampler.config.resolution import Settings, blamed_on, resolve_settings
 from sampler.config.resume_rules import refuse_changes
 from sampler.config.run_config import FIELDS, RESUMABLE, ConfigError
-from sampler.config.sources import from_run_record, load_toml, make_config, method_option_names
+from sampler.config.sources import (
+    from_run_record,
+    load_toml,
+    make_config,
+    method_option_names,
+    model_defaults,
+)
 from sampler.models.options import OptionError
 from sampler.runs.directory import RunDirectory
 
@@ -43,6 +49,7 @@ def _new_run(flags: dict, path: str | None, ranks: int) -> Settings:
             exclusive_choice(layer)
         except OptionError as error:
             raise ConfigError(f"{where}{error}") from None
+    toml = _drop_model_defaults(toml, flags)
     if "baseline" in flags or "estimator" in flags:  # a flag overrides the file's method
         toml.pop("estimator" if "baseline" in flags else "baseline", None)
         toml = _drop_foreign_method_options(toml, flags)
@@ -65,6 +72,35 @@ def _resumed_run(flags: dict, resume: str, ranks: int) -> Settings:
         config = make_config(stored, {k: v for k, v in flags.items() if k in RESUMABLE})
         config.out = resume
         return resolve_settings(config, resuming=True, ranks=ranks)
+
+
+def _model_and_method(layer: dict) -> tuple[str, str]:
+    baseline = layer.get("baseline")
+    method_name = baseline if baseline is not None else layer.get("estimator", "is")
+    return layer.get("model", FIELDS["model"].default), method_name
+
+
+def _drop_model_defaults(toml: dict, flags: dict) -> dict:
+    """The file's settings that are its model's own defaults for its method (a run's
+    ``config.json`` records them), dropped when a flag names another model or method: they
+    belong to the model and method the file named, and the new pair brings its own."""
+    before = _model_and_method(toml)
+    after = _model_and_method({**toml, **flags})
+    if "baseline" in flags and "estimator" not in flags:
+        after = (after[0], flags["baseline"])
+    elif "estimator" in flags and "baseline" not in flags:
+        after = (after[0], flags["estimator"])
+    own = model_defaults(*before)
+    if not own or after == before:
+        return toml
+
+    def kept(table: dict) -> dict:
+        return {k: v for k, v in table.items() if k not in own or str(v) != str(own[k])}
+
+    dropped = kept(toml)
+    if isinstance(toml.get("method_options"), dict):
+        dropped["method_options"] = kept(toml["method_options"])
+    return dropped
 
 
 def _drop_foreign_method_options(toml: dict, flags: dict) -> dict:

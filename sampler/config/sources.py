@@ -3,7 +3,7 @@ defaults for its method < ``--config FILE`` < flags (later wins; option tables m
 key).
 
 The model's own defaults are what a zoo entry declares it trains with under a method
-(``ModelSpec.trains_with``, e.g. the CNNs' ``--estimator is`` settings in
+(``ModelSpec.trains_with``, e.g. ``tiny-conv``'s ``--estimator is`` settings in
 ``sampler.models.cnn``): a setting no layer gives takes that value, and ``config.json`` records
 it like any other. A Keras model or a model the Python API built declares none.
 
@@ -205,7 +205,7 @@ def _with_model_defaults(config: RunConfig, given: dict[str, Any]) -> RunConfig:
     setting (``given``: the merged layers)."""
     for name, value in model_defaults(config.model, config.method_name).items():
         if name in FIELDS:
-            if name not in given:
+            if given.get(name) is None:
                 setattr(config, name, coerce(name, value))
         elif name not in config.method_options:
             config.method_options[name] = value

@@ -3,7 +3,9 @@
 ``--config`` and the flags (each of which wins setting by setting), apply to that method only
 (a baseline or another estimator on the same net keeps the global defaults), are recorded in
 ``config.json`` like any other setting, so that a resume without flags matches them, and reach
-the Python API and ``sampler models``."""
+the Python API and ``sampler models``. A run recorded before them resumes and reruns
+(``--config``) at its own recorded settings; a record's model defaults are dropped when a flag
+names another model or method (a value the user gave stays)."""
 
 from __future__ import annotations
 
@@ -80,3 +82,61 @@ def test_the_python_api_and_the_listing_show_them():
     assert given.config.batch_size == 8
     line = next(line for line in zoo_listing().splitlines() if "own defaults" in line)
     assert "--estimator is" in line and "--batch-size 40" in line and "--lr anneal:5,2" in line
+
+
+def test_a_layer_that_leaves_batch_size_unset_gets_the_models():
+    assert make_config({"model": "tiny-conv", "batch_size": None}).batch_size == 40
+
+
+def _old_record(out) -> None:
+    """A run of ``tiny-conv`` from before the model declared its own settings (J = 1,000,
+    minibatch 20, the global defaults), as a complete record."""
+    flags = ["--model", "tiny-conv", "--samples", "1000", "--batch-size", "20"]
+    flags += ["--beta", "auto", "--lr", "anneal", "--tau", "0.01"]
+    assert (
+        main(
+            ["train", *flags, "--steps", "1", "--eval-every", "0", "--quiet"] + ["--out", str(out)]
+        )
+        == 0
+    )
+
+
+def test_an_old_run_resumes_and_reruns_at_its_own_recorded_settings(tmp_path):
+    old = tmp_path / "old"
+    _old_record(old)
+    assert main(["train", "--resume", str(old), "--steps", "2", "--quiet"]) == 0
+    again = tmp_path / "again"
+    config = str(old / "config.json")
+    rerun = ["train", "--config", config, "--seed", "1", "--steps", "1", "--out", str(again)]
+    assert main([*rerun, "--quiet"]) == 0
+    recorded = json.loads((again / "config.json").read_text())
+    assert recorded["batch_size"] == 20 and recorded["seed"] == 1
+    options = recorded["method_options"]
+    assert options["samples"] == 1000 and options["lr"] == "anneal" and options["tau"] == "0.01"
+
+
+@pytest.mark.parametrize(
+    ("flags", "batch", "samples"),
+    [
+        (["--estimator", "sgld"], 20, None),
+        (["--baseline", "sgd"], 20, None),
+        (["--model", "mlp"], 20, 40),  # the record's own --samples 40 was the user's
+        (["--seed", "2"], 40, 40),  # the same model and method: the record's values stay
+    ],
+)
+def test_a_records_model_defaults_go_with_its_model_and_method(tmp_path, flags, batch, samples):
+    first = tmp_path / "first"
+    assert (
+        main(
+            ["train", "--model", "tiny-conv", "--samples", "40", "--steps", "1"]
+            + ["--eval-every", "0", "--quiet", "--out", str(first)]
+        )
+        == 0
+    )
+    second = tmp_path / "second"
+    config = str(first / "config.json")
+    command = ["train", "--config", config, *flags, "--steps", "1", "--eval-every", "0"]
+    assert main([*command, "--quiet", "--out", str(second)]) == 0
+    recorded = json.loads((second / "config.json").read_text())
+    assert recorded["batch_size"] == batch
+    assert recorded["method_options"].get("samples") == samples
