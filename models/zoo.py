@@ -122,7 +122,6 @@ _SPECS = (
         "LeNet-like SmallConvNet: conv5-20, pool, conv5-50, pool, dense 500",
         *MNIST,
         {"hidden": Option("int", 500, "width of the dense layer", check=at_least(1)), "vmap": VMAP},
-        trains_with={"is": CNN_IS_SETTINGS},
     ),
     ModelSpec(
         "tiny-conv",

@@ -3,7 +3,7 @@ defaults for its method < ``--config FILE`` < flags (later wins; option tables m
 key).
 
 The model's own defaults are what a zoo entry declares it trains with under a method
-(``ModelSpec.trains_with``, e.g. the CNNs' ``--estimator is`` settings in
+(``ModelSpec.trains_with``, e.g. ``tiny-conv``'s ``--estimator is`` settings in
 ``sampler.models.cnn``): a setting no layer gives takes that value, and ``config.json`` records
 it like any other. A Keras model or a model the Python API built declares none.
 

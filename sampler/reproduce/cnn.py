@@ -6,13 +6,14 @@ On a model with convolutions the ``is`` defaults are the layer-wise proposal dra
 local entropy, "Partial local entropy and anisotropy in deep weight spaces", 2021, section 3),
 tau on each layer's scale (``--tau-scale auto``: ``CONV_TAU`` times the layer's initial
 variance) and the annealed outer step (``--lr anneal``, averaged over the perturbed block);
-``sampler.estimators.layerwise``, ``sampler.scheme.tau_scale``. A zoo CNN adds its own IS
+``sampler.estimators.layerwise``, ``sampler.scheme.tau_scale``. ``tiny-conv`` adds its own IS
 settings (``ModelSpec.trains_with``, ``sampler.models.cnn.CNN_IS_SETTINGS``: J = 4,000,
-minibatch 40, ESS 0.1 J, twice the outer step, tau scoped). Beside them IS at the global
-settings (``GLOBAL_IS``: J = 1,000, minibatch 20, a bare ``--beta auto``, ``--lr anneal``,
-``--tau 0.01``; the defaults before the model's own), and SGD at its defaults on minibatches of
-20 and of 40 (the IS defaults' images per update). Every run: MNIST (the embedded training
-images, the test set of ``--data-dir``).
+minibatch 40, ESS 0.1 J, twice the outer step, tau scoped); ``small-conv`` declares none (its
+update would cost 2.5 s). Beside the defaults, IS at the other of the two: on a model with its
+own settings the global ones (``GLOBAL_IS``: J = 1,000, minibatch 20, a bare ``--beta auto``,
+``--lr anneal``, ``--tau 0.01``), on one without them those flags (``CNN_IS_SETTINGS`` given);
+and SGD at its defaults on minibatches of 20 and of 40 (the IS settings' images
+per update). Every run: MNIST (the embedded training images, the test set of ``--data-dir``).
 
 The section: test accuracy against updates and against wall-clock seconds (one figure each, mean
 over the seeds with a band of one sample sd), a table at the ``at`` updates with seconds per
@@ -27,6 +28,9 @@ from pathlib import Path
 from sampler.compare import series
 from sampler.compare.groups import combine
 from sampler.compare.plots import Plot
+from sampler.config.method_options import option_flag as flag
+from sampler.config.sources import model_defaults
+from sampler.models.cnn import CNN_IS_SETTINGS
 from sampler.reproduce import figures, tables
 from sampler.reproduce.experiment import Experiment, columns, steps
 from sampler.reproduce.scale import Scale
@@ -39,12 +43,22 @@ QUICK_EVERY = 3
 REACH = 0.9  # the accuracy whose first reaching time the equal-time table gives
 MNIST = ("--data", "mnist")
 GLOBAL_IS = ("--samples", "1000", "--batch-size", "20", "--beta", "auto", "--lr", "anneal")
-METHODS = {
-    "IS (defaults)": ("--estimator", "is"),
-    "IS (global settings)": ("--estimator", "is", *GLOBAL_IS, "--tau", "0.01"),
+GLOBAL = ("IS (global settings)", ("--estimator", "is", *GLOBAL_IS, "--tau", "0.01"))
+OWN = (
+    "IS (tiny-conv's settings)",
+    ("--estimator", "is", *(x for k, v in CNN_IS_SETTINGS.items() for x in (flag(k), str(v)))),
+)
+SGD = {
     "SGD": ("--baseline", "sgd"),
     "SGD (--batch-size 40)": ("--baseline", "sgd", "--batch-size", "40"),
 }
+
+
+def methods(model: str) -> dict[str, tuple[str, ...]]:
+    """The rows of ``model``: IS at its defaults, IS at the other settings (the global ones
+    where the model declares its own, else ``CNN_IS_SETTINGS`` given as flags), SGD."""
+    other = GLOBAL if model_defaults(model, "is") else OWN
+    return {"IS (defaults)": ("--estimator", "is"), other[0]: other[1], **SGD}
 
 
 def cnn(s: Scale) -> Experiment:
@@ -56,16 +70,17 @@ def cnn(s: Scale) -> Experiment:
         f"`tiny-conv` (5,142 parameters) and `small-conv` (431,080) on MNIST, {count} updates "
         "from the seeded initialisation: `--estimator is` at its defaults (on a model with "
         "convolutions one layer per update drawn by size, tau on each layer's scale, the "
-        "annealed outer step; on these CNNs also their own settings, `sampler models`: "
+        "annealed outer step; on `tiny-conv` also its own settings, `sampler models`: "
         "J = 4,000, minibatch 40, beta chosen for ESS = 0.1 J, twice the outer step, tau "
-        "scoped), IS at the global settings (J = 1,000, minibatch 20, `--tau 0.01`) and SGD at "
+        "scoped), IS at the other settings (on `tiny-conv` the global ones: J = 1,000, "
+        "minibatch 20, `--tau 0.01`; on `small-conv` `tiny-conv`'s, given as flags) and SGD at "
         "its defaults on minibatches of 20 and 40, against updates and against wall time. Runs "
         'of 2,000 updates: Proposal schemes, "A longer step from more samples".',
         at=columns(count, 5, every),
         render=render_cnn,
     )
     for model in MODELS:
-        for method, flags in METHODS.items():
+        for method, flags in methods(model).items():
             label = f"{method}, {model}"
             experiment.add(label, ("--model", model, *MNIST, *flags, *steps(count, every)), seeds)
     return experiment

@@ -24,17 +24,25 @@ def fake_run(seconds_per_update: float, accuracies: dict[int, float]) -> Run:
 def test_the_section_runs_is_and_sgd_on_both_cnns_quick_smaller():
     full, quick = cnn(Scale.full()), cnn(Scale.quick())
     labels = {run.label for run in full.runs}
-    methods = ("IS (defaults)", "IS (global settings)", "SGD", "SGD (--batch-size 40)")
-    assert labels == {f"{m}, {n}" for m in methods for n in ("tiny-conv", "small-conv")}
+    both = ("IS (defaults)", "SGD", "SGD (--batch-size 40)")
+    assert labels == {f"{m}, {n}" for m in both for n in ("tiny-conv", "small-conv")} | {
+        "IS (global settings), tiny-conv",  # tiny-conv declares its own IS settings
+        "IS (tiny-conv's settings), small-conv",  # small-conv declares none
+    }
     assert {run.seed for run in full.runs} == {0, 1} and {run.seed for run in quick.runs} == {0}
     is_flags = next(r.flags for r in full.runs if r.label == "IS (defaults), small-conv")
     assert "--proposal" not in is_flags and "--tau" not in is_flags  # the defaults
     assert "--beta" not in is_flags and "--samples" not in is_flags
-    assert "--batch-size" not in is_flags  # the model's own minibatch
-    earlier = next(r.flags for r in full.runs if r.label == "IS (global settings), small-conv")
+    assert "--batch-size" not in is_flags
+    earlier = next(r.flags for r in full.runs if r.label == "IS (global settings), tiny-conv")
     given = dict(zip(earlier[::2], earlier[1::2]))
     assert given["--samples"] == "1000" and given["--batch-size"] == "20"
     assert given["--tau"] == "0.01" and given["--lr"] == "anneal" and given["--beta"] == "auto"
+    own = next(r.flags for r in full.runs if r.label == "IS (tiny-conv's settings), small-conv")
+    given = dict(zip(own[::2], own[1::2]))
+    assert given["--samples"] == "4000" and given["--batch-size"] == "40"
+    assert given["--lr"] == "anneal:5,2" and given["--beta"] == "auto:0.1"
+    assert given["--tau"] == "scoping:0.01,0.0016"
 
 
 def test_render_writes_both_plots_and_the_equal_time_table(tmp_path):
