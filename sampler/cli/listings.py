@@ -39,7 +39,8 @@ def zoo_listing() -> str:
         lines += _options(spec.options)
         for method_name, settings in spec.trains_with.items():
             flags = " ".join(f"{option_flag(k)} {v}" for k, v in settings.items())
-            lines.append(f"      its own defaults with --estimator {method_name}: {flags}")
+            kind = "--estimator" if method_name in ESTIMATORS else "--baseline"
+            lines.append(f"      its own defaults with {kind} {method_name}: {flags}")
     lines.append(f"  {keras_factory.FORM}  {keras_factory.SUMMARY}")
     lines += _options(keras_factory.OPTIONS)
     lines.append("data sets (--data NAME, --data-opt KEY=VALUE):")

@@ -9,6 +9,7 @@ names another model or method (a value the user gave stays)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -140,3 +141,10 @@ def test_a_records_model_defaults_go_with_its_model_and_method(tmp_path, flags, 
     recorded = json.loads((second / "config.json").read_text())
     assert recorded["batch_size"] == batch
     assert recorded["method_options"].get("samples") == samples
+
+
+def test_the_listing_names_a_baselines_declaration_as_a_baseline(monkeypatch):
+    spec = dataclasses.replace(MODELS["linear"], trains_with={"sgd": {"lr": 0.1}})
+    monkeypatch.setitem(MODELS, "linear", spec)
+    assert "its own defaults with --baseline sgd: --lr 0.1" in zoo_listing()
+    assert make_config({"model": "linear", "baseline": "sgd"}).method_options == {"lr": 0.1}
