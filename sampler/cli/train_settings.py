@@ -85,11 +85,10 @@ def _drop_model_defaults(toml: dict, flags: dict) -> dict:
     ``config.json`` records them), dropped when a flag names another model or method: they
     belong to the model and method the file named, and the new pair brings its own."""
     before = _model_and_method(toml)
-    after = _model_and_method({**toml, **flags})
-    if "baseline" in flags and "estimator" not in flags:
-        after = (after[0], flags["baseline"])
-    elif "estimator" in flags and "baseline" not in flags:
-        after = (after[0], flags["estimator"])
+    layer = {**toml, **flags}
+    if "estimator" in flags and "baseline" not in flags:  # the flag replaces the file's baseline
+        layer.pop("baseline", None)
+    after = _model_and_method(layer)
     own = model_defaults(*before)
     if not own or after == before:
         return toml
