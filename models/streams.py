@@ -28,6 +28,7 @@ IS_RESIDUAL = 16  # marginalised importance sampling: the first layer's residual
 BP_MESSAGES = 17  # focusing BP's initial messages
 IS_LAYER_CHOICE = 21  # layer-wise importance sampling by size: the update's layer, one per step
 EVOTORCH = 22  # the generator of an EvoTorch searcher (--baseline evotorch:NAME), one per step
+RM_MARGINAL_NOISE = 23  # rm-stein --proposal marginal: one pair's first-layer products and rest
 # probes of a trained point (sampler.flatness); numbers kept apart from the training streams
 PROBE_SET = 40  # the training examples a probe evaluates on
 LOCAL_ENERGY_NOISE = 41  # multiplicative weight noise z, one stream per noise sample

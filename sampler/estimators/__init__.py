@@ -4,14 +4,14 @@ The objective follows from the estimator: ``is`` and ``sgld`` estimate the local
 ``E_q[X]``, ``rm`` and ``rm-stein`` the heat-regularization root.
 """
 
-from sampler.estimators import importance_sampling_spec, robbins_monro, sgld
+from sampler.estimators import importance_sampling_spec, robbins_monro_spec, sgld
 from sampler.estimators.base import Estimator, EstimatorSpec, StepKey
 
 ESTIMATORS: dict[str, EstimatorSpec] = {
     "is": importance_sampling_spec.SPEC,
     "sgld": sgld.SPEC,
-    "rm": robbins_monro.SPEC,
-    "rm-stein": robbins_monro.STEIN_SPEC,
+    "rm": robbins_monro_spec.SPEC,
+    "rm-stein": robbins_monro_spec.STEIN_SPEC,
 }
 
 __all__ = ["ESTIMATORS", "Estimator", "EstimatorSpec", "StepKey"]

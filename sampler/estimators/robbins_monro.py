@@ -16,7 +16,10 @@ Stein estimate of ``E grad f`` is the noisier one):
 * ``rm-stein``  gradient-free, by the Gaussian (Stein) identity
   ``E[grad f(Y)] = E[f(Y) (Y - x)] / tau`` with antithetic pairs:
   ``G_j = (1/M) sum_m (f(x + s e_m) - f(x - s e_m)) e_m / (2 s)``, ``s = sqrt(tau)``
-  (``2M`` loss evaluations per iteration, no gradient).
+  (``2M`` loss evaluations per iteration, no gradient). ``--proposal marginal`` (``auto``:
+  where it applies) draws a dense first layer's noise through the products ``X E^T`` the loss
+  sees and replaces its unseen part by its mean, zero (``sampler.estimators.stein_marginal``):
+  the same expected ``G_j``, less noise, 26 times fewer numbers per pair on the ``mlp``.
 
 ``tau`` may be a ``[d]`` vector (per-layer tau); every formula above is then coordinatewise.
 Parallel: sample ``m`` of iteration ``j`` draws its noise from the counter-based stream
@@ -42,7 +45,8 @@ update whose final residual ``|h_J|`` exceeds its first ``|h_1|`` by more than i
 Carlo part (``excess`` above 1), or turns non-finite, is redone with the same noise at a quarter of
 beta (``BACKTRACK``), and the next update starts at twice the beta accepted, never above ``B``;
 the beta used is in every metrics line and the checkpoint, and the evaluations of a redone
-update are counted.
+update are counted. The options, their checks and the registry entries of ``rm`` and
+``rm-stein`` are in ``sampler.estimators.robbins_monro_spec``.
 """
 
 from __future__ import annotations
@@ -52,18 +56,14 @@ from typing import NamedTuple
 
 import torch
 
-from sampler.estimators.base import EstimatorSpec, StepKey
-from sampler.estimators.temperature import (
-    Temperature,
-    as_temperature,
-    beta_option,
-    summed_loss_temperature,
-)
+from sampler.estimators.base import StepKey
+from sampler.estimators.marginal import not_applicable
+from sampler.estimators.stein_marginal import MarginalStein
+from sampler.estimators.temperature import Temperature, as_temperature
 from sampler.models import streams
-from sampler.models.options import Option, OptionError, at_least
 from sampler.mpi import Comm
 from sampler.problem import Problem
-from sampler.schedules import Schedule, check_range, schedule_check
+from sampler.schedules import Schedule
 
 
 class RMInfo(NamedTuple):
@@ -79,6 +79,8 @@ class RMInfo(NamedTuple):
 class RMDivergedError(RuntimeError):
     pass
 
+
+PROPOSALS = ("antithetic", "marginal", "auto")  # rm-stein --proposal (stein_marginal)
 
 # --beta auto: an update whose iteration does not contract (``excess`` > 1, or non-finite) is
 # redone with the same noise at beta / BACKTRACK, at most MAX_BACKTRACKS times; the next update
@@ -127,16 +129,37 @@ class RobbinsMonro:
         step_size: Schedule,
         beta: float | Schedule | Temperature = 1.0,
         stein: bool = False,
+        proposal: str = "antithetic",
     ) -> None:
+        if proposal not in PROPOSALS:
+            raise ValueError(f"--proposal: must be one of {', '.join(PROPOSALS)}, got {proposal!r}")
+        if proposal != "antithetic" and not stein:
+            raise ValueError(f"--proposal {proposal}: rm-stein's; rm draws its points literally")
         self.samples = samples
         self.iterations = iterations
         self.step_size = step_size
         self.temperature = as_temperature(beta)
         self.stein = stein
+        self.proposal = proposal
         self._buffers = Buffers()
+        self._marginal: MarginalStein | None = None
 
     def init(self, center: torch.Tensor) -> dict:
         return {}
+
+    def scheme(self, problem) -> MarginalStein | None:
+        """The marginalised Stein sums (``--proposal marginal``, or ``auto`` where the model has
+        a dense first layer wider than the minibatch), kept with their buffers; ``None``: the
+        literal pairs."""
+        name = self.proposal
+        if name == "auto":
+            model, batch = getattr(problem, "model", None), getattr(problem, "batch_size", 0)
+            name = "marginal" if not_applicable(model, batch) is None else "antithetic"
+        if name != "marginal":
+            return None
+        if self._marginal is None:
+            self._marginal = MarginalStein()
+        return self._marginal
 
     def local_sums(
         self, key: StepKey, j: int, owned: list[int], x: torch.Tensor, scale, problem: Problem
@@ -176,12 +199,20 @@ class RobbinsMonro:
         scale = torch.sqrt(tau)
         tau64 = tau.to(torch.float64)
         owned = list(range(comm.rank, self.samples, comm.size))
+        marginal = self.scheme(problem)
+        if marginal is not None:
+            marginal.prepare(key, center, tau, problem)
         x = center.clone()
         variance = torch.zeros_like(center, dtype=torch.float64)
         first, residual, a_j, noise_energy = math.nan, math.nan, math.nan, 0.0
         for j in range(self.iterations):
-            sums = comm.allreduce_sum(self.local_sums(key, j, owned, x, scale, problem))
-            mean_grad, mean_square = sums.to(center.device) / self.samples
+            if marginal is None:
+                sums = comm.allreduce_sum(self.local_sums(key, j, owned, x, scale, problem))
+                mean_grad, mean_square = sums.to(center.device) / self.samples
+            else:
+                local = marginal.local_sums(key, j, owned, x, self.samples, problem)
+                sums = comm.allreduce_sum(local).to(center.device)
+                mean_grad, mean_square = marginal.moments(sums, self.samples)
             h = (x - center).to(torch.float64) + tau64 * beta * mean_grad
             if not bool(torch.isfinite(h).all()):
                 return None
@@ -237,83 +268,3 @@ class RobbinsMonro:
             target_variance=variance,
         )
         return x, new_state, info
-
-
-def sample_options(samples: int, iterations: int, paper: str) -> dict[str, Option]:
-    """``--rm-samples`` and ``--rm-iterations`` with an estimator's own defaults."""
-    return {
-        "rm_samples": Option(
-            "int",
-            samples,
-            f"Gaussian samples M per Robbins-Monro iteration ({paper})",
-            check=at_least(1),
-        ),
-        "rm_iterations": Option(
-            "int",
-            iterations,
-            "Robbins-Monro iterations J per update (the paper: 30)",
-            check=at_least(1),
-        ),
-    }
-
-
-OPTIONS = {
-    "beta": beta_option(
-        "auto", "auto: the minibatch's summed loss (beta = batch size)", takes_target=False
-    ),
-    # M = J = 10: on the mlp level with the paper's 30 and 30 over 500 updates at 1/9 the cost
-    **sample_options(10, 10, "the paper: 30"),
-    "rm_step": Option(
-        "any",
-        "power:1,1",
-        "step schedule a_j over j = 0..J-1: power:C,ALPHA = C (j+1)^-ALPHA with ALPHA in "
-        "(1/2, 1] (Robbins-Monro), or rising:C,ALPHA = C (j+1)^ALPHA, the paper's printed "
-        "a^l = c l^alpha",
-        check=schedule_check("--rm-step"),
-        label="schedule",
-    ),
-}
-
-
-def check(values, steps: int) -> None:
-    step = values["rm_step"]
-    if step.name == "power" and not 0.5 < step.values[1] <= 1.0:
-        raise OptionError(
-            f"--rm-step: power:C,ALPHA needs ALPHA in (1/2, 1] (Robbins-Monro), got {step.spec!r}"
-        )
-    try:
-        check_range(step, "--rm-step", values["rm_iterations"])
-    except ValueError as error:
-        raise OptionError(str(error)) from None
-
-
-def build_with(stein: bool):
-    def build(values) -> RobbinsMonro:
-        return RobbinsMonro(
-            values["rm_samples"],
-            values["rm_iterations"],
-            values["rm_step"],
-            summed_loss_temperature(values),
-            stein=stein,
-        )
-
-    return build
-
-
-SPEC = EstimatorSpec(
-    objective="heat",
-    needs_gradients=True,
-    build=build_with(stein=False),
-    summary="Robbins-Monro root of x - x_k + tau E grad f (Algorithm 5), minibatch gradients",
-    options=OPTIONS,
-    check=check,
-)
-STEIN_OPTIONS = {**OPTIONS, **sample_options(30, 30, "antithetic pairs; the paper's rm: 30")}
-STEIN_SPEC = EstimatorSpec(
-    objective="heat",
-    needs_gradients=False,
-    build=build_with(stein=True),
-    summary="Robbins-Monro as rm, E grad f by the Gaussian (Stein) identity, antithetic pairs",
-    options=STEIN_OPTIONS,
-    check=check,
-)

@@ -25,6 +25,10 @@ ESTIMATORS = {
     "sgld": lambda: SGLD(chains=3, steps=7, eps=parse_schedule("harmonic:1,100", "--sgld-eps")),
     "rm": lambda: RobbinsMonro(7, 4, parse_schedule("power:1,1", "--rm-step")),
     "rm-stein": lambda: RobbinsMonro(7, 4, parse_schedule("power:1,0.7", "--rm-step"), stein=True),
+    # the first layer marginalised: the pairs' sums and squares merged as the literal ones
+    "rm-stein-marginal": lambda: RobbinsMonro(
+        7, 4, parse_schedule("power:1,0.7", "--rm-step"), stein=True, proposal="marginal"
+    ),
     # the engine's own beta: chosen from sums over all ranks, the same on any number of them
     "is-auto": lambda: ImportanceSampling(50, Temperature(None, 0.3), 8),
     "is-auto-two-pass": lambda: ImportanceSampling(50, Temperature(None, 0.3), 8, "two-pass"),
