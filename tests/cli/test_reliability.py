@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from sampler.cli.main import main
+from sampler.models.keras.runtime import import_keras
 from tests.helpers import bad_files, bad_invocations
 from tests.helpers.bad_case import Case
 from tests.helpers.checkout import ROOT
@@ -120,6 +121,11 @@ def _prepare(case: Case, directory: Path) -> tuple[list[str], str]:
 
 @pytest.fixture(scope="module")
 def cases(tmp_path_factory):
+    # TensorFlow's import (the keras: cases) can outlast a case's time bound on a loaded machine;
+    # interrupted by the alarm, it leaves scipy half imported (NameError: _ndimage_api in every
+    # later keras case), so it happens here, before any case is timed
+    with contextlib.suppress(ImportError):  # without TensorFlow those cases import nothing
+        import_keras()
     base = bad_files.base_run(tmp_path_factory.mktemp("fuzz-base") / "run")
     return (
         bad_invocations.all_cases()
