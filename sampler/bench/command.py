@@ -4,9 +4,10 @@ Measured in one run, so that a shared, noisy machine loads every number alike: f
 (``linear`` and ``mlp`` of the paper, embedded MNIST, minibatch 20, tau = 0.01) an importance-
 sampling update with each proposal scheme (``literal``, ``antithetic``, ``marginal``, at a fixed
 beta), the literal one with ``--beta auto`` (grid) and the estimator's defaults, the naive
-Python loop, an SGLD update (1000 steps, one chain), ``rm`` and ``rm-stein`` (M = J = 30) and an
-SGD step, each beside its floors (``sampler.bench.workloads``); beside the defaults, one rank's
-share of their update on R ranks (default R = 2, ``sampler.bench.rank_share``: the efficiency R
+Python loop, an SGLD update (1000 steps, one chain), ``rm`` and ``rm-stein`` (M = J = 30;
+``rm-stein`` also with ``--proposal marginal``, against its literal pairs) and an SGD step, each
+beside its floors (``sampler.bench.workloads``); beside the defaults, one rank's share of their
+update on R ranks (default R = 2, ``sampler.bench.rank_share``: the efficiency R
 ranks reach without communication, i.e. the work every rank repeats); then 1 against R ranks
 under a real ``mpiexec`` and the peak memory of an update at two sample counts
 (``sampler.bench.timed_runs``). The first table is the ratios with their targets

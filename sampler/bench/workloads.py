@@ -9,7 +9,8 @@ that no implementation of the algorithm avoids, measured in the same round right
   block, once per block); the *naive loop* is the literal algorithm one sample at a time (a
   fresh ``randn`` per sample, one forward each, the weighted sum in float64);
 * SGLD: L steps of a noise draw of ``d`` numbers and one gradient;
-* Robbins-Monro: J iterations of ``M x d`` numbers and M gradients (``rm-stein``: 2M losses);
+* Robbins-Monro: J iterations of ``M x d`` numbers and M gradients (``rm-stein``: 2M losses;
+  with ``--proposal marginal`` ``M (B h + d - n h)`` numbers and 2M losses from the products);
 * SGD: one gradient.
 
 Rounds interleave the workloads and their floors so that a shared machine's load falls on all
@@ -37,6 +38,7 @@ from sampler.config.method_options import method, resolve
 from sampler.config.sources import make_config
 from sampler.estimators import ESTIMATORS, StepKey
 from sampler.estimators.importance_sampling import ImportanceSampling
+from sampler.estimators.marginal import not_applicable
 from sampler.estimators.robbins_monro import RobbinsMonro
 from sampler.estimators.sgld import SGLD
 from sampler.estimators.temperature import Temperature
@@ -205,29 +207,53 @@ def sgld_workload(steps: int, problem, center, tau) -> Workload:
     return Workload(f"sgld {steps} steps, 1 chain", run, {"noise": draws, "gradient": gradients})
 
 
-def rm_workload(stein: bool, samples: int, iterations: int, problem, center, tau) -> Workload:
+def rm_workload(
+    stein: bool, samples: int, iterations: int, problem, center, tau, proposal="antithetic"
+) -> Workload:
+    """``rm`` or ``rm-stein`` (``proposal``: its ``--proposal``) beside its floors: J iterations
+    of the noise it draws and of its M gradients or 2M forwards (``marginal``: the first layer's
+    ``[M, B, h]`` numbers and the rest, the forwards from the products ``X W^T ± R^T G``)."""
     step = parse_schedule("power:1,1", "--rm-step")
-    estimator = RobbinsMonro(samples, iterations, step, 20.0, stein=stein)
-    noise = torch.empty(samples, center.shape[0], device=center.device)
+    estimator = RobbinsMonro(samples, iterations, step, 20.0, stein=stein, proposal=proposal)
     generator = torch.Generator(center.device).manual_seed(0)
-    drawn = torch.randn(samples, center.shape[0], generator=generator, device=center.device)
-    points = center + math.sqrt(tau) * drawn
-    both = torch.cat([points, 2 * center - points])
+    marginal = estimator.scheme(problem)
+    if marginal is not None:
+        marginal.prepare(StepKey(0, 0), center, tau, problem)
+        m = marginal.marginal
+        gauss = torch.empty(samples, m.batch, m.width, device=center.device)
+        rest = torch.empty(samples, m.dim, device=center.device)
+        noise = [gauss, rest]
+        shared = torch.matmul(m.factor, gauss.normal_(generator=generator)).mul_(m.sigma)
+        products = torch.cat([m.base + shared, m.base - shared])
+        step_rest = rest.normal_(generator=generator) * m.rest_scale
+        points = torch.cat([m.rest_center + step_rest, m.rest_center - step_rest])
+        forward = lambda: problem.losses_from_input_products(products, points)  # noqa: E731
+    else:
+        noise = [torch.empty(samples, center.shape[0], device=center.device)]
+        drawn = torch.randn(samples, center.shape[0], generator=generator, device=center.device)
+        points = center + math.sqrt(tau) * drawn
+        both = torch.cat([points, 2 * center - points])
+        if stein:
+            forward = lambda: problem.losses(both)  # noqa: E731
+        else:
+            forward = lambda: problem.loss_and_grad(points)  # noqa: E731
 
     def run(round_: int) -> None:
         estimator.step(StepKey(0, round_), {}, center, tau, problem, SerialComm())
 
     def draws() -> None:
         for _ in range(iterations):
-            noise.normal_(generator=generator)
+            for buffer in noise:
+                buffer.normal_(generator=generator)
 
     def evaluations() -> None:
         for _ in range(iterations):
-            problem.losses(both) if stein else problem.loss_and_grad(points)
+            forward()
 
     label = "forward" if stein else "gradient"
-    name = f"{'rm-stein' if stein else 'rm'} M = J = {samples}" if samples == iterations else ""
-    name = name or f"{'rm-stein' if stein else 'rm'} M={samples} J={iterations}"
+    kind = ("rm-stein" if stein else "rm") + ("" if marginal is None else " marginal")
+    name = f"{kind} M = J = {samples}" if samples == iterations else ""
+    name = name or f"{kind} M={samples} J={iterations}"
     return Workload(name, run, {"noise": draws, label: evaluations})
 
 
@@ -260,6 +286,7 @@ def model_workloads(
     auto = Temperature(None, 0.3)
     default = default_is(samples)
     literal = ImportanceSampling(samples, FIXED_BETA, 100)
+    rm = (settings.rm_samples, settings.rm_iterations)
     workloads = [
         is_workload("is literal", literal, problem, center, tau),
         is_workload(
@@ -286,8 +313,13 @@ def model_workloads(
         is_workload("is defaults", default, problem, center, tau),
         naive_loop(samples, problem, center, tau),
         sgld_workload(settings.sgld_steps, problem, center, tau),
-        rm_workload(False, settings.rm_samples, settings.rm_iterations, problem, center, tau),
-        rm_workload(True, settings.rm_samples, settings.rm_iterations, problem, center, tau),
+        rm_workload(False, *rm, problem, center, tau),
+        rm_workload(True, *rm, problem, center, tau),
+        *(
+            [rm_workload(True, *rm, problem, center, tau, proposal="marginal")]
+            if not_applicable(model, BATCH) is None
+            else []
+        ),
         sgd_workload(problem, center),
     ]
     default_scheme = default.scheme(problem).name

@@ -28,6 +28,7 @@ def test_bench_prints_the_ratios_first(capsys):
     for workload in ("is literal", "is antithetic", "is marginal", "is naive loop", "sgd step"):
         assert workload in named
     assert "noise + forward" in named and "vs is literal" in named
+    assert "rm-stein marginal M=4 J=2" in named and "vs rm-stein M=4 J=2" in named
     assert "is defaults, 1 of 2 ranks' work" in named  # --ranks 0: the share of 2 ranks
     assert any("ranks: skipped" in line for line in table)
     assert "seconds (median per update; floors measured beside each)" in lines
