@@ -13,11 +13,11 @@ G``, and ``U`` is independent of ``G`` and of every other draw. So ``c`` does no
     E[g_first | G, rest] = c G^T Q^T / sigma       (sigma^2 the first layer's tau)
 
 has ``g``'s expectation ``E grad f`` (the heat-smoothed gradient; Stein's identity) and a
-variance smaller by ``c^2 (1 - |q_k|^2) / sigma^2`` per coordinate ``(i, k)`` (Robert and
+variance smaller by ``E[c^2] (1 - |q_k|^2) / sigma^2`` per coordinate ``(i, k)`` (Robert and
 Casella, *Monte Carlo Statistical Methods*, 4.7; ``q_k = Q^T[:, k]``), nearly all of it where
 ``B << n``. It moves the first layer only within the span of the minibatch's rows, where the
 minibatch loss's own gradient lies (``grad_W f = D^T X``). A pair draws ``B h + d - n h``
-numbers (6,010 instead of 159,010 on the ``mlp``) and its two forwards cost ``B^2 h`` for the
+numbers (6,210 instead of 159,010 on the ``mlp``) and its two forwards cost ``B^2 h`` for the
 first layer (the shared ``R^T G``) instead of ``2 B n h``; the other coordinates (the first
 layer's bias, every later layer) are drawn and summed as the literal pairs do.
 
@@ -102,6 +102,8 @@ class MarginalStein:
         r1, r2 = sums[first + pairs : first + pairs + m.dim], sums[first + pairs + m.dim :]
         basis = m.basis64.to(sums.device)
         grad_first = (s.T @ basis).div_(m.sigma)  # [h, n]
+        # the pair products in the centre's dtype, as the IS finish forms them (float32: half the
+        # time of float64 per iteration; mean_square - mean^2 is clamped at 0 after)
         square_first = (p.to(m.pairs.dtype) @ m.pairs).to(torch.float64).div_(m.sigma**2)
         scale = m.rest_scale.to(torch.float64)
         mean = torch.cat([grad_first.flatten(), r1 / scale]).div_(samples)

@@ -24,6 +24,7 @@ from sampler.cli.main import main
 from sampler.estimators import StepKey
 from sampler.estimators.robbins_monro import RobbinsMonro
 from sampler.estimators.stein_marginal import MarginalStein
+from sampler.models import streams
 from sampler.mpi import SerialComm
 from sampler.schedules import parse_schedule
 from tests.estimators.test_layerwise import z_scores
@@ -89,6 +90,54 @@ def test_marginal_stein_reports_the_variance_of_its_spread():
     assert agrees(list(targets), variances), ratio_and_tolerance(list(targets), variances)
     targets, variances = one_iteration("marginal", 300, SquaresOverSigma())
     assert not agrees(list(targets), variances)
+
+
+def brute_force_moments(stein: MarginalStein, key, j, x, samples, problem):
+    """Each pair's Rao-Blackwellised estimate built whole (``E = G^T Q^T`` in the first layer,
+    the full forward at ``x ± s e``) from the same streams: its mean and mean square ``[d]``."""
+    m = stein.marginal
+    q, _ = torch.linalg.qr(problem.batch.inputs.reshape(problem.batch_size, -1).double().T)
+    scale = torch.cat([torch.full((m.layer.weight.stop,), m.sigma), m.rest_scale])
+    estimates = []
+    for pair in range(samples):
+        generator = streams.torch_generator(
+            key.seed, streams.RM_MARGINAL_NOISE, key.step, j * samples + pair
+        )
+        gauss = torch.empty(m.batch, m.width).normal_(generator=generator)
+        rest = torch.empty(m.dim).normal_(generator=generator)
+        seen = gauss.double().T @ q.T  # [h, n]: the first layer's noise the minibatch sees
+        e = torch.cat([seen.flatten(), rest.double()])
+        points = torch.stack([x.double() + scale * e, x.double() - scale * e]).to(x.dtype)
+        plus, minus = problem.losses(points).double()
+        estimates.append((plus - minus) / 2 * e / scale)
+    estimates = torch.stack(estimates)
+    return estimates.mean(0), (estimates * estimates).mean(0)
+
+
+class UndoubledPairs(MarginalStein):
+    """Wrong: the pair products without the doubled off-diagonal (``l < l'`` counted once)."""
+
+    def prepare(self, key, center, tau, problem):
+        super().prepare(key, center, tau, problem)
+        once = (self.low != self.high).to(self.marginal.pairs.dtype) + 1.0
+        self.marginal.pairs = self.marginal.pairs / once[:, None]
+
+
+@pytest.mark.parametrize("scheme", [MarginalStein, UndoubledPairs])
+def test_moments_are_the_pairs_estimates_built_whole(scheme):
+    """The sums and their moments equal the per-pair Rao-Blackwellised estimates built whole,
+    coordinate by coordinate (squares included: their pooled sum above sees only the pair
+    products' diagonal); the undoubled pair products are refused."""
+    model, problem, center, tau = small_network()
+    stein, key, samples = scheme(), StepKey(4, 2), 6
+    stein.prepare(key, center, tau, problem)
+    x = center + 0.05 * torch.randn(center.shape, generator=torch.Generator().manual_seed(1))
+    sums = stein.local_sums(key, 1, list(range(samples)), x, samples, problem)
+    mean, square = stein.moments(sums, samples)
+    whole_mean, whole_square = brute_force_moments(stein, key, 1, x, samples, problem)
+    assert (mean - whole_mean).abs().max() <= 1e-4 * whole_mean.abs().max()
+    close = (square - whole_square).abs().max() <= 1e-4 * whole_square.abs().max()
+    assert close == (scheme is MarginalStein)
 
 
 def test_auto_is_marginal_on_a_dense_network():
