@@ -104,7 +104,7 @@ STEIN_OPTIONS = {
     "proposal": Option(
         "str",
         "antithetic",
-        "rm-stein: how the pairs are drawn: antithetic (x +- sqrt(tau) e, the paper), marginal "
+        "how the pairs are drawn: antithetic (x +- sqrt(tau) e, the paper), marginal "
         "(the dense first layer's noise drawn through X E^T and its unseen part replaced by its "
         "mean: the same expected gradient, less noise, 26 times fewer numbers on the mlp; "
         "linear, mlp, musso-mlp with --batch-size below the input size), auto (marginal where "
