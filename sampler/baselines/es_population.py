@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import torch
 
-from sampler.estimators.marginal import Marginal, not_applicable
+from sampler.estimators.marginal import Marginal
 from sampler.estimators.proposals import Antithetic
 from sampler.models import streams
 
@@ -85,10 +85,7 @@ class MarginalPairs:
         gauss.normal_(generator=generator)
         rest = torch.empty(half, m.dim, dtype=params.dtype, device=params.device)
         rest.normal_(generator=generator)
-        shared = torch.matmul(m.factor, gauss).mul_(m.sigma)  # sigma R^T G_i
-        products = torch.cat([m.base + shared, m.base - shared])
-        step = rest * m.rest_scale
-        points = torch.cat([m.rest_center + step, m.rest_center - step])
+        products, points = m.pair_inputs(gauss, rest)
         losses = self.problem.losses_from_input_products(products, points)
         return losses.to(torch.float64).cpu(), (gauss.reshape(half, -1), rest)
 
@@ -105,17 +102,6 @@ class MarginalPairs:
         basis = m.basis64.to(total.device)
         first = s.T @ basis + total[-1].sqrt() * m.residual(key, total.device)
         return torch.cat([first.flatten(), total[self.first : -1]])
-
-
-def choose(name: str, problem) -> str:
-    """``auto``: ``marginal`` where it applies (``sampler.estimators.marginal``), else
-    ``antithetic``; ``marginal`` where it does not apply is ``ValueError`` naming the flag."""
-    reason = not_applicable(getattr(problem, "model", None), getattr(problem, "batch_size", 0))
-    if name == "auto":
-        return "marginal" if reason is None else "antithetic"
-    if name == "marginal" and reason is not None:
-        raise ValueError(f"--proposal marginal: {reason}")
-    return name
 
 
 def build_pairs(name: str):

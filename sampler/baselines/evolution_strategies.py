@@ -54,9 +54,9 @@ from typing import Any
 import torch
 
 from sampler.baselines.base import BaselineSpec, RunContext
-from sampler.baselines.es_population import SCHEMES, build_pairs, choose
+from sampler.baselines.es_population import SCHEMES, build_pairs
 from sampler.estimators.base import StepKey
-from sampler.estimators.marginal import not_applicable
+from sampler.estimators.marginal import not_applicable, pair_scheme
 from sampler.models.naming import setting
 from sampler.models.options import Option, OptionError, at_least, within
 from sampler.mpi import Comm
@@ -144,7 +144,7 @@ class EvolutionStrategies:
 
     def estimate(self, key: StepKey, params: torch.Tensor, problem, comm: Comm):
         """``(g [d] float64 without decay, all N losses float64)`` of update ``key.step``."""
-        name = choose(self.scheme, problem)
+        name = pair_scheme(self.scheme, problem)
         pairs = self._pairs.setdefault(name, build_pairs(name))
         sigma = self.sigma
         if isinstance(sigma, torch.Tensor):

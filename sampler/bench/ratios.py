@@ -48,9 +48,10 @@ def ratios(model: str, workloads, default_scheme: str) -> list[dict]:
             row(workload.name, " + ".join(workload.floors), seconds / workload.floor_total())
         if workload.name.startswith("is ") and workload.name != "is literal":
             row(workload.name, "vs is literal", seconds / literal)
-        pairs = by_name.get(workload.name.replace("rm-stein marginal", "rm-stein"))
-        if workload.name.startswith("rm-stein marginal") and pairs is not None:
-            row(workload.name, f"vs {pairs.name}", seconds / pairs.seconds())
+        if workload.name.startswith("rm-stein marginal"):  # against the literal pairs
+            pairs = by_name.get(workload.name.replace(" marginal", ""))
+            if pairs is not None:
+                row(workload.name, f"vs {pairs.name}", seconds / pairs.seconds())
     default, scheme = by_name["is defaults"], by_name[f"is {default_scheme}"]
     row("is defaults", f"vs {scheme.name} (fixed beta)", default.seconds() / scheme.seconds())
     return rows

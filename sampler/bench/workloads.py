@@ -223,10 +223,9 @@ def rm_workload(
         gauss = torch.empty(samples, m.batch, m.width, device=center.device)
         rest = torch.empty(samples, m.dim, device=center.device)
         noise = [gauss, rest]
-        shared = torch.matmul(m.factor, gauss.normal_(generator=generator)).mul_(m.sigma)
-        products = torch.cat([m.base + shared, m.base - shared])
-        step_rest = rest.normal_(generator=generator) * m.rest_scale
-        points = torch.cat([m.rest_center + step_rest, m.rest_center - step_rest])
+        products, points = m.pair_inputs(
+            gauss.normal_(generator=generator), rest.normal_(generator=generator)
+        )
         forward = lambda: problem.losses_from_input_products(products, points)  # noqa: E731
     else:
         noise = [torch.empty(samples, center.shape[0], device=center.device)]

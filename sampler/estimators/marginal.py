@@ -93,6 +93,18 @@ def not_applicable(model, batch_size: int) -> str | None:
     return None
 
 
+def pair_scheme(name: str, problem) -> str:
+    """The ``--proposal`` of a scheme of antithetic pairs (ES, ``rm-stein``) on ``problem``:
+    ``auto`` is ``marginal`` where it applies, else ``antithetic``; ``marginal`` where it does not
+    apply is ``ValueError`` naming the flag."""
+    reason = not_applicable(getattr(problem, "model", None), getattr(problem, "batch_size", 0))
+    if name == "auto":
+        return "marginal" if reason is None else "antithetic"
+    if name == "marginal" and reason is not None:
+        raise ValueError(f"--proposal marginal: {reason}")
+    return name
+
+
 class Marginal:
     """The first layer's ``X E^T`` sampled directly; the rest of the vector literally."""
 
@@ -174,6 +186,17 @@ class Marginal:
         products.mul_(self.sigma).add_(self.base)
         points = rest[:total].mul_(self.rest_scale).add_(self.rest_center)
         return Drawn(blocks, offsets, points, gauss[:total], products)
+
+    def pair_inputs(self, gauss, rest, base=None, center=None):
+        """The pairs ``x ± e`` whose first-layer noise is ``G`` (``gauss [K, B, h]``) and whose
+        other coordinates' is ``rest [K, d - n h]`` (standard normal), as the loss takes them:
+        products ``[2K, B, h]`` and the rest ``[2K, d - n h]``, the ``+`` pairs first. ``base``
+        (``X W^T``) and ``center`` (the rest) at another point than the prepared centre."""
+        base = self.base if base is None else base
+        center = self.rest_center if center is None else center
+        shared = torch.matmul(self.factor, gauss).mul_(self.sigma)  # sigma R^T G
+        step = rest * self.rest_scale
+        return torch.cat([base + shared, base - shared]), torch.cat([center + step, center - step])
 
     def losses(self, drawn: Drawn, problem) -> torch.Tensor:
         return problem.losses_from_input_products(drawn.products, drawn.points).to(torch.float64)

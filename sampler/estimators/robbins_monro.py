@@ -57,7 +57,7 @@ from typing import NamedTuple
 import torch
 
 from sampler.estimators.base import StepKey
-from sampler.estimators.marginal import not_applicable
+from sampler.estimators.marginal import pair_scheme
 from sampler.estimators.stein_marginal import MarginalStein
 from sampler.estimators.temperature import Temperature, as_temperature
 from sampler.models import streams
@@ -151,11 +151,7 @@ class RobbinsMonro:
         """The marginalised Stein sums (``--proposal marginal``, or ``auto`` where the model has
         a dense first layer wider than the minibatch), kept with their buffers; ``None``: the
         literal pairs."""
-        name = self.proposal
-        if name == "auto":
-            model, batch = getattr(problem, "model", None), getattr(problem, "batch_size", 0)
-            name = "marginal" if not_applicable(model, batch) is None else "antithetic"
-        if name != "marginal":
+        if pair_scheme(self.proposal, problem) != "marginal":
             return None
         if self._marginal is None:
             self._marginal = MarginalStein()

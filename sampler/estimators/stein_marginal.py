@@ -56,14 +56,14 @@ class MarginalStein:
         self.low, self.high = m.upper.to(center.device)
         self.first = m.batch * m.width
         self.pairs_size = m.width * self.low.shape[0]
-        self.width = self.first + self.pairs_size + 2 * m.dim
+        self.size = self.first + self.pairs_size + 2 * m.dim  # the sums' length
 
     def local_sums(self, key, j: int, owned: list[int], x: torch.Tensor, samples: int, problem):
         """``[S, P, r1, r2]`` flat float64 over the pairs ``owned`` of iteration ``j`` at the
         point ``x`` (zeros for none)."""
         m = self.marginal
         if not owned:
-            return torch.zeros(self.width, dtype=torch.float64, device=x.device)
+            return torch.zeros(self.size, dtype=torch.float64, device=x.device)
         rows = len(owned)
         gauss = torch.empty(rows, m.batch, m.width, dtype=x.dtype, device=x.device)
         rest = torch.empty(rows, m.dim, dtype=x.dtype, device=x.device)
@@ -75,11 +75,7 @@ class MarginalStein:
             rest[row].normal_(generator=generator)
         weight = x[m.layer.weight].view(m.width, self.inputs.shape[1])
         base = self.inputs @ weight.T  # X W^T at this iterate [B, h]
-        shared = torch.matmul(m.factor, gauss).mul_(m.sigma)  # sigma R^T G_m
-        products = torch.cat([base + shared, base - shared])
-        step = rest * m.rest_scale
-        center = x[m.layer.weight.stop :]
-        points = torch.cat([center + step, center - step])
+        products, points = m.pair_inputs(gauss, rest, base, x[m.layer.weight.stop :])
         values = problem.losses_from_input_products(products, points).to(torch.float64)
         c = (values[:rows] - values[rows:]) / 2  # [rows]
         gauss64 = gauss.to(torch.float64)
