@@ -11,7 +11,7 @@ messages afterwards.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -32,6 +32,12 @@ def as_flag(name: str, value: Any = None) -> str:
     key = python_name(name)
     text = TABLE_FLAGS.get(key) or "--" + key.replace("_", "-")
     return text if value is None else f"{text} {value}"
+
+
+def as_flags(settings: Mapping[str, Any]) -> list[str]:
+    """``settings`` as command-line arguments: ``{"batch_size": 40}`` is ``["--batch-size",
+    "40"]`` (whatever naming messages use)."""
+    return [part for name, value in settings.items() for part in (as_flag(name), str(value))]
 
 
 def as_argument(name: str, value: Any = None) -> str:

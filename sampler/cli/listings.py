@@ -15,6 +15,7 @@ from sampler.config.method_options import option_flag
 from sampler.estimators import ESTIMATORS
 from sampler.models import DATASETS, MODELS
 from sampler.models.keras import factory as keras_factory
+from sampler.models.naming import as_flags
 from sampler.models.options import Option
 from sampler.scheme import two_step, warm_start
 
@@ -38,7 +39,7 @@ def zoo_listing() -> str:
         )
         lines += _options(spec.options)
         for method_name, settings in spec.trains_with.items():
-            flags = " ".join(f"{option_flag(k)} {v}" for k, v in settings.items())
+            flags = " ".join(as_flags(settings))
             kind = "--estimator" if method_name in ESTIMATORS else "--baseline"
             lines.append(f"      its own defaults with {kind} {method_name}: {flags}")
     lines.append(f"  {keras_factory.FORM}  {keras_factory.SUMMARY}")

@@ -28,9 +28,9 @@ from pathlib import Path
 from sampler.compare import series
 from sampler.compare.groups import combine
 from sampler.compare.plots import Plot
-from sampler.config.method_options import option_flag as flag
 from sampler.config.sources import model_defaults
 from sampler.models.cnn import CNN_IS_SETTINGS
+from sampler.models.naming import as_flags
 from sampler.reproduce import figures, tables
 from sampler.reproduce.experiment import Experiment, columns, steps
 from sampler.reproduce.scale import Scale
@@ -46,7 +46,7 @@ GLOBAL_IS = ("--samples", "1000", "--batch-size", "20", "--beta", "auto", "--lr"
 GLOBAL = ("IS (global settings)", ("--estimator", "is", *GLOBAL_IS, "--tau", "0.01"))
 OWN = (
     "IS (tiny-conv's settings)",
-    ("--estimator", "is", *(x for k, v in CNN_IS_SETTINGS.items() for x in (flag(k), str(v)))),
+    ("--estimator", "is", *as_flags(CNN_IS_SETTINGS)),
 )
 SGD = {
     "SGD": ("--baseline", "sgd"),
